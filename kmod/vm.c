@@ -1,0 +1,293 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * VMs and their guest memory.
+ *
+ * A VM belongs to the process that created it: every VM ioctl from another
+ * mm fails with EIO, since guest memory is that process's memory.  Guest
+ * memory is pinned when a slot is added, so that the hardware backends can
+ * map it without faulting, and it is charged like VFIO charges it: to the
+ * creator's RLIMIT_MEMLOCK (mm->locked_vm) and to its user's quota.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/anon_inodes.h>
+#include <linux/file.h>
+#include <linux/mm.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "kqemu.h"
+
+struct kqemu_slot {
+	u64 gpa;
+	u64 size;
+	u64 uaddr;
+	u32 flags;
+	unsigned long npages;
+	struct page **pages;
+};
+
+struct kqemu_vm {
+	struct kqemu_client client;
+	struct mm_struct *mm;
+	struct mutex lock;		/* guards slots */
+	struct kqemu_slot *slots[KQEMU_MAX_MEMORY_SLOTS];
+};
+
+static bool reserved_clear(const void *p, size_t len)
+{
+	return !memchr_inv(p, 0, len);
+}
+
+static int slot_validate(const struct kqemu_memory_slot *s)
+{
+	if (s->flags & ~KQEMU_MEM_FLAGS)
+		return -EINVAL;
+	if (!reserved_clear(s->reserved, sizeof(s->reserved)))
+		return -EINVAL;
+	if (s->slot >= KQEMU_MAX_MEMORY_SLOTS)
+		return -EINVAL;
+	if (!s->size || s->size > KQEMU_MAX_SLOT_SIZE)
+		return -EINVAL;
+	if (!PAGE_ALIGNED(s->guest_phys_addr) || !PAGE_ALIGNED(s->size) ||
+	    !PAGE_ALIGNED(s->userspace_addr))
+		return -EINVAL;
+	if (s->guest_phys_addr >= KQEMU_MAX_GUEST_PHYS ||
+	    s->size > KQEMU_MAX_GUEST_PHYS - s->guest_phys_addr)
+		return -EINVAL;
+	if (s->userspace_addr + s->size < s->userspace_addr ||
+	    !access_ok(u64_to_user_ptr(s->userspace_addr), s->size))
+		return -EINVAL;
+	return 0;
+}
+
+static bool slot_overlaps(const struct kqemu_vm *vm, u64 gpa, u64 size)
+{
+	unsigned int i;
+
+	for (i = 0; i < KQEMU_MAX_MEMORY_SLOTS; i++) {
+		const struct kqemu_slot *s = vm->slots[i];
+
+		if (s && gpa < s->gpa + s->size && s->gpa < gpa + size)
+			return true;
+	}
+	return false;
+}
+
+/* Pin in chunks so that a huge slot can be interrupted and does not stall. */
+static int slot_pin(struct kqemu_slot *slot)
+{
+	unsigned int gup_flags = FOLL_LONGTERM;
+	unsigned long done = 0;
+
+	if (!(slot->flags & KQEMU_MEM_READONLY))
+		gup_flags |= FOLL_WRITE;
+	while (done < slot->npages) {
+		int chunk = min_t(unsigned long, slot->npages - done, 512);
+		int ret;
+
+		if (fatal_signal_pending(current)) {
+			ret = -EINTR;
+		} else {
+			ret = pin_user_pages_fast(slot->uaddr + done * PAGE_SIZE,
+						  chunk, gup_flags,
+						  slot->pages + done);
+			if (ret == 0)
+				ret = -EFAULT;
+		}
+		if (ret < 0) {
+			unpin_user_pages(slot->pages, done);
+			return ret;
+		}
+		done += ret;
+		cond_resched();
+	}
+	return 0;
+}
+
+static void slot_free(struct kqemu_vm *vm, struct kqemu_slot *slot)
+{
+	unpin_user_pages_dirty_lock(slot->pages, slot->npages,
+				    !(slot->flags & KQEMU_MEM_READONLY));
+	account_locked_vm(vm->mm, slot->npages, false);
+	kqemu_user_uncharge_pinned(vm->client.user, slot->size);
+	atomic64_sub(slot->size, &kqemu_stats.pinned_bytes);
+	kvfree(slot->pages);
+	kfree(slot);
+}
+
+static long vm_add_slot(struct kqemu_vm *vm, void __user *argp)
+{
+	struct kqemu_memory_slot s;
+	struct kqemu_slot *slot;
+	int ret;
+
+	if (copy_from_user(&s, argp, sizeof(s)))
+		return -EFAULT;
+	ret = slot_validate(&s);
+	if (ret)
+		return ret;
+
+	slot = kzalloc(sizeof(*slot), GFP_KERNEL_ACCOUNT);
+	if (!slot)
+		return -ENOMEM;
+	slot->gpa = s.guest_phys_addr;
+	slot->size = s.size;
+	slot->uaddr = s.userspace_addr;
+	slot->flags = s.flags;
+	slot->npages = s.size >> PAGE_SHIFT;
+	slot->pages = kvmalloc_array(slot->npages, sizeof(*slot->pages),
+				     GFP_KERNEL_ACCOUNT);
+	if (!slot->pages) {
+		ret = -ENOMEM;
+		goto out_free_slot;
+	}
+
+	mutex_lock(&vm->lock);
+	if (vm->slots[s.slot] || slot_overlaps(vm, slot->gpa, slot->size)) {
+		ret = -EEXIST;
+		goto out_unlock;
+	}
+	ret = kqemu_user_charge_pinned(vm->client.user, slot->size);
+	if (ret)
+		goto out_unlock;
+	ret = account_locked_vm(vm->mm, slot->npages, true);
+	if (ret)
+		goto out_uncharge_user;
+	ret = slot_pin(slot);
+	if (ret)
+		goto out_uncharge_locked;
+	atomic64_add(slot->size, &kqemu_stats.pinned_bytes);
+	vm->slots[s.slot] = slot;
+	mutex_unlock(&vm->lock);
+	return 0;
+
+out_uncharge_locked:
+	account_locked_vm(vm->mm, slot->npages, false);
+out_uncharge_user:
+	kqemu_user_uncharge_pinned(vm->client.user, slot->size);
+out_unlock:
+	mutex_unlock(&vm->lock);
+	kvfree(slot->pages);
+out_free_slot:
+	kfree(slot);
+	return ret;
+}
+
+static long vm_delete_slot(struct kqemu_vm *vm, void __user *argp)
+{
+	struct kqemu_slot_id id;
+	struct kqemu_slot *slot;
+
+	if (copy_from_user(&id, argp, sizeof(id)))
+		return -EFAULT;
+	if (id.flags || !reserved_clear(id.reserved, sizeof(id.reserved)) ||
+	    id.slot >= KQEMU_MAX_MEMORY_SLOTS)
+		return -EINVAL;
+
+	mutex_lock(&vm->lock);
+	slot = vm->slots[id.slot];
+	vm->slots[id.slot] = NULL;
+	mutex_unlock(&vm->lock);
+	if (!slot)
+		return -ENOENT;
+	slot_free(vm, slot);
+	return 0;
+}
+
+static long kqemu_vm_ioctl(struct file *file, unsigned int cmd,
+			   unsigned long arg)
+{
+	struct kqemu_vm *vm = file->private_data;
+	void __user *argp = (void __user *)arg;
+	int ret;
+
+	ret = kqemu_client_check(&vm->client);
+	if (ret)
+		return ret;
+	if (current->mm != vm->mm)
+		return -EIO;
+
+	switch (cmd) {
+	case KQEMU_ADD_MEMORY_SLOT:
+		return vm_add_slot(vm, argp);
+	case KQEMU_DELETE_MEMORY_SLOT:
+		return vm_delete_slot(vm, argp);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static void kqemu_vm_free(struct kqemu_vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < KQEMU_MAX_MEMORY_SLOTS; i++)
+		if (vm->slots[i])
+			slot_free(vm, vm->slots[i]);
+	mmdrop(vm->mm);
+	kqemu_user_uncharge_vm(vm->client.user);
+	kqemu_client_release(&vm->client);
+	atomic_long_dec(&kqemu_stats.vms);
+	kfree(vm);
+}
+
+static int kqemu_vm_release(struct inode *inode, struct file *file)
+{
+	kqemu_vm_free(file->private_data);
+	return 0;
+}
+
+static const struct file_operations kqemu_vm_fops = {
+	.owner		= THIS_MODULE,
+	.release	= kqemu_vm_release,
+	.unlocked_ioctl	= kqemu_vm_ioctl,
+	.compat_ioctl	= compat_ptr_ioctl,
+};
+
+long kqemu_create_vm(struct kqemu_client *client, void __user *argp)
+{
+	struct kqemu_create_vm args;
+	struct kqemu_vm *vm;
+	struct file *file;
+	int fd, ret;
+
+	if (copy_from_user(&args, argp, sizeof(args)))
+		return -EFAULT;
+	if (args.flags || !reserved_clear(args.reserved, sizeof(args.reserved)))
+		return -EINVAL;
+
+	ret = kqemu_user_charge_vm(client->user);
+	if (ret)
+		return ret;
+	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
+	if (!vm) {
+		ret = -ENOMEM;
+		goto out_uncharge;
+	}
+	kqemu_client_copy(&vm->client, client);
+	mutex_init(&vm->lock);
+	mmgrab(current->mm);
+	vm->mm = current->mm;
+	atomic_long_inc(&kqemu_stats.vms);
+
+	fd = get_unused_fd_flags(O_CLOEXEC);
+	if (fd < 0) {
+		kqemu_vm_free(vm);
+		return fd;
+	}
+	file = anon_inode_getfile("kqemu-vm", &kqemu_vm_fops, vm, O_RDWR);
+	if (IS_ERR(file)) {
+		put_unused_fd(fd);
+		kqemu_vm_free(vm);
+		return PTR_ERR(file);
+	}
+	fd_install(fd, file);
+	return fd;
+
+out_uncharge:
+	kqemu_user_uncharge_vm(client->user);
+	return ret;
+}
