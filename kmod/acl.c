@@ -197,7 +197,8 @@ static int id_list_set(const char *val, const struct kernel_param *kp)
 		return -ENOMEM;
 	ret = id_list_parse(val, new, listp == &allowed_gids);
 	if (ret) {
-		pr_warn("%s: cannot use \"%s\": %s\n", kp->name, val,
+		pr_warn("%s: cannot use \"%.*s\": %s\n", kp->name,
+			(int)strcspn(val, "\n"), val,
 			ret == -E2BIG ? "more than 32 ids" : "not a list of numeric ids");
 		kfree(new);
 		return ret;

@@ -1,0 +1,38 @@
+# kqemu: the top-level targets.  `make check` runs every test.
+CC ?= gcc
+BUILD := build
+GUEST_CFLAGS := -static -O2 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclude/uapi
+GUEST_SRC := tests/vm/guest/common.c tests/vm/guest/fuzz.c
+GUEST_HDR := tests/vm/guest/vmtest.h include/uapi/linux/kqemu.h
+
+all: module guest
+
+# The module for the running kernel (or KDIR=...).
+module:
+	$(MAKE) -C kmod
+
+guest: $(BUILD)/guest/vmtest $(BUILD)/guest/compat32
+
+$(BUILD)/guest/vmtest: tests/vm/guest/vmtest.c $(GUEST_SRC) $(GUEST_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) -o $@ tests/vm/guest/vmtest.c $(GUEST_SRC)
+
+$(BUILD)/guest/compat32: tests/vm/guest/compat32.c tests/vm/guest/common.c $(GUEST_HDR)
+	@mkdir -p $(@D)
+	$(CC) -m32 $(GUEST_CFLAGS) -o $@ tests/vm/guest/compat32.c tests/vm/guest/common.c
+
+check-unit:
+	$(MAKE) -C tests/unit check
+
+check-vm: guest
+	tests/vm/run.sh
+
+# Everything, with one closing "N passed, N failed" line.
+check:
+	tests/check.sh
+
+clean:
+	rm -rf $(BUILD) tests/unit/build
+	-$(MAKE) -C kmod clean
+
+.PHONY: all module guest check check-unit check-vm clean

@@ -1,0 +1,35 @@
+#!/bin/bash
+# `make check`: every test, with one closing "N passed, N failed" line.
+# The VM suite needs root (it builds in chroots and mounts /proc there).
+set -uo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+run() {
+	"$@" 2>&1 | tee -a "$out"
+	return "${PIPESTATUS[0]}"
+}
+
+status=0
+echo "# unit tests: the uapi layout, 64- and 32-bit"
+run make -s -C tests/unit check || status=1
+echo "# the VM suite"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "not ok - the VM suite needs root (debootstrap, chroot): run make check as root" | tee -a "$out"
+	status=1
+else
+	run tests/vm/run.sh || status=1
+fi
+
+# The VM suite prints its own subtotal; count every verdict line once here.
+passed=$(grep -c '^ok - ' "$out")
+failed=$(grep -c '^not ok - ' "$out")
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
+	echo "not ok - a test step failed without a verdict line (see above)"
+	failed=1
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,764 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The device suite, run as root inside the test VM with kqemu.ko loaded as
+ * `allow_groups=990`.  It becomes each test user in turn.  Every check
+ * prints one "ok"/"not ok" line; the host counts them.
+ *
+ * Usage: vmtest KQEMU_KO SQUAT_KO FUZZ_CALLS
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sched.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/klog.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "vmtest.h"
+
+#define PAGE	4096UL
+
+static const char *kqemu_ko, *squat_ko;
+
+static void set_param(const char *name, const char *value)
+{
+	int ret = write_param(name, value);
+
+	if (ret)
+		report(false, "set %s=%s: %s", name, value, strerror(-ret));
+}
+
+static int read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	buf[0] = 0;
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	return 0;
+}
+
+/* --- the node ----------------------------------------------------------- */
+
+static void test_node(void)
+{
+	struct stat st;
+	char buf[32];
+
+	if (stat("/dev/kqemu", &st)) {
+		report(false, "/dev/kqemu exists: %s", strerror(errno));
+		return;
+	}
+	report(S_ISCHR(st.st_mode) && (st.st_mode & 0777) == 0600 &&
+	       st.st_uid == 0 && st.st_gid == 0,
+	       "without a udev rule /dev/kqemu is root:root 0600 (is %u:%u %03o)",
+	       st.st_uid, st.st_gid, st.st_mode & 0777);
+	read_file("/sys/class/misc/kqemu/dev", buf, sizeof(buf));
+	report(strcmp(buf, "10:250\n") == 0, "fixed misc minor 10:250 (is %.*s)",
+	       (int)strcspn(buf, "\n"), buf);
+}
+
+/* What udev does with our rule: root:kvm-users, and the given mode. */
+static void node_set(mode_t mode)
+{
+	if (chown("/dev/kqemu", 0, KVM_USERS_GID) || chmod("/dev/kqemu", mode))
+		report(false, "chown/chmod /dev/kqemu: %s", strerror(errno));
+}
+
+/* --- the access matrix -------------------------------------------------- */
+
+/* Child bodies return 0 when things went the expected way. */
+static int open_succeeds(void *unused)
+{
+	int fd = kqemu_open();
+
+	if (fd < 0) {
+		printf("# open: %s\n", strerror(errno));
+		return 1;
+	}
+	return ioctl(fd, KQEMU_GET_API_VERSION) == KQEMU_API_VERSION ? 0 : 1;
+}
+
+static int open_refused(void *unused)
+{
+	return kqemu_open() == -1 && errno == EACCES ? 0 : 1;
+}
+
+static int in_userns(int (*fn)(void *))
+{
+	if (unshare(CLONE_NEWUSER)) {
+		printf("# unshare(CLONE_NEWUSER): %s\n", strerror(errno));
+		return 2;
+	}
+	return fn(NULL);
+}
+
+static int userns_refused(void *unused)
+{
+	return in_userns(open_refused);
+}
+
+static int userns_succeeds(void *unused)
+{
+	return in_userns(open_succeeds);
+}
+
+static void expect_denial(const struct who *who, const char *what,
+			  int (*fn)(void *))
+{
+	long before = read_stat("denials");
+	int status = run_as(who, fn, NULL);
+	long after = read_stat("denials");
+
+	report(status == 0 && after == before + 1,
+	       "%s is refused by kqemu itself (status %d, denials %ld -> %ld)",
+	       what, status, before, after);
+}
+
+static void test_access_matrix(void)
+{
+	char buf[64];
+
+	node_set(0660);
+	report(run_as(&member, open_succeeds, NULL) == 0,
+	       "kvm-users member opens /dev/kqemu");
+	report(run_as(&root_user, open_succeeds, NULL) == 0, "root opens /dev/kqemu");
+	report(run_as(&outsider, open_refused, NULL) == 0,
+	       "outsider is refused by the node's mode 0660");
+
+	/* A wrong rule: the old kqemu's 0666.  The module still says no. */
+	node_set(0666);
+	expect_denial(&outsider, "outsider with the node chmod'ed 0666",
+		      open_refused);
+	expect_denial(&root_user, "root inside a new user namespace (unshare -U)",
+		      userns_refused);
+	report(run_as(&member, userns_succeeds, NULL) == 0,
+	       "a member inside a user namespace keeps its own access");
+
+	expect_denial(&listed, "a user not in allow_users", open_refused);
+	set_param("allow_users", "1002");
+	report(run_as(&listed, open_succeeds, NULL) == 0,
+	       "a user listed in allow_users opens /dev/kqemu");
+	read_file("/sys/module/kqemu/parameters/allow_users", buf, sizeof(buf));
+	report(strcmp(buf, "1002\n") == 0, "allow_users reads back as set");
+	set_param("allow_users", "");
+
+	set_param("strict", "1");
+	expect_denial(&root_user, "root under strict=1", open_refused);
+	set_param("allow_users", "0");
+	report(run_as(&root_user, open_succeeds, NULL) == 0,
+	       "root listed in allow_users opens under strict=1");
+	set_param("allow_users", "");
+	set_param("strict", "0");
+
+	set_param("allow_groups", "");
+	expect_denial(&member, "a member once the policy is empty", open_refused);
+	report(run_as(&root_user, open_succeeds, NULL) == 0,
+	       "an empty policy still lets root in");
+	set_param("allow_groups", "990");
+	node_set(0660);
+}
+
+static void test_policy_params(void)
+{
+	static const char *const bad[] = { "abc", "12x", "-1", "4294967295" };
+	char many[512] = "", buf[64];
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ret = write_param("allow_groups", bad[i]);
+		report(ret == -EINVAL, "allow_groups=\"%s\" is refused with EINVAL (%s)",
+		       bad[i], strerror(-ret));
+	}
+	for (i = 0; i < 33; i++)
+		snprintf(many + strlen(many), sizeof(many) - strlen(many),
+			 "%s%u", i ? "," : "", 2000 + i);
+	report(write_param("allow_groups", many) == -E2BIG,
+	       "33 gids are refused with E2BIG");
+	read_file("/sys/module/kqemu/parameters/allow_groups", buf, sizeof(buf));
+	report(strcmp(buf, "990\n") == 0,
+	       "a refused write leaves the policy as it was (%.*s)",
+	       (int)strcspn(buf, "\n"), buf);
+	report(write_param("strict", "maybe") == -EINVAL,
+	       "strict=maybe is refused with EINVAL");
+	ret = write_param("allow_groups", "990 1000");
+	read_file("/sys/module/kqemu/parameters/allow_groups", buf, sizeof(buf));
+	report(ret == 0 && strcmp(buf, "990,1000\n") == 0,
+	       "a space-separated list with a newline is accepted (%.*s)",
+	       (int)strcspn(buf, "\n"), buf);
+	set_param("allow_groups", "990");
+}
+
+static int member_writes_param(void *unused)
+{
+	return write_param("allow_groups", "1001") == -EACCES ? 0 : 1;
+}
+
+static void test_policy_root_only(void)
+{
+	report(run_as(&member, member_writes_param, NULL) == 0,
+	       "a member cannot rewrite the policy in sysfs (EACCES)");
+}
+
+/* --- revocation ---------------------------------------------------------- */
+
+static int revoked_member(void *unused)
+{
+	struct kqemu_slot_id id = { .slot = 0 };
+	int devfd, vmfd, fresh, bad = 0;
+
+	devfd = kqemu_open();
+	vmfd = devfd >= 0 ? create_vm(devfd) : -1;
+	if (vmfd < 0)
+		return 1;
+	child_post();
+	child_wait();	/* the policy drops kvm-users */
+	if (!(ioctl(devfd, KQEMU_GET_API_VERSION) == -1 && errno == EACCES))
+		bad |= 2;
+	if (!(ioctl(vmfd, KQEMU_DELETE_MEMORY_SLOT, &id) == -1 && errno == EACCES))
+		bad |= 4;
+	if (!(create_vm(devfd) == -1 && errno == EACCES))
+		bad |= 8;
+	child_post();
+	child_wait();	/* the policy has kvm-users again */
+	if (!(ioctl(devfd, KQEMU_GET_API_VERSION) == -1 && errno == EACCES))
+		bad |= 16;
+	fresh = kqemu_open();
+	if (fresh < 0 || ioctl(fresh, KQEMU_GET_API_VERSION) != KQEMU_API_VERSION)
+		bad |= 32;
+	return bad;
+}
+
+static int revoke_root(void *unused)
+{
+	int devfd = kqemu_open();
+
+	if (devfd < 0)
+		return 1;
+	child_post();
+	child_wait();	/* strict=1 */
+	return ioctl(devfd, KQEMU_GET_API_VERSION) == -1 && errno == EACCES ? 0 : 2;
+}
+
+static void test_revocation(void)
+{
+	long before = read_stat("revocations");
+	struct bg bg;
+	int ret;
+
+	bg_start(&bg, &member, revoked_member);
+	if (bg_wait(&bg)) {
+		set_param("allow_groups", "");
+		bg_post(&bg);
+		if (bg_wait(&bg)) {
+			set_param("allow_groups", "990");
+			bg_post(&bg);
+		}
+	}
+	ret = bg_finish(&bg);
+	set_param("allow_groups", "990");
+	report(ret == 0,
+	       "dropping kvm-users revokes a member's open device fd and VM fd, for good (status %#x)",
+	       ret);
+	report(read_stat("revocations") == before + 2,
+	       "revocations counted: %ld -> %ld", before, read_stat("revocations"));
+
+	bg_start(&bg, &root_user, revoke_root);
+	if (bg_wait(&bg)) {
+		set_param("strict", "1");
+		bg_post(&bg);
+	}
+	ret = bg_finish(&bg);
+	set_param("strict", "0");
+	report(ret == 0, "strict=1 revokes root's open fd (status %d)", ret);
+}
+
+/* --- quotas -------------------------------------------------------------- */
+
+static int next_fd(void)
+{
+	int fd = dup(0);
+
+	close(fd);
+	return fd;
+}
+
+static int vm_quota_member(void *unused)
+{
+	int devfd = kqemu_open(), a, b, fd_before, bad = 0;
+	long vms_before = read_stat("vms");
+
+	a = create_vm(devfd);
+	b = create_vm(devfd);
+	if (a < 0 || b < 0)
+		return 1;
+	fd_before = next_fd();
+	if (!(create_vm(devfd) == -1 && errno == EDQUOT))
+		bad |= 2;
+	if (next_fd() != fd_before || read_stat("vms") != vms_before + 2)
+		bad |= 4;	/* something was left half-created */
+	close(a);
+	if (create_vm(devfd) < 0)
+		bad |= 8;
+	return bad;
+}
+
+static int vm_quota_other_process(void *unused)
+{
+	int devfd = kqemu_open();
+
+	return create_vm(devfd) == -1 && errno == EDQUOT ? 0 : 1;
+}
+
+static int hold_two_vms(void *unused)
+{
+	int devfd = kqemu_open();
+
+	if (create_vm(devfd) < 0 || create_vm(devfd) < 0)
+		return 1;
+	child_post();
+	child_wait();
+	return 0;
+}
+
+static int many_vms(void *unused)
+{
+	int devfd = kqemu_open(), i;
+
+	for (i = 0; i < 20; i++)
+		if (create_vm(devfd) < 0)
+			return 1;
+	return 0;
+}
+
+static void test_vm_quota(void)
+{
+	struct kqemu_capability cap = { .cap = KQEMU_CAP_MAX_VMS_PER_USER };
+	struct bg bg;
+	int devfd, ret;
+
+	set_param("max_vms_per_user", "2");
+	devfd = kqemu_open();
+	report(ioctl(devfd, KQEMU_CHECK_CAPABILITY, &cap) == 0 && cap.value == 2,
+	       "the capability query reports the VM quota (%llu)",
+	       (unsigned long long)cap.value);
+	close(devfd);
+	ret = run_as(&member, vm_quota_member, NULL);
+	report(ret == 0,
+	       "max_vms_per_user=2: the third VM fails with EDQUOT, leaves no fd or VM behind, and a freed one can be reused (status %#x)",
+	       ret);
+
+	bg_start(&bg, &member, hold_two_vms);
+	if (bg_wait(&bg)) {
+		report(run_as(&member, vm_quota_other_process, NULL) == 0,
+		       "the VM quota counts a user's VMs across processes");
+		report(run_as(&root_user, many_vms, NULL) != 0,
+		       "root is bounded by the same quota");
+		bg_post(&bg);
+	}
+	ret = bg_finish(&bg);
+	report(ret == 0, "a member holds two VMs in the background (status %d)", ret);
+
+	set_param("max_vms_per_user", "0");
+	report(run_as(&member, many_vms, NULL) == 0,
+	       "max_vms_per_user=0 lifts the limit (20 VMs)");
+	set_param("max_vms_per_user", "16");
+}
+
+static void *map_pages(size_t pages, int prot)
+{
+	void *p = mmap(NULL, pages * PAGE, prot, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int add_slot(int vmfd, unsigned int slot, uint64_t gpa, uint64_t size,
+		    const void *uaddr, unsigned int flags)
+{
+	struct kqemu_memory_slot s = {
+		.slot = slot,
+		.flags = flags,
+		.guest_phys_addr = gpa,
+		.size = size,
+		.userspace_addr = (uintptr_t)uaddr,
+	};
+
+	return ioctl(vmfd, KQEMU_ADD_MEMORY_SLOT, &s);
+}
+
+static int del_slot(int vmfd, unsigned int slot)
+{
+	struct kqemu_slot_id id = { .slot = slot };
+
+	return ioctl(vmfd, KQEMU_DELETE_MEMORY_SLOT, &id);
+}
+
+static int memlock_member(void *unused)
+{
+	struct rlimit rl = { 64 * 1024, 64 * 1024 };
+	int vmfd = create_vm(kqemu_open()), bad = 0;
+	void *mem = map_pages(32, PROT_READ | PROT_WRITE);
+
+	if (vmfd < 0 || !mem || setrlimit(RLIMIT_MEMLOCK, &rl))
+		return 1;
+	if (add_slot(vmfd, 0, 0, 16 * PAGE, mem, 0))
+		bad |= 2;
+	if (read_stat("pinned_bytes") != 16 * PAGE)
+		bad |= 4;
+	if (!(add_slot(vmfd, 1, 1 << 20, PAGE, (char *)mem + 16 * PAGE, 0) == -1 &&
+	      errno == ENOMEM))
+		bad |= 8;
+	if (del_slot(vmfd, 0) || read_stat("pinned_bytes") != 0)
+		bad |= 16;
+	if (add_slot(vmfd, 0, 0, 16 * PAGE, mem, 0))
+		bad |= 32;	/* the limit was given back */
+	return bad;
+}
+
+static int user_pinned_quota(void *unused)
+{
+	int vmfd = create_vm(kqemu_open()), bad = 0;
+	void *mem = map_pages(257, PROT_READ | PROT_WRITE);
+
+	if (vmfd < 0 || !mem)
+		return 1;
+	if (add_slot(vmfd, 0, 0, 256 * PAGE, mem, 0))
+		bad |= 2;
+	if (!(add_slot(vmfd, 1, 1 << 20, PAGE, (char *)mem + 256 * PAGE, 0) == -1 &&
+	      errno == EDQUOT))
+		bad |= 4;
+	return bad;
+}
+
+static int root_ignores_memlock(void *unused)
+{
+	struct rlimit rl = { 0, 0 };
+	int vmfd = create_vm(kqemu_open());
+	void *mem = map_pages(256, PROT_READ | PROT_WRITE);
+
+	if (vmfd < 0 || !mem || setrlimit(RLIMIT_MEMLOCK, &rl))
+		return 1;
+	return add_slot(vmfd, 0, 0, 256 * PAGE, mem, 0) ? 2 : 0;
+}
+
+static void test_pinned_quota(void)
+{
+	int ret;
+
+	ret = run_as(&member, memlock_member, NULL);
+	report(ret == 0,
+	       "guest memory is charged to RLIMIT_MEMLOCK: 64 KiB pins, one page more is ENOMEM, deleting gives it back (status %#x)",
+	       ret);
+	set_param("max_pinned_mb_per_user", "1");
+	ret = run_as(&member, user_pinned_quota, NULL);
+	report(ret == 0,
+	       "max_pinned_mb_per_user=1: 1 MiB pins, one page more is EDQUOT (status %#x)",
+	       ret);
+	set_param("max_pinned_mb_per_user", "0");
+	ret = run_as(&root_user, root_ignores_memlock, NULL);
+	report(ret == 0, "CAP_IPC_LOCK pins past RLIMIT_MEMLOCK (status %d)", ret);
+	report(read_stat("pinned_bytes") == 0 && read_stat("vms") == 0,
+	       "closing every VM unpins everything (pinned_bytes %ld, vms %ld)",
+	       read_stat("pinned_bytes"), read_stat("vms"));
+}
+
+/* --- validation: one negative test per rule ------------------------------ */
+
+static void test_system_ioctls(int devfd)
+{
+	struct kqemu_capability cap = { .cap = KQEMU_CAP_API_VERSION };
+	struct kqemu_create_vm cv = { 0 };
+	int vmfd;
+
+	report(ioctl(devfd, KQEMU_GET_API_VERSION) == KQEMU_API_VERSION,
+	       "KQEMU_GET_API_VERSION is %d", KQEMU_API_VERSION);
+	report(ioctl(devfd, KQEMU_CHECK_CAPABILITY, &cap) == 0 &&
+	       cap.value == KQEMU_API_VERSION, "capability API_VERSION");
+	cap.cap = KQEMU_CAP_MAX_MEMORY_SLOTS;
+	report(ioctl(devfd, KQEMU_CHECK_CAPABILITY, &cap) == 0 &&
+	       cap.value == KQEMU_MAX_MEMORY_SLOTS, "capability MAX_MEMORY_SLOTS");
+	cap.cap = 0xdead;
+	cap.value = 7;
+	report(ioctl(devfd, KQEMU_CHECK_CAPABILITY, &cap) == 0 && cap.value == 0,
+	       "an unknown capability reads as 0");
+	cap.flags = 1;
+	expect_errno(ioctl(devfd, KQEMU_CHECK_CAPABILITY, &cap), EINVAL,
+		     "CHECK_CAPABILITY with flags");
+	cap.flags = 0;
+	cap.reserved[1] = 1;
+	expect_errno(ioctl(devfd, KQEMU_CHECK_CAPABILITY, &cap), EINVAL,
+		     "CHECK_CAPABILITY with reserved set");
+	expect_errno(ioctl(devfd, KQEMU_CHECK_CAPABILITY, (void *)16), EFAULT,
+		     "CHECK_CAPABILITY with a bad pointer");
+
+	cv.flags = 1;
+	expect_errno(ioctl(devfd, KQEMU_CREATE_VM, &cv), EINVAL, "CREATE_VM with flags");
+	cv.flags = 0;
+	cv.reserved[6] = 1;
+	expect_errno(ioctl(devfd, KQEMU_CREATE_VM, &cv), EINVAL,
+		     "CREATE_VM with reserved set");
+	expect_errno(ioctl(devfd, KQEMU_CREATE_VM, (void *)16), EFAULT,
+		     "CREATE_VM with a bad pointer");
+	vmfd = create_vm(devfd);
+	report(vmfd >= 0 && fcntl(vmfd, F_GETFD) == FD_CLOEXEC,
+	       "CREATE_VM returns an O_CLOEXEC fd");
+	close(vmfd);
+}
+
+static void test_slot_rules(int vmfd)
+{
+	void *mem = map_pages(8, PROT_READ | PROT_WRITE);
+	void *ro = map_pages(2, PROT_READ);
+	void *hole = map_pages(2, PROT_NONE);
+	struct kqemu_memory_slot s = {
+		.size = PAGE, .userspace_addr = (uintptr_t)mem,
+	};
+	struct kqemu_slot_id id = { 0 };
+	char *m = mem;
+	unsigned int i;
+
+	s.flags = 1u << 7;
+	expect_errno(ioctl(vmfd, KQEMU_ADD_MEMORY_SLOT, &s), EINVAL, "ADD_SLOT with an unknown flag");
+	s.flags = 0;
+	s.reserved[3] = 1;
+	expect_errno(ioctl(vmfd, KQEMU_ADD_MEMORY_SLOT, &s), EINVAL, "ADD_SLOT with reserved set");
+	s.reserved[3] = 0;
+	expect_errno(ioctl(vmfd, KQEMU_ADD_MEMORY_SLOT, (void *)16), EFAULT, "ADD_SLOT with a bad pointer");
+	expect_errno(add_slot(vmfd, KQEMU_MAX_MEMORY_SLOTS, 0, PAGE, m, 0), EINVAL, "ADD_SLOT slot number out of range");
+	expect_errno(add_slot(vmfd, 0, 0, 0, m, 0), EINVAL, "ADD_SLOT of size 0");
+	expect_errno(add_slot(vmfd, 0, 0, KQEMU_MAX_SLOT_SIZE + PAGE, m, 0), EINVAL, "ADD_SLOT above the size limit");
+	expect_errno(add_slot(vmfd, 0, 100, PAGE, m, 0), EINVAL, "ADD_SLOT unaligned guest address");
+	expect_errno(add_slot(vmfd, 0, 0, 100, m, 0), EINVAL, "ADD_SLOT unaligned size");
+	expect_errno(add_slot(vmfd, 0, 0, PAGE, m + 100, 0), EINVAL, "ADD_SLOT unaligned user address");
+	expect_errno(add_slot(vmfd, 0, KQEMU_MAX_GUEST_PHYS, PAGE, m, 0), EINVAL, "ADD_SLOT beyond the guest-physical limit");
+	expect_errno(add_slot(vmfd, 0, KQEMU_MAX_GUEST_PHYS - PAGE, 2 * PAGE, m, 0), EINVAL, "ADD_SLOT crossing the guest-physical limit");
+	expect_errno(add_slot(vmfd, 0, -PAGE, 2 * PAGE, m, 0), EINVAL, "ADD_SLOT whose guest range wraps");
+	expect_errno(add_slot(vmfd, 0, 0, 2 * PAGE, (void *)-PAGE, 0), EINVAL, "ADD_SLOT whose user range wraps");
+	expect_errno(add_slot(vmfd, 0, 0, PAGE, (void *)0xffff888000000000ULL, 0), EINVAL, "ADD_SLOT at a kernel address");
+	expect_errno(add_slot(vmfd, 0, 0, 2 * PAGE, hole, 0), EFAULT, "ADD_SLOT over unmapped (PROT_NONE) memory");
+	expect_errno(add_slot(vmfd, 0, 0, 2 * PAGE, ro, 0), EFAULT, "a writable ADD_SLOT over read-only memory");
+	expect_ok(add_slot(vmfd, 0, 0, 2 * PAGE, ro, KQEMU_MEM_READONLY), "a read-only ADD_SLOT over read-only memory");
+	expect_errno(add_slot(vmfd, 0, 1 << 20, PAGE, m, 0), EEXIST, "ADD_SLOT on a slot number in use");
+	expect_errno(add_slot(vmfd, 1, PAGE, PAGE, m, 0), EEXIST, "ADD_SLOT overlapping another slot");
+	expect_ok(add_slot(vmfd, 1, 2 * PAGE, PAGE, m, 0), "ADD_SLOT right after another slot");
+	report(read_stat("pinned_bytes") == 3 * PAGE, "pinned_bytes counts 3 pages (%ld)",
+	       read_stat("pinned_bytes"));
+
+	id.flags = 1;
+	expect_errno(ioctl(vmfd, KQEMU_DELETE_MEMORY_SLOT, &id), EINVAL, "DELETE_SLOT with flags");
+	id.flags = 0;
+	id.reserved[0] = 1;
+	expect_errno(ioctl(vmfd, KQEMU_DELETE_MEMORY_SLOT, &id), EINVAL, "DELETE_SLOT with reserved set");
+	expect_errno(ioctl(vmfd, KQEMU_DELETE_MEMORY_SLOT, (void *)16), EFAULT, "DELETE_SLOT with a bad pointer");
+	expect_errno(del_slot(vmfd, KQEMU_MAX_MEMORY_SLOTS), EINVAL, "DELETE_SLOT out of range");
+	expect_errno(del_slot(vmfd, 5), ENOENT, "DELETE_SLOT of an empty slot");
+	expect_ok(del_slot(vmfd, 0), "DELETE_SLOT");
+	expect_ok(del_slot(vmfd, 1), "DELETE_SLOT of the second slot");
+
+	for (i = 0; i < KQEMU_MAX_MEMORY_SLOTS; i++)
+		if (add_slot(vmfd, i, (uint64_t)i << 20, PAGE, m, 0))
+			break;
+	report(i == KQEMU_MAX_MEMORY_SLOTS, "all %d slots can be used (%u)",
+	       KQEMU_MAX_MEMORY_SLOTS, i);
+	for (i = 0; i < KQEMU_MAX_MEMORY_SLOTS; i++)
+		del_slot(vmfd, i);
+	report(read_stat("pinned_bytes") == 0, "nothing stays pinned after deleting every slot");
+	munmap(mem, 8 * PAGE);
+	munmap(ro, 2 * PAGE);
+	munmap(hole, 2 * PAGE);
+}
+
+/* A VM belongs to its creator's mm; the device fd does not. */
+static void test_other_process(int devfd, int vmfd)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		struct kqemu_slot_id id = { 0 };
+
+		expect_errno(ioctl(vmfd, KQEMU_DELETE_MEMORY_SLOT, &id), EIO,
+			     "a VM fd used by another process (forked child)");
+		expect_ok(create_vm(devfd),
+			  "an inherited /dev/kqemu fd creates a VM of the child's own");
+		_exit(0);
+	}
+	waitpid(pid, NULL, 0);
+}
+
+static void test_unknown_ioctls(int devfd, int vmfd)
+{
+	static const unsigned int dirs[] = { _IOC_NONE, _IOC_READ, _IOC_WRITE,
+					     _IOC_READ | _IOC_WRITE };
+	static const unsigned int sizes[] = { 0, 4, 8, 64, 256 };
+	unsigned char buf[256] = { 0 };
+	unsigned int nr, d, sz, wrong = 0, calls = 0;
+
+	/* The old kqemu ABI: type 'q', 1-5, whatever the direction and size. */
+	for (nr = 1; nr <= 5; nr++)
+		for (d = 0; d < 4; d++)
+			for (sz = 0; sz < 5; sz++) {
+				unsigned long cmd = _IOC(dirs[d], 'q', nr, sizes[sz]);
+
+				calls++;
+				if (!(ioctl(devfd, cmd, buf) == -1 && errno == ENOTTY))
+					wrong++;
+			}
+	report(wrong == 0, "the old kqemu ioctls ('q' 1-5) get ENOTTY (%u calls, %u wrong)",
+	       calls, wrong);
+	expect_errno(ioctl(devfd, _IO(KQEMUIO, 0x7f)), ENOTTY, "an unknown /dev/kqemu ioctl");
+	expect_errno(ioctl(devfd, KQEMU_ADD_MEMORY_SLOT, buf), ENOTTY, "a VM ioctl on /dev/kqemu");
+	expect_errno(ioctl(vmfd, _IO(KQEMUIO, 0x7f)), ENOTTY, "an unknown VM ioctl");
+	expect_errno(ioctl(vmfd, KQEMU_CREATE_VM, buf), ENOTTY, "a system ioctl on a VM fd");
+}
+
+static int validation_member(void *unused)
+{
+	int devfd = kqemu_open(), vmfd;
+
+	if (devfd < 0)
+		return 1;
+	test_system_ioctls(devfd);
+	vmfd = create_vm(devfd);
+	if (vmfd < 0)
+		return 1;
+	test_slot_rules(vmfd);
+	test_other_process(devfd, vmfd);
+	test_unknown_ioctls(devfd, vmfd);
+	return 0;
+}
+
+/* --- module lifetime ----------------------------------------------------- */
+
+static int delete_module(const char *name)
+{
+	return syscall(SYS_delete_module, name, O_NONBLOCK);
+}
+
+static int load_module(const char *path, const char *params)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = syscall(SYS_finit_module, fd, params, 0);
+	close(fd);
+	return ret;
+}
+
+static bool klog_has(const char *needle)
+{
+	static char buf[1 << 20];
+	int n = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, sizeof(buf) - 1);
+
+	if (n < 0)
+		return false;
+	buf[n] = 0;
+	return strstr(buf, needle) != NULL;
+}
+
+static void test_unload(void)
+{
+	int devfd = kqemu_open(), vmfd = create_vm(devfd);
+	char buf[32];
+
+	expect_errno(delete_module("kqemu"), EWOULDBLOCK, "rmmod while /dev/kqemu and a VM are open");
+	close(devfd);
+	expect_errno(delete_module("kqemu"), EWOULDBLOCK, "rmmod while only a VM fd is open");
+	close(vmfd);
+	expect_ok(delete_module("kqemu"), "rmmod once everything is closed");
+	report(access("/dev/kqemu", F_OK) != 0, "/dev/kqemu goes away with the module");
+
+	expect_errno(load_module(kqemu_ko, "allow_groups=abc"), EINVAL,
+		     "insmod with a malformed allow_groups");
+	expect_ok(load_module(squat_ko, ""), "insmod kqemu_squat (takes minor 250)");
+	expect_ok(load_module(kqemu_ko, "allow_groups=990"), "insmod kqemu with minor 250 taken");
+	read_file("/sys/class/misc/kqemu/dev", buf, sizeof(buf));
+	report(strncmp(buf, "10:", 3) == 0 && strcmp(buf, "10:250\n") != 0,
+	       "kqemu falls back to a dynamic minor (%.*s)", (int)strcspn(buf, "\n"), buf);
+	report(klog_has("misc minor 250 is taken by another driver; using dynamic minor"),
+	       "the fallback is explained in the kernel log");
+	report(run_as(&root_user, open_succeeds, NULL) == 0, "/dev/kqemu works on the dynamic minor");
+	expect_ok(delete_module("kqemu"), "rmmod kqemu");
+	expect_ok(delete_module("kqemu_squat"), "rmmod kqemu_squat");
+	expect_ok(load_module(kqemu_ko, "allow_groups=990"), "insmod kqemu again");
+	read_file("/sys/class/misc/kqemu/dev", buf, sizeof(buf));
+	report(strcmp(buf, "10:250\n") == 0, "kqemu is back on minor 250");
+	node_set(0660);
+}
+
+/* --- the random fuzzer --------------------------------------------------- */
+
+int fuzz(long calls, unsigned int seed, const char *who);
+
+static int fuzz_calls;
+
+static int fuzz_as(void *who)
+{
+	return fuzz(fuzz_calls, strcmp(who, "root") ? 1234 : 5678, who);
+}
+
+static void test_fuzz(void)
+{
+	int ret = run_as(&member, fuzz_as, "member");
+
+	report(ret == 0, "random ioctls as a member (status %d)", ret);
+	ret = run_as(&root_user, fuzz_as, "root");
+	report(ret == 0, "random ioctls as root (status %d)", ret);
+	report(read_stat("vms") == 0 && read_stat("pinned_bytes") == 0,
+	       "after the fuzzer nothing is left (vms %ld, pinned_bytes %ld)",
+	       read_stat("vms"), read_stat("pinned_bytes"));
+}
+
+static int exec_compat32(void *unused)
+{
+	execl("/bin/compat32", "compat32", (char *)NULL);
+	printf("# exec /bin/compat32: %s\n", strerror(errno));
+	return 127;
+}
+
+int main(int argc, char **argv)
+{
+	int ret;
+
+	if (argc != 4) {
+		fprintf(stderr, "usage: vmtest KQEMU_KO SQUAT_KO FUZZ_CALLS\n");
+		return 2;
+	}
+	kqemu_ko = argv[1];
+	squat_ko = argv[2];
+	fuzz_calls = atoi(argv[3]);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	test_node();
+	test_access_matrix();
+	test_policy_params();
+	test_policy_root_only();
+	test_revocation();
+	test_vm_quota();
+	test_pinned_quota();
+	ret = run_as(&member, validation_member, NULL);
+	report(ret == 0, "validation suite ran to its end as a member (status %d)", ret);
+	ret = run_as(&member, exec_compat32, NULL);
+	report(ret == 0, "a 32-bit member process ran its checks (status %d)", ret);
+	test_unload();
+	test_fuzz();
+	return 0;
+}
