@@ -5,13 +5,15 @@
 # Also judges what only the host can see: that each build was warning-free,
 # that each VM ran to its end, and that each kernel log is clean.
 # Usage: run.sh [RELEASE...]     (default: bookworm trixie sid)
-# Environment: KQEMU_CACHE (downloads, chroots), FUZZ_CALLS, KQEMU_BUILD.
+# Environment: KQEMU_CACHE (downloads, chroots), FUZZ_CALLS, KQEMU_BUILD,
+# KQEMU_SUITES (default: every tests/vm/guest/suite-*.sh; one boot each).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 build=${KQEMU_BUILD:-$top/build}
 releases=${*:-bookworm trixie sid}
 fuzz_calls=${FUZZ_CALLS:-100000}
+suites=${KQEMU_SUITES:-$(cd "$here/guest" && ls suite-*.sh | sed 's/^suite-//; s/\.sh$//')}
 
 # What a clean kernel log must not contain.
 bad_log='BUG:|WARNING: CPU|cut here|Oops|general protection fault|refcount_t:|list_(add|del) corruption|kernel BUG|Call Trace:|UBSAN:|KASAN:|scheduling while atomic|possible recursive locking|circular locking|unreferenced object|blocked for more than'
@@ -26,6 +28,35 @@ say() {
 	else
 		failed=$((failed + 1))
 		echo "not ok - $*"
+	fi
+}
+
+# boot_suite SUITE: one boot of $kdir with $work/initrd.gz; judge its log.
+boot_suite() {
+	local suite=$1 log=$work/serial-$1.log tag="[$abi $1]" start=$SECONDS line
+	"$here/boot.sh" "$kdir/vmlinuz" "$work/initrd.gz" "$log" 900 \
+		kqemu_suite="$suite" fuzz_calls="$fuzz_calls"
+	echo "# $tag VM ran for $((SECONDS - start)) s; serial log: $log"
+
+	while IFS= read -r line; do
+		case "$line" in
+		"ok - "*) say ok "$tag ${line#ok - }" ;;
+		"not ok - "*) say fail "$tag ${line#not ok - }" ;;
+		"# "*) echo "# $tag ${line#\# }" ;;
+		esac
+	done < <(tr -d '\r' <"$log" | sed -n '/^=== kqemu-vm: kernel log ===/q;p')
+
+	if grep -q '^=== kqemu-vm: done ===' <(tr -d '\r' <"$log"); then
+		say ok "$tag the VM ran its suite to the end"
+	else
+		tail -n 40 "$log"
+		say fail "$tag the VM ran its suite to the end"
+	fi
+	if tr -d '\r' <"$log" | grep -E "$bad_log" >"$work/bad-$suite.log"; then
+		cat "$work/bad-$suite.log"
+		say fail "$tag the kernel log holds no BUG, WARNING, Oops or corruption report"
+	else
+		say ok "$tag the kernel log holds no BUG, WARNING, Oops or corruption report"
 	fi
 }
 
@@ -49,31 +80,9 @@ for release in $releases; do
 		continue
 	fi
 	"$here/mkinitramfs.sh" "$work/initrd.gz" "$work" "$build/guest"
-	start=$SECONDS
-	"$here/boot.sh" "$kdir/vmlinuz" "$work/initrd.gz" "$work/serial.log" 900 \
-		kqemu_suite=device fuzz_calls="$fuzz_calls"
-	echo "# [$abi] VM ran for $((SECONDS - start)) s; serial log: $work/serial.log"
-
-	while IFS= read -r line; do
-		case "$line" in
-		"ok - "*) say ok "[$abi] ${line#ok - }" ;;
-		"not ok - "*) say fail "[$abi] ${line#not ok - }" ;;
-		"# "*) echo "# [$abi] ${line#\# }" ;;
-		esac
-	done < <(tr -d '\r' <"$work/serial.log" | sed -n '/^=== kqemu-vm: kernel log ===/q;p')
-
-	if grep -q '^=== kqemu-vm: done ===' <(tr -d '\r' <"$work/serial.log"); then
-		say ok "[$abi] the VM ran its suite to the end"
-	else
-		tail -n 40 "$work/serial.log"
-		say fail "[$abi] the VM ran its suite to the end"
-	fi
-	if tr -d '\r' <"$work/serial.log" | grep -E "$bad_log" >"$work/bad.log"; then
-		cat "$work/bad.log"
-		say fail "[$abi] the kernel log holds no BUG, WARNING, Oops or corruption report"
-	else
-		say ok "[$abi] the kernel log holds no BUG, WARNING, Oops or corruption report"
-	fi
+	for suite in $suites; do
+		boot_suite "$suite"
+	done
 done
 
 echo "$passed passed, $failed failed"
