@@ -5,7 +5,10 @@ GUEST_CFLAGS := -static -O2 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclud
 GUEST_SRC := tests/vm/guest/common.c tests/vm/guest/fuzz.c
 GUEST_HDR := tests/vm/guest/vmtest.h include/uapi/linux/kqemu.h
 
-all: module guest
+HELPER_CFLAGS := -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Iinclude/uapi
+HELPER_SRC := $(wildcard helper/*.c)
+
+all: module guest helper
 
 # The module for the running kernel (or KDIR=...).
 module:
@@ -21,6 +24,16 @@ $(BUILD)/guest/compat32: tests/vm/guest/compat32.c tests/vm/guest/common.c $(GUE
 	@mkdir -p $(@D)
 	$(CC) -m32 $(GUEST_CFLAGS) -o $@ tests/vm/guest/compat32.c tests/vm/guest/common.c
 
+# kqemuctl, the admin's helper: libkmod for the module, libudev for the node.
+helper: $(BUILD)/helper/kqemuctl
+
+$(BUILD)/helper/kqemuctl: $(HELPER_SRC) helper/kqemuctl.h include/uapi/linux/kqemu.h
+	@mkdir -p $(@D)
+	$(CC) $(HELPER_CFLAGS) $(CFLAGS) -o $@ $(HELPER_SRC) -lkmod -ludev
+
+check-helper: helper
+	tests/helper/run.sh
+
 check-unit:
 	$(MAKE) -C tests/unit check
 
@@ -35,4 +48,4 @@ clean:
 	rm -rf $(BUILD) tests/unit/build
 	-$(MAKE) -C kmod clean
 
-.PHONY: all module guest check check-unit check-vm clean
+.PHONY: all module guest helper check check-helper check-unit check-vm clean

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kqemuctl: what the verbs share.  Functions return 0 or a positive count
+ * on success and -errno on failure; only main() (kqemuctl.c) turns an errno
+ * into an exit status, and each verb prints the words that name the object
+ * and the next step before it returns.
+ */
+#ifndef KQEMUCTL_H
+#define KQEMUCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define KQEMUCTL_VERSION	"1"
+#define MODULE_NAME		"kqemu"
+#define DEVICE_NODE		"/dev/kqemu"
+#define DEFAULT_GROUP		"kvm-users"
+#define DEFAULT_MODE		0660
+
+/* The files install writes, relative to --root. */
+#define SYSUSERS_FILE		"/etc/sysusers.d/kqemu.conf"
+#define UDEV_RULE_FILE		"/etc/udev/rules.d/60-kqemu.rules"
+#define MODPROBE_FILE		"/etc/modprobe.d/kqemu.conf"
+#define MODULES_LOAD_FILE	"/etc/modules-load.d/kqemu.conf"
+#define MANIFEST_FILE		"/var/lib/kqemu/install.manifest"
+
+/* Verbs that found something wrong but did not fail return this. */
+#define PROBLEMS_FOUND		1
+
+struct options {
+	const char *root;	/* "/" unless --root */
+	bool dry_run;
+	bool force;
+	bool json;
+	bool purge;
+	bool uaccess;
+	const char *group;
+	mode_t mode;
+	const char *user;	/* doctor --user */
+};
+
+extern struct options opt;
+
+typedef int (*verb_fn)(int argc, char **argv);
+
+int verb_install(int argc, char **argv);
+int verb_uninstall(int argc, char **argv);
+int verb_load(int argc, char **argv);
+int verb_unload(int argc, char **argv);
+int verb_status(int argc, char **argv);
+int verb_allow(int argc, char **argv);
+int verb_deny(int argc, char **argv);
+int verb_acl(int argc, char **argv);
+int verb_adduser(int argc, char **argv);
+int verb_doctor(int argc, char **argv);
+
+/* util.c: messages, paths under --root, files, processes. */
+void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int error_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *root_path(const char *path);		/* malloc'd; never NULL */
+bool root_is_host(void);
+int read_file(const char *path, char **contents);	/* path under --root */
+int read_first_line(const char *path, char *buf, size_t size);
+int write_file_atomic(const char *path, const char *contents, mode_t mode);
+int mkdir_parents(const char *path, char ***created);	/* records new dirs */
+bool path_exists(const char *path);
+unsigned long long content_hash(const char *s);
+int run_tool(const char *const argv[]);	/* -errno, or exit status > 0 */
+const char *find_tool(const char *const candidates[]);
+void strv_free(char **v);
+int strv_push(char ***v, const char *s);
+
+/* group.c: /etc/group under --root. */
+struct group_entry {
+	char name[64];
+	gid_t gid;
+	char members[1024];	/* comma list, as in /etc/group */
+};
+int group_lookup(const char *name, struct group_entry *out);	/* 0, -ENOENT */
+bool group_has_member(const struct group_entry *g, const char *user);
+int user_lookup(const char *name, uid_t *uid, gid_t *gid);	/* /etc/passwd */
+int user_name_of(uid_t uid, char *buf, size_t size);
+int group_create(const char *name);	/* systemd-sysusers, else groupadd */
+int group_delete(const char *name);
+int group_add_member(const char *group, const char *user);
+
+/* manifest.c: what install did, so uninstall undoes exactly that. */
+struct manifest_file {
+	char *path;
+	unsigned long long hash;	/* of what we wrote */
+	char *backup;			/* the admin's file we replaced, or NULL */
+};
+struct manifest {
+	struct manifest_file *files;
+	size_t nfiles;
+	char **dirs;			/* directories install created */
+	char *group;			/* set when install created the group */
+	bool loaded;			/* install loaded the module */
+	char *acl_before;		/* allow_groups before install set it live */
+};
+int manifest_load(struct manifest *m);	/* an empty one when absent */
+int manifest_save(const struct manifest *m);
+int manifest_remove(void);
+void manifest_free(struct manifest *m);
+struct manifest_file *manifest_find(struct manifest *m, const char *path);
+void manifest_set_file(struct manifest *m, const char *path,
+		       unsigned long long hash, const char *backup);
+void manifest_drop_file(struct manifest *m, const char *path);
+
+/*
+ * owned.c: files that kqemuctl owns.  A file is ours when the manifest has
+ * it with the hash it has now; anything else there is an admin's.
+ */
+enum file_change { FILE_UNCHANGED, FILE_CREATED, FILE_UPDATED, FILE_REPLACED };
+struct file_undo {
+	char *path;
+	char *before;		/* the old contents; NULL when there was no file */
+	char *backup;		/* the backup this write made, or NULL */
+	size_t ndirs;		/* directories it created (the manifest's last ones) */
+};
+int owned_file_write(struct manifest *m, const char *path, const char *contents,
+		     enum file_change *change, struct file_undo *undo);
+void file_undo_apply(struct manifest *m, struct file_undo *undo);
+void file_undo_free(struct file_undo *undo);
+int owned_file_state(const struct manifest_file *f);	/* 0 ours, 1 edited, -ENOENT */
+int remove_dir_if_empty(const char *dir);
+
+/* module.c: libkmod and sysfs. */
+enum module_state { MODULE_ABSENT, MODULE_LIVE, MODULE_COMING, MODULE_GOING };
+enum module_state module_state(void);
+int module_load(const char *why);	/* 0 loaded, >0 already loaded */
+int module_unload(void);
+int module_users(char *buf, size_t size);	/* holders, refcnt, processes */
+int module_param_read(const char *name, char *buf, size_t size);
+int module_param_write(const char *name, const char *value);
+int module_blacklisted_in(char *file, size_t size);	/* 1 and the file, or 0 */
+int module_lookup_path(char *path, size_t size);
+int module_info(const char *key, char *buf, size_t size);	/* modinfo key */
+const char *kernel_release(void);
+const char *module_load_hint(int err);
+
+/* device.c: libudev. */
+int device_wait_node(int timeout_ms);
+int device_reapply_rule(int timeout_ms);
+bool udevd_running(void);
+
+/* acl.c: the live ACL and its persisted copy in modprobe.d. */
+struct acl {
+	char users[256];	/* comma lists of numeric ids */
+	char groups[256];
+};
+int acl_read_live(struct acl *acl);
+int acl_read_persisted(struct acl *acl);
+char *acl_modprobe_conf(const struct acl *acl);	/* malloc'd file contents */
+bool id_list_has(const char *list, unsigned long id);
+void id_list_add(char *list, size_t size, unsigned long id);
+void id_list_del(char *list, unsigned long id);
+
+/* files.c: what install writes. */
+char *sysusers_conf(const char *group);
+char *udev_rule(const char *group, mode_t mode, bool uaccess);
+char *modules_load_conf(void);
+
+#endif

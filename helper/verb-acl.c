@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kqemuctl allow / deny / acl: the in-kernel ACL, changed live through
+ * sysfs and persisted in modprobe.d, so that the running module and the
+ * next load agree.  The live write goes first because the kernel validates
+ * it; the file follows, and if it cannot be written the live value is put
+ * back, so the two never disagree because of us.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kqemuctl.h"
+
+/* NAME or a number, for "user" or "group"; *is_group says which. */
+static int parse_subject(int argc, char **argv, bool *is_group, unsigned long *id)
+{
+	char *end;
+
+	if (argc != 3 || (strcmp(argv[1], "user") && strcmp(argv[1], "group")))
+		return error_errno(EINVAL, "usage: kqemuctl %s user|group NAME", argv[0]);
+	*is_group = !strcmp(argv[1], "group");
+	*id = strtoul(argv[2], &end, 10);
+	if (argv[2][0] && !*end)
+		return 0;
+	if (*is_group) {
+		struct group_entry g;
+
+		if (group_lookup(argv[2], &g) < 0)
+			return error_errno(ENOENT, "no group '%s' in /etc/group; create it, or give a numeric gid", argv[2]);
+		*id = g.gid;
+	} else {
+		uid_t uid;
+
+		if (user_lookup(argv[2], &uid, NULL) < 0)
+			return error_errno(ENOENT, "no user '%s' in /etc/passwd; give a numeric uid", argv[2]);
+		*id = uid;
+	}
+	return 0;
+}
+
+static int acl_change(int argc, char **argv, bool allow)
+{
+	struct acl before, after;
+	struct manifest m;
+	enum file_change change;
+	struct file_undo undo;
+	bool is_group = false, live = module_state() == MODULE_LIVE;
+	unsigned long id = 0;
+	char *list;
+	int r;
+
+	r = parse_subject(argc, argv, &is_group, &id);
+	if (r < 0)
+		return r;
+	if (acl_read_persisted(&before) < 0 && live)
+		acl_read_live(&before);	/* nothing persisted yet: start from the live one */
+	after = before;
+	list = is_group ? after.groups : after.users;
+	if (allow)
+		id_list_add(list, sizeof(after.groups), id);
+	else
+		id_list_del(list, id);
+
+	if (live) {
+		r = module_param_write(is_group ? "allow_groups" : "allow_users", list);
+		if (r < 0)
+			return error_errno(-r, "%s rejected %s=%s", MODULE_NAME,
+					   is_group ? "allow_groups" : "allow_users", list);
+	}
+	r = manifest_load(&m);
+	if (r == 0)
+		r = owned_file_write(&m, MODPROBE_FILE, acl_modprobe_conf(&after), &change, &undo);
+	if (r == 0 && change != FILE_UNCHANGED && !opt.dry_run) {
+		r = mkdir_parents(MANIFEST_FILE, &m.dirs);
+		if (r == 0)
+			r = manifest_save(&m);
+		if (r < 0)
+			file_undo_apply(&m, &undo);
+	}
+	file_undo_free(&undo);
+	manifest_free(&m);
+	if (r < 0) {
+		if (live)
+			module_param_write(is_group ? "allow_groups" : "allow_users",
+					   is_group ? before.groups : before.users);
+		return r;
+	}
+	info("%s%s %s %lu: allow_users=%s allow_groups=%s (%s%s)",
+	     opt.dry_run ? "would have " : "", allow ? "allowed" : "denied",
+	     is_group ? "gid" : "uid", id, after.users, after.groups,
+	     live ? "live and " : "", MODPROBE_FILE);
+	if (!allow)
+		info("open file descriptors of those no longer allowed fail their next ioctl with EACCES");
+	return 0;
+}
+
+int verb_allow(int argc, char **argv)
+{
+	return acl_change(argc, argv, true);
+}
+
+int verb_deny(int argc, char **argv)
+{
+	return acl_change(argc, argv, false);
+}
+
+int verb_acl(int argc, char **argv)
+{
+	struct acl live, saved;
+	bool have_live, have_saved;
+
+	(void)argv;
+	if (argc > 1)
+		return error_errno(EINVAL, "acl takes no arguments; see kqemuctl --help");
+	have_live = module_state() == MODULE_LIVE && acl_read_live(&live) == 0;
+	have_saved = acl_read_persisted(&saved) == 0;
+	if (have_live)
+		info("live:       allow_users=%s allow_groups=%s", live.users, live.groups);
+	else
+		info("live:       %s is not loaded", MODULE_NAME);
+	if (have_saved)
+		info("persisted:  allow_users=%s allow_groups=%s (%s)", saved.users, saved.groups, MODPROBE_FILE);
+	else
+		info("persisted:  none (%s does not exist)", MODPROBE_FILE);
+	if (have_live && have_saved &&
+	    (strcmp(live.users, saved.users) || strcmp(live.groups, saved.groups))) {
+		info("they disagree: the next load gets the persisted one; kqemuctl allow/deny changes both");
+		return PROBLEMS_FOUND;
+	}
+	return 0;
+}

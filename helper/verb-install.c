@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kqemuctl install: every step says what it changed; a second run changes
+ * nothing and says so.  A failing step rolls back the steps before it, in
+ * reverse, and the manifest is written only when everything worked.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kqemuctl.h"
+
+#define UDEV_TIMEOUT_MS	10000
+
+struct install {
+	struct manifest m;
+	struct file_undo files[4];
+	int nfiles;
+	bool group_created;
+	bool module_loaded;
+	char *acl_before;	/* allow_groups before we changed it live */
+	int changes;
+};
+
+static const char *change_word(enum file_change c)
+{
+	static const char *const words[] = {
+		[FILE_UNCHANGED] = "unchanged", [FILE_CREATED] = "created",
+		[FILE_UPDATED] = "updated", [FILE_REPLACED] = "replaced (backup kept)" };
+
+	return words[c];
+}
+
+static int install_file(struct install *in, const char *path, char *contents)
+{
+	enum file_change change;
+	int r = owned_file_write(&in->m, path, contents, &change,
+				 &in->files[in->nfiles]);
+
+	free(contents);
+	if (r < 0)
+		return r;
+	if (in->files[in->nfiles].path)
+		in->nfiles++;
+	if (change != FILE_UNCHANGED)
+		in->changes++;
+	info("%s%s: %s", opt.dry_run && change ? "would be " : "", change_word(change), path);
+	return 0;
+}
+
+static int install_group(struct install *in, struct group_entry *g)
+{
+	int r = group_lookup(opt.group, g);
+
+	if (r == 0) {
+		info("unchanged: group %s (gid %u)", g->name, (unsigned int)g->gid);
+		return 0;
+	}
+	if (r != -ENOENT)
+		return error_errno(-r, "cannot read /etc/group");
+	in->changes++;
+	if (opt.dry_run) {
+		info("would create: group %s", opt.group);
+		return 0;
+	}
+	r = group_create(opt.group);
+	if (r < 0)
+		return r;
+	in->group_created = true;
+	r = group_lookup(opt.group, g);
+	if (r < 0)
+		return error_errno(-r, "group %s was created but is not in /etc/group", opt.group);
+	info("created: group %s (gid %u)", g->name, (unsigned int)g->gid);
+	return 0;
+}
+
+/* The modprobe.d ACL keeps whatever allow/deny put there, plus our group. */
+static char *modprobe_contents(const struct group_entry *g)
+{
+	struct acl acl;
+
+	acl_read_persisted(&acl);
+	id_list_add(acl.groups, sizeof(acl.groups), g->gid);
+	return acl_modprobe_conf(&acl);
+}
+
+static int install_live(struct install *in, const struct group_entry *g)
+{
+	char groups[256], want[300];
+	struct stat st;
+	int r;
+
+	/* Load it, or bring a module that was already loaded into line. */
+	if (module_state() == MODULE_ABSENT) {
+		r = module_load("kqemuctl install");
+		if (r < 0)
+			return r;
+		in->module_loaded = in->m.loaded = true;
+		in->changes++;
+		info("loaded: %s", MODULE_NAME);
+	} else if (module_param_read("allow_groups", groups, sizeof(groups)) == 0 &&
+		   !id_list_has(groups, g->gid)) {
+		snprintf(want, sizeof(want), "%s", groups);
+		id_list_add(want, sizeof(want), g->gid);
+		r = module_param_write("allow_groups", want);
+		if (r < 0)
+			return error_errno(-r, "cannot set allow_groups=%s on the loaded %s", want, MODULE_NAME);
+		in->acl_before = strdup(groups);
+		if (!in->m.acl_before)
+			in->m.acl_before = strdup(groups);
+		in->changes++;
+		info("updated: live allow_groups=%s", want);
+	} else {
+		info("unchanged: %s is loaded", MODULE_NAME);
+	}
+
+	r = device_wait_node(UDEV_TIMEOUT_MS);
+	if (r == -ESRCH)
+		return error_errno(ESRCH, "systemd-udevd is not running, so nothing creates %s with the rule applied; start it (systemctl start systemd-udevd) and run kqemuctl install again", DEVICE_NODE);
+	if (r < 0)
+		return error_errno(-r, "udev did not report %s within %d s; check `journalctl -u systemd-udevd`", DEVICE_NODE, UDEV_TIMEOUT_MS / 1000);
+
+	/* udev applies a rule when the device appears; one already there needs a change event. */
+	if (stat(DEVICE_NODE, &st) || st.st_uid != 0 || st.st_gid != g->gid ||
+	    (st.st_mode & 07777) != opt.mode) {
+		r = device_reapply_rule(UDEV_TIMEOUT_MS);
+		if (r < 0)
+			return error_errno(-r, "udev did not re-apply %s to %s", UDEV_RULE_FILE, DEVICE_NODE);
+		in->changes++;
+		info("re-applied: %s to %s", UDEV_RULE_FILE, DEVICE_NODE);
+	}
+
+	/* Verify what an opener will meet, not what we meant to do. */
+	if (stat(DEVICE_NODE, &st))
+		return error_errno(errno, "cannot stat %s", DEVICE_NODE);
+	if (st.st_uid != 0 || st.st_gid != g->gid || (st.st_mode & 07777) != opt.mode)
+		return error_errno(EIO, "%s is %u:%u %04o after udev applied %s, not root:%s %04o; another rule overrides ours (`udevadm test /sys/class/misc/kqemu` shows which)",
+				   DEVICE_NODE, (unsigned int)st.st_uid, (unsigned int)st.st_gid,
+				   (unsigned int)(st.st_mode & 07777), UDEV_RULE_FILE,
+				   opt.group, (unsigned int)opt.mode);
+	r = module_param_read("allow_groups", groups, sizeof(groups));
+	if (r < 0 || !id_list_has(groups, g->gid))
+		return error_errno(r < 0 ? -r : EIO, "the live ACL of %s does not allow gid %u", MODULE_NAME, (unsigned int)g->gid);
+	info("verified: %s is root:%s %04o; live allow_groups=%s", DEVICE_NODE,
+	     opt.group, (unsigned int)opt.mode, groups);
+	return 0;
+}
+
+static void rollback(struct install *in)
+{
+	fprintf(stderr, "kqemuctl: rolling back what this run did\n");
+	if (in->acl_before) {
+		module_param_write("allow_groups", in->acl_before);
+		fprintf(stderr, "kqemuctl: restored live allow_groups=%s\n", in->acl_before);
+	}
+	if (in->module_loaded && module_unload() == 0)
+		fprintf(stderr, "kqemuctl: unloaded %s\n", MODULE_NAME);
+	if (in->group_created && group_delete(opt.group) == 0)
+		fprintf(stderr, "kqemuctl: deleted group %s\n", opt.group);
+	while (in->nfiles > 0) {
+		struct file_undo *u = &in->files[--in->nfiles];
+
+		fprintf(stderr, "kqemuctl: %s %s\n", u->before ? "restored" : "removed", u->path);
+		file_undo_apply(&in->m, u);
+	}
+}
+
+int verb_install(int argc, char **argv)
+{
+	struct install in = { 0 };
+	struct group_entry g = { .gid = (gid_t)-1 };
+	int r;
+
+	(void)argv;
+	if (argc > 1)
+		return error_errno(EINVAL, "install takes options only; see kqemuctl --help");
+	r = manifest_load(&in.m);
+	if (r < 0)
+		return r;
+
+	r = install_file(&in, SYSUSERS_FILE, sysusers_conf(opt.group));
+	if (!r)
+		r = install_group(&in, &g);
+	if (!r)
+		r = install_file(&in, UDEV_RULE_FILE, udev_rule(opt.group, opt.mode, opt.uaccess));
+	if (!r && g.gid != (gid_t)-1)
+		r = install_file(&in, MODPROBE_FILE, modprobe_contents(&g));
+	else if (!r)
+		info("would write: %s with allow_groups=<gid of %s>", MODPROBE_FILE, opt.group);
+	if (!r)
+		r = install_file(&in, MODULES_LOAD_FILE, modules_load_conf());
+	if (!r && !root_is_host())
+		info("skipped under --root: loading %s, waiting for %s, verifying it", MODULE_NAME, DEVICE_NODE);
+	else if (!r && opt.dry_run)
+		info("would load %s, wait for %s and verify it", MODULE_NAME, DEVICE_NODE);
+	else if (!r)
+		r = install_live(&in, &g);
+
+	if (!r && in.group_created) {
+		free(in.m.group);
+		in.m.group = strdup(opt.group);
+	}
+	if (!r && in.changes && !opt.dry_run) {
+		r = mkdir_parents(MANIFEST_FILE, &in.m.dirs);
+		if (!r)
+			r = manifest_save(&in.m);
+		if (r < 0)
+			error_errno(-r, "cannot write %s", MANIFEST_FILE);
+	}
+	if (r < 0) {
+		if (!opt.dry_run)
+			rollback(&in);
+	} else if (!in.changes) {
+		info("kqemu is installed as asked already; nothing changed.");
+	} else if (opt.dry_run) {
+		info("dry run: nothing was changed.");
+	} else {
+		info("kqemu is installed. Add users with: kqemuctl adduser USER; check with: kqemuctl doctor");
+	}
+	for (int i = 0; i < in.nfiles; i++)
+		file_undo_free(&in.files[i]);
+	free(in.acl_before);
+	manifest_free(&in.m);
+	return r;
+}

@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0
+/* kqemuctl status: what is, read from sysfs and the node; changes nothing. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "kqemuctl.h"
+
+static const char *const counters[] = {
+	"vms", "vcpus", "pinned_bytes", "denials", "revocations", NULL };
+
+static const char *state_name(enum module_state s)
+{
+	static const char *const names[] = {
+		[MODULE_ABSENT] = "not loaded", [MODULE_LIVE] = "live",
+		[MODULE_COMING] = "coming", [MODULE_GOING] = "going" };
+
+	return names[s];
+}
+
+int verb_status(int argc, char **argv)
+{
+	enum module_state state = module_state();
+	struct acl live = { "", "" }, saved = { "", "" };
+	char *node = root_path(DEVICE_NODE);
+	bool have_node, have_live, have_saved;
+	struct stat st;
+
+	(void)argv;
+	if (argc > 1)
+		return error_errno(EINVAL, "status takes options only; see kqemuctl --help");
+	have_node = stat(node, &st) == 0;
+	have_live = state != MODULE_ABSENT && acl_read_live(&live) == 0;
+	have_saved = acl_read_persisted(&saved) == 0;
+	free(node);
+
+	if (opt.json) {
+		printf("{\"module\":\"%s\",\"node\":", state_name(state));
+		if (have_node)
+			printf("{\"path\":\"%s\",\"uid\":%u,\"gid\":%u,\"mode\":\"%04o\",\"dev\":\"%u:%u\"}",
+			       DEVICE_NODE, (unsigned int)st.st_uid, (unsigned int)st.st_gid,
+			       (unsigned int)(st.st_mode & 07777), major(st.st_rdev), minor(st.st_rdev));
+		else
+			printf("null");
+		if (have_live)
+			printf(",\"acl\":{\"allow_users\":\"%s\",\"allow_groups\":\"%s\"}", live.users, live.groups);
+		else
+			printf(",\"acl\":null");
+		if (have_saved)
+			printf(",\"persisted_acl\":{\"allow_users\":\"%s\",\"allow_groups\":\"%s\"}", saved.users, saved.groups);
+		else
+			printf(",\"persisted_acl\":null");
+		printf(",\"counters\":{");
+		for (int i = 0; counters[i]; i++) {
+			char path[128], val[64] = "null";
+
+			snprintf(path, sizeof(path), "/sys/class/misc/kqemu/stats/%s", counters[i]);
+			read_first_line(path, val, sizeof(val));
+			printf("%s\"%s\":%s", i ? "," : "", counters[i], val);
+		}
+		printf("}}\n");
+		return 0;
+	}
+
+	info("module:     %s %s", MODULE_NAME, state_name(state));
+	if (have_node)
+		info("node:       %s %u:%u %04o (char %u:%u)", DEVICE_NODE, (unsigned int)st.st_uid,
+		     (unsigned int)st.st_gid, (unsigned int)(st.st_mode & 07777),
+		     major(st.st_rdev), minor(st.st_rdev));
+	else
+		info("node:       %s absent", DEVICE_NODE);
+	if (have_live)
+		info("live ACL:   allow_users=%s allow_groups=%s", live.users, live.groups);
+	if (have_saved)
+		info("persisted:  allow_users=%s allow_groups=%s (%s)", saved.users, saved.groups, MODPROBE_FILE);
+	for (int i = 0; state != MODULE_ABSENT && counters[i]; i++) {
+		char path[128], val[64] = "?";
+
+		snprintf(path, sizeof(path), "/sys/class/misc/kqemu/stats/%s", counters[i]);
+		read_first_line(path, val, sizeof(val));
+		info("%-11s %s", counters[i], val);
+	}
+	return 0;
+}
