@@ -17,6 +17,12 @@
 
 struct kqemu_stats kqemu_stats;
 
+#define KQEMU_SUPPORTED_EXITS						\
+	(BIT(KQEMU_EXIT_IO) | BIT(KQEMU_EXIT_MMIO) | BIT(KQEMU_EXIT_HLT) |	\
+	 BIT(KQEMU_EXIT_SHUTDOWN) | BIT(KQEMU_EXIT_CPUID) | BIT(KQEMU_EXIT_MSR) | \
+	 BIT(KQEMU_EXIT_IRQ_WINDOW) | BIT(KQEMU_EXIT_FAIL_ENTRY) |		\
+	 BIT(KQEMU_EXIT_INTERNAL_ERROR) | BIT(KQEMU_EXIT_INTR))
+
 /* The ioctl type of the old kqemu (2005-2009), whose clients must fail cleanly. */
 #define KQEMU_OLD_IOCTL_TYPE	'q'
 
@@ -62,6 +68,18 @@ static u64 capability_value(u32 cap)
 		return kqemu_max_vcpus();
 	case KQEMU_CAP_MAX_PINNED_PER_USER:
 		return kqemu_max_pinned_bytes();
+	case KQEMU_CAP_BACKEND:
+		return kqemu_backend ? kqemu_backend->id : KQEMU_BACKEND_NONE;
+	case KQEMU_CAP_BACKEND_ERROR:
+		return kqemu_backend ? 0 : kqemu_backend_error;
+	case KQEMU_CAP_MAX_VCPUS:
+		return KQEMU_MAX_VCPUS;
+	case KQEMU_CAP_EXITS:
+		return kqemu_backend ? KQEMU_SUPPORTED_EXITS : 0;
+	case KQEMU_CAP_NRIP_SAVE:
+		return kqemu_backend && kqemu_backend->nrip_save;
+	case KQEMU_CAP_DECODE_ASSISTS:
+		return kqemu_backend && kqemu_backend->decode_assists;
 	default:
 		return 0;
 	}
@@ -161,6 +179,14 @@ static int __init kqemu_init(void)
 {
 	int ret;
 
+	/* Without a backend /dev/kqemu still opens and says why in its capabilities. */
+	kqemu_backend_error = kqemu_svm_init();
+	if (!kqemu_backend_error)
+		kqemu_backend = &kqemu_svm_backend;
+	else
+		pr_info("no hardware virtualization backend (%d): vCPUs will be refused\n",
+			-kqemu_backend_error);
+
 	ret = misc_register(&kqemu_dev);
 	if (ret == -EBUSY) {
 		kqemu_dev.minor = MISC_DYNAMIC_MINOR;
@@ -171,6 +197,8 @@ static int __init kqemu_init(void)
 	}
 	if (ret) {
 		pr_err("cannot register /dev/kqemu: %d\n", ret);
+		if (kqemu_backend)
+			kqemu_svm_exit();
 		return ret;
 	}
 	return 0;
@@ -179,6 +207,8 @@ static int __init kqemu_init(void)
 static void __exit kqemu_exit(void)
 {
 	misc_deregister(&kqemu_dev);
+	if (kqemu_backend)
+		kqemu_svm_exit();
 	kqemu_acl_exit();
 	/* Policy lists replaced at run time may still be on their way out. */
 	rcu_barrier();

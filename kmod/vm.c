@@ -12,6 +12,8 @@
 
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
+#include <linux/highmem.h>
+#include <linux/io.h>
 #include <linux/mm.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -19,22 +21,6 @@
 #include <linux/uaccess.h>
 
 #include "kqemu.h"
-
-struct kqemu_slot {
-	u64 gpa;
-	u64 size;
-	u64 uaddr;
-	u32 flags;
-	unsigned long npages;
-	struct page **pages;
-};
-
-struct kqemu_vm {
-	struct kqemu_client client;
-	struct mm_struct *mm;
-	struct mutex lock;		/* guards slots */
-	struct kqemu_slot *slots[KQEMU_MAX_MEMORY_SLOTS];
-};
 
 static bool reserved_clear(const void *p, size_t len)
 {
@@ -107,6 +93,38 @@ static int slot_pin(struct kqemu_slot *slot)
 	return 0;
 }
 
+/* Give the backend's page tables the slot's pages; under mmu_lock for write. */
+static int slot_map(struct kqemu_vm *vm, struct kqemu_slot *slot)
+{
+	unsigned long i;
+	int ret;
+
+	if (!vm->arch)
+		return 0;
+	for (i = 0; i < slot->npages; i++) {
+		ret = kqemu_backend->map(vm, slot->gpa + i * PAGE_SIZE,
+					 page_to_phys(slot->pages[i]),
+					 !(slot->flags & KQEMU_MEM_READONLY));
+		if (ret)
+			return ret;
+		if (!(i % 4096))
+			cond_resched();
+	}
+	return 0;
+}
+
+static void slot_unmap(struct kqemu_vm *vm, struct kqemu_slot *slot)
+{
+	unsigned long i;
+
+	if (!vm->arch)
+		return;
+	for (i = 0; i < slot->npages; i++)
+		kqemu_backend->unmap(vm, slot->gpa + i * PAGE_SIZE);
+	/* Every vCPU flushes its TLB before it enters the guest again. */
+	atomic_inc(&vm->tlb_gen);
+}
+
 static void slot_free(struct kqemu_vm *vm, struct kqemu_slot *slot)
 {
 	unpin_user_pages_dirty_lock(slot->pages, slot->npages,
@@ -159,11 +177,21 @@ static long vm_add_slot(struct kqemu_vm *vm, void __user *argp)
 	ret = slot_pin(slot);
 	if (ret)
 		goto out_uncharge_locked;
-	atomic64_add(slot->size, &kqemu_stats.pinned_bytes);
+	down_write(&vm->mmu_lock);
+	ret = slot_map(vm, slot);
+	if (ret) {
+		slot_unmap(vm, slot);
+		up_write(&vm->mmu_lock);
+		goto out_unpin;
+	}
 	vm->slots[s.slot] = slot;
+	up_write(&vm->mmu_lock);
+	atomic64_add(slot->size, &kqemu_stats.pinned_bytes);
 	mutex_unlock(&vm->lock);
 	return 0;
 
+out_unpin:
+	unpin_user_pages(slot->pages, slot->npages);
 out_uncharge_locked:
 	account_locked_vm(vm->mm, slot->npages, false);
 out_uncharge_user:
@@ -189,7 +217,13 @@ static long vm_delete_slot(struct kqemu_vm *vm, void __user *argp)
 
 	mutex_lock(&vm->lock);
 	slot = vm->slots[id.slot];
-	vm->slots[id.slot] = NULL;
+	if (slot) {
+		/* Waits for every vCPU to leave the guest. */
+		down_write(&vm->mmu_lock);
+		slot_unmap(vm, slot);
+		vm->slots[id.slot] = NULL;
+		up_write(&vm->mmu_lock);
+	}
 	mutex_unlock(&vm->lock);
 	if (!slot)
 		return -ENOENT;
@@ -215,18 +249,23 @@ static long kqemu_vm_ioctl(struct file *file, unsigned int cmd,
 		return vm_add_slot(vm, argp);
 	case KQEMU_DELETE_MEMORY_SLOT:
 		return vm_delete_slot(vm, argp);
+	case KQEMU_CREATE_VCPU:
+		return kqemu_create_vcpu(vm, argp);
 	default:
 		return -ENOTTY;
 	}
 }
 
-static void kqemu_vm_free(struct kqemu_vm *vm)
+static void kqemu_vm_free(struct kref *kref)
 {
+	struct kqemu_vm *vm = container_of(kref, struct kqemu_vm, kref);
 	unsigned int i;
 
 	for (i = 0; i < KQEMU_MAX_MEMORY_SLOTS; i++)
 		if (vm->slots[i])
 			slot_free(vm, vm->slots[i]);
+	if (vm->arch)
+		kqemu_backend->vm_free(vm);
 	mmdrop(vm->mm);
 	kqemu_user_uncharge_vm(vm->client.user);
 	kqemu_client_release(&vm->client);
@@ -234,9 +273,49 @@ static void kqemu_vm_free(struct kqemu_vm *vm)
 	kfree(vm);
 }
 
+void kqemu_vm_put(struct kqemu_vm *vm)
+{
+	kref_put(&vm->kref, kqemu_vm_free);
+}
+
 static int kqemu_vm_release(struct inode *inode, struct file *file)
 {
-	kqemu_vm_free(file->private_data);
+	kqemu_vm_put(file->private_data);
+	return 0;
+}
+
+/* Under vm->lock or mmu_lock. */
+struct kqemu_slot *kqemu_slot_find(struct kqemu_vm *vm, u64 gpa)
+{
+	unsigned int i;
+
+	for (i = 0; i < KQEMU_MAX_MEMORY_SLOTS; i++) {
+		struct kqemu_slot *s = vm->slots[i];
+
+		if (s && gpa >= s->gpa && gpa - s->gpa < s->size)
+			return s;
+	}
+	return NULL;
+}
+
+/* Copy guest memory that slots back; -EFAULT where none does. Under mmu_lock. */
+int kqemu_read_guest(struct kqemu_vm *vm, u64 gpa, void *buf, size_t len)
+{
+	while (len) {
+		struct kqemu_slot *slot = kqemu_slot_find(vm, gpa);
+		size_t offset = offset_in_page(gpa);
+		size_t chunk = min_t(size_t, len, PAGE_SIZE - offset);
+		void *page;
+
+		if (!slot)
+			return -EFAULT;
+		page = kmap_local_page(slot->pages[(gpa - slot->gpa) >> PAGE_SHIFT]);
+		memcpy(buf, page + offset, chunk);
+		kunmap_local(page);
+		buf += chunk;
+		gpa += chunk;
+		len -= chunk;
+	}
 	return 0;
 }
 
@@ -267,21 +346,31 @@ long kqemu_create_vm(struct kqemu_client *client, void __user *argp)
 		ret = -ENOMEM;
 		goto out_uncharge;
 	}
+	kref_init(&vm->kref);
 	kqemu_client_copy(&vm->client, client);
 	mutex_init(&vm->lock);
+	init_rwsem(&vm->mmu_lock);
 	mmgrab(current->mm);
 	vm->mm = current->mm;
 	atomic_long_inc(&kqemu_stats.vms);
 
+	/* Without a backend the VM still holds memory; vCPUs are refused. */
+	if (kqemu_backend) {
+		ret = kqemu_backend->vm_init(vm);
+		if (ret) {
+			kqemu_vm_put(vm);
+			return ret;
+		}
+	}
 	fd = get_unused_fd_flags(O_CLOEXEC);
 	if (fd < 0) {
-		kqemu_vm_free(vm);
+		kqemu_vm_put(vm);
 		return fd;
 	}
 	file = anon_inode_getfile("kqemu-vm", &kqemu_vm_fops, vm, O_RDWR);
 	if (IS_ERR(file)) {
 		put_unused_fd(fd);
-		kqemu_vm_free(vm);
+		kqemu_vm_put(vm);
 		return PTR_ERR(file);
 	}
 	fd_install(fd, file);

@@ -13,18 +13,22 @@ root=$("$here/chroot.sh" "$release")
 abi=$(chroot_abi "$root")
 kdir=/usr/src/linux-headers-$abi
 
-# A fresh /build each run: nothing left from an earlier build or release.
+# A fresh build folder each run, of this run alone: nothing left from an
+# earlier build or release, and two runs at once do not meet.
 # The squat module keeps its place in the tree, three levels below the
 # top, since its Makefile finds include/uapi from there.
-rm -rf "$root/build"
-mkdir -p "$root/build/tests/vm"
-cp -r "$top/kmod" "$top/include" "$root/build/"
-cp -r "$top/tests/vm/squat" "$root/build/tests/vm/"
+bdir=$(mktemp -d "$root/build.XXXXXX")
+trap 'rm -rf "$bdir"' EXIT
+b=/${bdir##*/}
+mkdir -p "$bdir/tests/vm"
+cp -r "$top/kmod" "$top/include" "$bdir/"
+cp -r "$top/tests/vm/squat" "$bdir/tests/vm/"
+rm -f "$bdir"/kmod/*.o "$bdir"/kmod/*.ko "$bdir"/kmod/.*.cmd
 
 echo "build.sh: building for $abi ($release)" >&2
 if ! log=$(in_chroot "$root" sh -c \
-	'make -C "$1" M=/build/kmod W=1 modules &&
-	 make -C "$1" M=/build/tests/vm/squat W=1 modules' sh "$kdir" 2>&1); then
+	'make -C "$1" M="$2/kmod" W=1 modules &&
+	 make -C "$1" M="$2/tests/vm/squat" W=1 modules' sh "$kdir" "$b" 2>&1); then
 	echo "$log" >&2
 	echo "build.sh: build for $abi failed" >&2
 	exit 1
@@ -36,4 +40,4 @@ if grep -E 'warning:|error' <<<"$log" >&2; then
 fi
 
 mkdir -p "$out"
-cp "$root/build/kmod/kqemu.ko" "$root/build/tests/vm/squat/kqemu_squat.ko" "$out/"
+cp "$bdir/kmod/kqemu.ko" "$bdir/tests/vm/squat/kqemu_squat.ko" "$out/"

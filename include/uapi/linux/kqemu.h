@@ -58,6 +58,17 @@ struct kqemu_capability {
 #define KQEMU_CAP_MAX_VCPUS_PER_USER	5	/* current quota, 0 = unlimited */
 #define KQEMU_CAP_MAX_PINNED_PER_USER	6	/* bytes, 0 = only RLIMIT_MEMLOCK */
 #define KQEMU_CAP_REVOCATION		7	/* 1: policy changes revoke fds */
+#define KQEMU_CAP_BACKEND		8	/* KQEMU_BACKEND_*, see below */
+#define KQEMU_CAP_BACKEND_ERROR		9	/* why none: errno (positive), 0 if one */
+#define KQEMU_CAP_MAX_VCPUS		10	/* vCPUs per VM */
+#define KQEMU_CAP_EXITS			11	/* bit (1 << KQEMU_EXIT_*) per exit */
+#define KQEMU_CAP_NRIP_SAVE		12	/* 1: the CPU gives the next RIP */
+#define KQEMU_CAP_DECODE_ASSISTS	13	/* 1: the CPU gives MMIO insn bytes */
+
+/* Values of KQEMU_CAP_BACKEND. */
+#define KQEMU_BACKEND_NONE	0
+#define KQEMU_BACKEND_SVM	1	/* AMD-V with nested paging */
+#define KQEMU_BACKEND_VMX	2	/* Intel VT-x with EPT */
 
 #define KQEMU_CHECK_CAPABILITY	_IOWR(KQEMUIO, 0x01, struct kqemu_capability)
 
@@ -124,5 +135,197 @@ struct kqemu_slot_id {
 };
 
 #define KQEMU_DELETE_MEMORY_SLOT _IOW(KQEMUIO, 0x11, struct kqemu_slot_id)
+
+/*
+ * KQEMU_CREATE_VCPU (VM ioctl): returns a new vCPU fd (O_CLOEXEC).  mmap
+ * KQEMU_RUN_SIZE bytes of it at offset 0 for its struct kqemu_run.
+ * Errors:
+ *   EINVAL      flags or reserved nonzero, id >= KQEMU_MAX_VCPUS
+ *   EEXIST      a vCPU with this id exists in the VM
+ *   EOPNOTSUPP  no usable hardware virtualization: KQEMU_CAP_BACKEND is
+ *               KQEMU_BACKEND_NONE, and KQEMU_CAP_BACKEND_ERROR says why:
+ *               ENODEV (the CPU has no AMD-V with nested paging),
+ *               EPERM (disabled by the firmware: VM_CR.SVMDIS)
+ *   EBUSY       another hypervisor holds the CPU's virtualization (e.g.
+ *               kvm_amd with enable_virt_at_load=1, or while KVM has VMs);
+ *               checked again at each KQEMU_RUN, which fails the same way
+ *   EDQUOT      the user already holds max_vcpus_per_user vCPUs
+ *   EACCES, EIO, ENOMEM, EMFILE as for the VM
+ */
+struct kqemu_create_vcpu {
+	__u32 id;
+	__u32 flags;		/* none defined, must be 0 */
+	__u64 reserved[3];	/* must be 0 */
+};
+
+#define KQEMU_MAX_VCPUS		16
+#define KQEMU_CREATE_VCPU	_IOW(KQEMUIO, 0x20, struct kqemu_create_vcpu)
+
+/* vCPU ioctls.  All fail with EACCES (revoked) and EIO (wrong process). */
+
+/* General registers.  GET: EFAULT.  SET: EFAULT, EINVAL (flags/reserved). */
+struct kqemu_regs {
+	__u64 rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
+	__u64 r8, r9, r10, r11, r12, r13, r14, r15;
+	__u64 rip, rflags;
+	__u32 flags;		/* none defined, must be 0 */
+	__u32 reserved0;
+	__u64 reserved[3];	/* must be 0 */
+};
+
+#define KQEMU_GET_REGS		_IOR(KQEMUIO, 0x21, struct kqemu_regs)
+#define KQEMU_SET_REGS		_IOW(KQEMUIO, 0x22, struct kqemu_regs)
+
+/*
+ * A segment as the CPU holds it.  attrib: bits 0-7 are the descriptor's
+ * type (0-3), S (4), DPL (5-6) and P (7); bits 8-11 are AVL, L, D/B, G.
+ */
+struct kqemu_segment {
+	__u64 base;
+	__u32 limit;
+	__u16 selector;
+	__u16 attrib;
+};
+
+struct kqemu_dtable {
+	__u64 base;
+	__u16 limit;
+	__u16 reserved[3];	/* must be 0 */
+};
+
+/*
+ * Special registers.  SET refuses (EINVAL) flags or reserved set, and
+ * states that no CPU can enter: CR0.PG without CR0.PE, EFER.LME with CR0.PG
+ * but without CR4.PAE, bits of CR0/CR4/EFER the CPU reserves, EFER.SVME.
+ */
+struct kqemu_sregs {
+	struct kqemu_segment cs, ds, es, fs, gs, ss, tr, ldt;
+	struct kqemu_dtable gdt, idt;
+	__u64 cr0, cr2, cr3, cr4, efer;
+	__u32 flags;		/* none defined, must be 0 */
+	__u32 reserved0;
+	__u64 reserved[4];	/* must be 0 */
+};
+
+#define KQEMU_GET_SREGS		_IOR(KQEMUIO, 0x23, struct kqemu_sregs)
+#define KQEMU_SET_SREGS		_IOW(KQEMUIO, 0x24, struct kqemu_sregs)
+
+/*
+ * KQEMU_RUN: enter the guest until an exit userspace must handle; the
+ * exit is described in the mmap'ed struct kqemu_run.  Returns 0.
+ * Errors: EINTR (a signal is pending, or immediate_exit was set: exit
+ *         reason KQEMU_EXIT_INTR), EBUSY (see KQEMU_CREATE_VCPU),
+ *         EINVAL (a previous exit was answered with an invalid value),
+ *         EACCES, EIO.
+ * The exits:
+ *   IO          port I/O: port, size (1, 2, 4), direction; data at
+ *               data_offset in the run area (OUT: the guest's; IN: fill it
+ *               in before the next KQEMU_RUN).  String I/O is not supported
+ *               and ends in KQEMU_EXIT_INTERNAL_ERROR.
+ *   MMIO        an access to guest-physical memory no slot backs, or a write
+ *               to a read-only slot: phys_addr, len, is_write, data (fill it
+ *               in for a read).
+ *   HLT         the guest executed HLT (RIP is past it).
+ *   SHUTDOWN    triple fault.
+ *   CPUID       function/index; fill in eax..edx before the next KQEMU_RUN.
+ *   MSR         RDMSR/WRMSR of any MSR: index, data; for RDMSR fill in data;
+ *               set error to make the guest take #GP instead.
+ *   IRQ_WINDOW  request_interrupt_window was set and the guest can now take
+ *               an interrupt (ready_for_interrupt_injection).
+ *   FAIL_ENTRY  the CPU refused the guest state: hardware_exit_reason.
+ *   INTERNAL_ERROR  kqemu cannot go on with this guest (suberror).
+ *   INTR        see EINTR above.
+ */
+struct kqemu_run {
+	/* in */
+	__u8 request_interrupt_window;
+	__u8 immediate_exit;
+	__u8 padding0[6];
+	/* out */
+	__u32 exit_reason;
+	__u8 ready_for_interrupt_injection;
+	__u8 if_flag;
+	__u16 padding1;
+	__u64 reserved[4];
+	union {
+		struct {
+			__u64 hardware_exit_reason;
+			__u64 info1;
+			__u64 info2;
+		} fail_entry;
+		struct {
+			__u8 direction;		/* KQEMU_EXIT_IO_IN or _OUT */
+			__u8 size;
+			__u16 port;
+			__u32 count;
+			__u64 data_offset;	/* from the start of kqemu_run */
+		} io;
+		struct {
+			__u64 phys_addr;
+			__u8 data[8];
+			__u32 len;
+			__u8 is_write;
+			__u8 padding[3];
+		} mmio;
+		struct {
+			__u32 function;
+			__u32 index;
+			__u32 eax, ebx, ecx, edx;
+		} cpuid;
+		struct {
+			__u32 index;
+			__u8 is_write;
+			__u8 error;		/* in: 1 = #GP */
+			__u16 padding;
+			__u64 data;
+		} msr;
+		struct {
+			__u32 suberror;
+			__u32 padding;
+			__u64 data[4];
+		} internal;
+		__u8 padding2[256];
+	};
+	__u8 io_data[512];	/* where data_offset points */
+};
+
+#define KQEMU_RUN_SIZE		4096
+
+#define KQEMU_EXIT_UNKNOWN		0
+#define KQEMU_EXIT_IO			1
+#define KQEMU_EXIT_MMIO			2
+#define KQEMU_EXIT_HLT			3
+#define KQEMU_EXIT_SHUTDOWN		4
+#define KQEMU_EXIT_CPUID		5
+#define KQEMU_EXIT_MSR			6
+#define KQEMU_EXIT_IRQ_WINDOW		7
+#define KQEMU_EXIT_FAIL_ENTRY		8
+#define KQEMU_EXIT_INTERNAL_ERROR	9
+#define KQEMU_EXIT_INTR			10
+
+#define KQEMU_EXIT_IO_IN	0
+#define KQEMU_EXIT_IO_OUT	1
+
+/* Values of internal.suberror. */
+#define KQEMU_INTERNAL_ERROR_EMULATION	1	/* an MMIO instruction kqemu cannot decode */
+#define KQEMU_INTERNAL_ERROR_STRING_IO	2	/* INS/OUTS */
+#define KQEMU_INTERNAL_ERROR_EXCEPTION	3	/* an event the guest cannot take */
+
+#define KQEMU_RUN		_IO(KQEMUIO, 0x25)
+
+/*
+ * KQEMU_INTERRUPT: queue an external interrupt vector, as a PIC would
+ * raise it.  It is delivered at the next entry when the guest can take it
+ * (RFLAGS.IF, no interrupt shadow); ask for KQEMU_EXIT_IRQ_WINDOW to learn
+ * when.  Errors: EFAULT, EINVAL (flags/reserved, vector < 32 or > 255),
+ * EBUSY (one is already queued), EACCES, EIO.
+ */
+struct kqemu_interrupt {
+	__u32 vector;
+	__u32 flags;		/* none defined, must be 0 */
+	__u64 reserved;		/* must be 0 */
+};
+
+#define KQEMU_INTERRUPT		_IOW(KQEMUIO, 0x26, struct kqemu_interrupt)
 
 #endif /* _UAPI_LINUX_KQEMU_H */

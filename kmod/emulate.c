@@ -1,0 +1,270 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Just enough of an x86 decoder for MMIO.  Without decode assists (QEMU's
+ * SVM has none) a nested page fault says which guest-physical address was
+ * touched and how, but not by which instruction: we fetch it from guest
+ * memory and decode the MOV forms compilers emit for device registers.
+ * Anything else is reported to userspace as an emulation failure.
+ */
+#include <linux/kernel.h>
+
+#include "kqemu.h"
+
+#define X86_CR0_PG_BIT	31
+#define X86_CR4_PAE_BIT	5
+#define X86_CR4_PSE_BIT	4
+#define X86_EFER_LMA_BIT 10
+
+struct prefixes {
+	bool opsize, addrsize, rex_w, rex_r, rex_b, rex_x, rex;
+};
+
+/* Bytes of ModRM + SIB + displacement, from the ModRM byte on; -1 if short. */
+static int modrm_length(const u8 *p, unsigned int avail, int addr_bits)
+{
+	u8 modrm, mod, rm;
+	int len = 1;
+
+	if (avail < 1)
+		return -1;
+	modrm = p[0];
+	mod = modrm >> 6;
+	rm = modrm & 7;
+	if (mod == 3)
+		return 1;
+	if (addr_bits == 16) {
+		if (mod == 0 && rm == 6)
+			len += 2;
+		else
+			len += mod == 1 ? 1 : mod == 2 ? 2 : 0;
+		return len <= avail ? len : -1;
+	}
+	if (rm == 4) {
+		if (avail < 2)
+			return -1;
+		len++;
+		if (mod == 0 && (p[1] & 7) == 5)
+			len += 4;
+	} else if (mod == 0 && rm == 5) {
+		len += 4;
+	}
+	len += mod == 1 ? 1 : mod == 2 ? 4 : 0;
+	return len <= avail ? len : -1;
+}
+
+/*
+ * mode: 16, 32 or 64, the code segment's default.  Fills insn and returns
+ * 0, or -EINVAL for an instruction this decoder does not know.
+ */
+int kqemu_decode_mmio(const u8 *bytes, unsigned int avail, int mode,
+		      struct kqemu_insn *insn)
+{
+	struct prefixes pfx = { 0 };
+	unsigned int i = 0;
+	int addr_bits, op_size, mlen;
+	u8 op, modrm;
+	bool byte_op, twobyte = false;
+
+	memset(insn, 0, sizeof(*insn));
+	for (; i < avail && i < 15; i++) {
+		u8 b = bytes[i];
+
+		if (b == 0x66)
+			pfx.opsize = true;
+		else if (b == 0x67)
+			pfx.addrsize = true;
+		else if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e ||
+			 b == 0x64 || b == 0x65 || b == 0xf0)
+			continue;
+		else
+			break;
+	}
+	if (mode == 64 && i < avail && (bytes[i] & 0xf0) == 0x40) {
+		u8 rex = bytes[i++];
+
+		pfx.rex = true;
+		pfx.rex_w = rex & 8;
+		pfx.rex_r = rex & 4;
+		pfx.rex_x = rex & 2;
+		pfx.rex_b = rex & 1;
+	}
+	if (i >= avail)
+		return -EINVAL;
+	op = bytes[i++];
+	if (op == 0x0f) {
+		if (i >= avail)
+			return -EINVAL;
+		twobyte = true;
+		op = bytes[i++];
+	}
+
+	addr_bits = mode == 64 ? (pfx.addrsize ? 32 : 64) :
+		    mode == 32 ? (pfx.addrsize ? 16 : 32) : (pfx.addrsize ? 32 : 16);
+	op_size = pfx.rex_w ? 8 : (mode == 16) != pfx.opsize ? 2 : 4;
+
+	if (!twobyte) {
+		switch (op) {
+		case 0x88: case 0x89:		/* MOV r/m, reg */
+		case 0x8a: case 0x8b:		/* MOV reg, r/m */
+			byte_op = !(op & 1);
+			insn->is_write = op <= 0x89;
+			break;
+		case 0xc6: case 0xc7:		/* MOV r/m, imm */
+			byte_op = op == 0xc6;
+			insn->is_write = true;
+			insn->has_imm = true;
+			break;
+		default:
+			return -EINVAL;
+		}
+		insn->size = byte_op ? 1 : op_size;
+		insn->dst_size = insn->size;
+	} else {
+		switch (op) {
+		case 0xb6: case 0xb7:		/* MOVZX reg, r/m8/16 */
+		case 0xbe: case 0xbf:		/* MOVSX reg, r/m8/16 */
+			insn->size = op & 1 ? 2 : 1;
+			insn->dst_size = op_size;
+			insn->sign_extend = op >= 0xbe;
+			byte_op = false;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+
+	if (i >= avail)
+		return -EINVAL;
+	modrm = bytes[i];
+	if ((modrm >> 6) == 3)
+		return -EINVAL;		/* register operand: not a memory access */
+	if (insn->has_imm && ((modrm >> 3) & 7))
+		return -EINVAL;		/* C6/C7 other than /0 */
+	mlen = modrm_length(bytes + i, avail - i, addr_bits);
+	if (mlen < 0)
+		return -EINVAL;
+	i += mlen;
+
+	insn->reg = ((modrm >> 3) & 7) | (pfx.rex_r ? 8 : 0);
+	/* Without REX, byte registers 4-7 are AH, CH, DH, BH. */
+	if (byte_op && !insn->has_imm && !pfx.rex && insn->reg >= 4) {
+		insn->reg -= 4;
+		insn->high_byte = true;
+	}
+	if (insn->has_imm) {
+		unsigned int imm_len = insn->size == 8 ? 4 : insn->size;
+		u64 imm = 0;
+
+		if (i + imm_len > avail)
+			return -EINVAL;
+		memcpy(&imm, bytes + i, imm_len);
+		if (insn->size == 8)
+			imm = (u64)(s64)(s32)imm;
+		insn->imm = imm;
+		i += imm_len;
+	}
+	if (i > 15)
+		return -EINVAL;
+	insn->len = i;
+	return 0;
+}
+
+u64 kqemu_reg_read(const u64 *gprs, const struct kqemu_insn *insn)
+{
+	u64 value = gprs[insn->reg];
+
+	if (insn->high_byte)
+		value >>= 8;
+	return insn->size == 8 ? value : value & ((1ULL << (insn->size * 8)) - 1);
+}
+
+/* A read's data into its register, as the CPU would write it. */
+void kqemu_reg_write(u64 *gprs, const struct kqemu_insn *insn, u64 value)
+{
+	u64 *reg = &gprs[insn->reg];
+	unsigned int bits = insn->size * 8;
+
+	if (bits < 64) {
+		value &= (1ULL << bits) - 1;
+		if (insn->sign_extend && (value >> (bits - 1)))
+			value |= ~0ULL << bits;
+	}
+	if (insn->high_byte) {
+		*reg = (*reg & ~0xff00ULL) | ((value & 0xff) << 8);
+		return;
+	}
+	switch (insn->dst_size) {
+	case 1:
+		*reg = (*reg & ~0xffULL) | (value & 0xff);
+		break;
+	case 2:
+		*reg = (*reg & ~0xffffULL) | (value & 0xffff);
+		break;
+	case 4:
+		*reg = (u32)value;	/* 32-bit writes clear the upper half */
+		break;
+	default:
+		*reg = value;
+	}
+}
+
+/*
+ * The guest's own page tables: linear to guest-physical.  -EFAULT when the
+ * walk leaves memory that slots back or finds a non-present entry.
+ */
+int kqemu_gva_to_gpa(struct kqemu_vm *vm, u64 cr0, u64 cr3, u64 cr4, u64 efer,
+		     u64 gva, u64 *gpa)
+{
+	int levels, shift;
+	u64 table, entry = 0;
+	bool pae;
+
+	if (!(cr0 & BIT_ULL(X86_CR0_PG_BIT))) {
+		*gpa = gva & 0xffffffffULL;
+		return 0;
+	}
+	pae = cr4 & BIT_ULL(X86_CR4_PAE_BIT);
+	if (efer & BIT_ULL(X86_EFER_LMA_BIT)) {
+		levels = 4;
+		table = cr3 & 0x000ffffffffff000ULL;
+	} else if (pae) {
+		u64 pdpte;
+
+		if (kqemu_read_guest(vm, (cr3 & 0xffffffe0ULL) + ((gva >> 30) & 3) * 8,
+				     &pdpte, 8) || !(pdpte & 1))
+			return -EFAULT;
+		levels = 2;
+		table = pdpte & 0x000ffffffffff000ULL;
+	} else {
+		/* 32-bit paging: 4-byte entries, 10 bits a level. */
+		u32 pde, pte;
+
+		if (kqemu_read_guest(vm, (cr3 & 0xfffff000ULL) + ((gva >> 22) & 0x3ff) * 4,
+				     &pde, 4) || !(pde & 1))
+			return -EFAULT;
+		if ((pde & 0x80) && (cr4 & BIT_ULL(X86_CR4_PSE_BIT))) {
+			*gpa = (pde & 0xffc00000ULL) | (gva & 0x3fffff);
+			return 0;
+		}
+		if (kqemu_read_guest(vm, (pde & 0xfffff000ULL) + ((gva >> 12) & 0x3ff) * 4,
+				     &pte, 4) || !(pte & 1))
+			return -EFAULT;
+		*gpa = (pte & 0xfffff000ULL) | (gva & 0xfff);
+		return 0;
+	}
+	for (shift = 12 + 9 * (levels - 1); levels; levels--, shift -= 9) {
+		if (kqemu_read_guest(vm, table + ((gva >> shift) & 0x1ff) * 8, &entry, 8) ||
+		    !(entry & 1))
+			return -EFAULT;
+		table = entry & 0x000ffffffffff000ULL;
+		/* A large page at PDPT (1 GiB) or PD (2 MiB) level. */
+		if (levels > 1 && (entry & 0x80)) {
+			u64 mask = (1ULL << shift) - 1;
+
+			*gpa = (table & ~mask) | (gva & mask);
+			return 0;
+		}
+	}
+	*gpa = table | (gva & 0xfff);
+	return 0;
+}

@@ -1,0 +1,988 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The AMD SVM backend, with nested paging.
+ *
+ * kqemu sets EFER.SVME only around its own VMRUN, with interrupts off, and
+ * puts back exactly what it found: kvm_amd refuses to enable SVM when SVME
+ * is already set, and with SVME clear outside our window it never sees it
+ * set.  Where another hypervisor (kvm_amd, which on 6.12+ enables SVM when it
+ * loads) already has SVME set, VMRUN only needs a host save area while it
+ * runs, so we borrow the CPU: point VM_HSAVE_PA at our own area for the
+ * window, put the other's back, and flush the TLB of every ASID on entry,
+ * since ASIDs are not ours alone.  share_svm=0 refuses instead (EBUSY).
+ *
+ * The VMCB layout is the one in the AMD64 Architecture Programmer's Manual,
+ * vol. 2, appendix B; it is written out here rather than taken from the
+ * kernel's asm/svm.h, whose field names change between releases.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/percpu.h>
+#include <linux/slab.h>
+#include <linux/stddef.h>
+#include <linux/io.h>
+#include <asm/fpu/api.h>
+#include <asm/msr-index.h>
+
+#include "kqemu.h"
+
+static bool share_svm = true;
+module_param(share_svm, bool, 0644);
+MODULE_PARM_DESC(share_svm, "Run guests while another hypervisor has SVM enabled (default: yes)");
+
+struct vmcb_seg {
+	u16 selector;
+	u16 attrib;
+	u32 limit;
+	u64 base;
+} __packed;
+
+struct vmcb_control {
+	u32 intercept_cr;
+	u32 intercept_dr;
+	u32 intercept_exceptions;
+	u32 intercept_misc1;
+	u32 intercept_misc2;
+	u32 intercept_misc3;
+	u8 reserved1[0x3c - 0x18];
+	u16 pause_filter_thresh;
+	u16 pause_filter_count;
+	u64 iopm_base_pa;
+	u64 msrpm_base_pa;
+	u64 tsc_offset;
+	u32 asid;
+	u8 tlb_ctl;
+	u8 reserved2[3];
+	u64 int_ctl;
+	u64 int_state;
+	u64 exit_code;
+	u64 exit_info1;
+	u64 exit_info2;
+	u64 exit_int_info;
+	u64 nested_ctl;
+	u64 avic_vapic_bar;
+	u64 ghcb_gpa;
+	u64 event_inj;
+	u64 nested_cr3;
+	u64 virt_ext;
+	u32 clean;
+	u32 reserved3;
+	u64 next_rip;
+	u8 insn_len;
+	u8 insn_bytes[15];
+	u8 reserved4[0x400 - 0xe0];
+} __packed;
+
+struct vmcb_save {
+	struct vmcb_seg es, cs, ss, ds, fs, gs, gdtr, ldtr, idtr, tr;
+	u8 reserved1[0xcb - 0xa0];
+	u8 cpl;
+	u32 reserved2;
+	u64 efer;
+	u8 reserved3[0x148 - 0xd8];
+	u64 cr4, cr3, cr0, dr7, dr6, rflags, rip;
+	u8 reserved4[0x1d8 - 0x180];
+	u64 rsp;
+	u64 s_cet, ssp, isst_addr;
+	u64 rax;
+	u64 star, lstar, cstar, sfmask, kernel_gs_base;
+	u64 sysenter_cs, sysenter_esp, sysenter_eip;
+	u64 cr2;
+	u8 reserved5[0x268 - 0x248];
+	u64 g_pat;
+	u64 dbgctl;
+} __packed;
+
+struct vmcb {
+	struct vmcb_control control;
+	struct vmcb_save save;
+} __packed;
+
+static_assert(offsetof(struct vmcb_control, iopm_base_pa) == 0x040);
+static_assert(offsetof(struct vmcb_control, int_ctl) == 0x060);
+static_assert(offsetof(struct vmcb_control, exit_code) == 0x070);
+static_assert(offsetof(struct vmcb_control, event_inj) == 0x0a8);
+static_assert(offsetof(struct vmcb_control, next_rip) == 0x0c8);
+static_assert(offsetof(struct vmcb_control, insn_bytes) == 0x0d1);
+static_assert(sizeof(struct vmcb_control) == 0x400);
+static_assert(offsetof(struct vmcb_save, tr) == 0x090);
+static_assert(offsetof(struct vmcb_save, cpl) == 0x0cb);
+static_assert(offsetof(struct vmcb_save, efer) == 0x0d0);
+static_assert(offsetof(struct vmcb_save, cr4) == 0x148);
+static_assert(offsetof(struct vmcb_save, rip) == 0x178);
+static_assert(offsetof(struct vmcb_save, rsp) == 0x1d8);
+static_assert(offsetof(struct vmcb_save, rax) == 0x1f8);
+static_assert(offsetof(struct vmcb_save, cr2) == 0x240);
+static_assert(offsetof(struct vmcb_save, g_pat) == 0x268);
+static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
+
+/* Intercept bits, misc1 (VMCB offset 0x00c). */
+#define I1_INTR		BIT(0)
+#define I1_NMI		BIT(1)
+#define I1_SMI		BIT(2)
+#define I1_INIT		BIT(3)
+#define I1_VINTR	BIT(4)
+#define I1_CPUID	BIT(18)
+#define I1_RSM		BIT(19)
+#define I1_INVD		BIT(22)
+#define I1_HLT		BIT(24)
+#define I1_INVLPGA	BIT(26)
+#define I1_IOIO		BIT(27)
+#define I1_MSR		BIT(28)
+#define I1_FERR_FREEZE	BIT(30)
+#define I1_SHUTDOWN	BIT(31)
+/* misc2 (0x010): VMRUN, VMMCALL, VMLOAD, VMSAVE, STGI, CLGI, SKINIT (0-6), WBINVD (9), MONITOR, MWAIT, MWAIT_COND (10-12), XSETBV (13), RDPRU (14) */
+#define I2_ALL		(GENMASK(6, 0) | BIT(9) | GENMASK(14, 10))
+/* misc3 (0x014): INVLPGB, INVLPGB illegal, TLBSYNC */
+#define I3_ALL		(BIT(0) | BIT(1) | BIT(4))
+
+#define EXIT_EXCP_BASE	0x040
+#define EXIT_INTR	0x060
+#define EXIT_NMI	0x061
+#define EXIT_SMI	0x062
+#define EXIT_INIT	0x063
+#define EXIT_VINTR	0x064
+#define EXIT_CPUID	0x072
+#define EXIT_RSM	0x073
+#define EXIT_INVD	0x076
+#define EXIT_HLT	0x078
+#define EXIT_INVLPGA	0x07a
+#define EXIT_IOIO	0x07b
+#define EXIT_MSR	0x07c
+#define EXIT_FERR_FREEZE 0x07e
+#define EXIT_SHUTDOWN	0x07f
+#define EXIT_VMRUN	0x080
+#define EXIT_WBINVD	0x089
+#define EXIT_RDPRU	0x08e
+#define EXIT_INVLPGB	0x0a0
+#define EXIT_TLBSYNC	0x0a4
+#define EXIT_NPF	0x400
+#define EXIT_ERR	(~0ULL)
+
+#define INT_CTL_V_IRQ		BIT_ULL(8)
+#define INT_CTL_V_PRIO_MAX	(0xfULL << 16)
+#define INT_CTL_V_IGN_TPR	BIT_ULL(20)
+#define INT_CTL_V_INTR_MASKING	BIT_ULL(24)
+
+#define EVENT_VALID		BIT_ULL(31)
+#define EVENT_ERROR_VALID	BIT_ULL(11)
+#define EVENT_TYPE_INTR		(0ULL << 8)
+#define EVENT_TYPE_EXCEPTION	(3ULL << 8)
+
+#define TLB_CTL_FLUSH_ALL		1
+#define NESTED_CTL_NP		BIT_ULL(0)
+
+#define SVM_RFLAGS_IF		BIT_ULL(9)
+#define SVM_CR0_PE		BIT_ULL(0)
+#define SVM_CR0_PG		BIT_ULL(31)
+#define SVM_CR4_PAE		BIT_ULL(5)
+#define SEG_ATTR_L		BIT(9)
+#define SVM_MSR_VM_CR		0xc0010114
+#define SVM_MSR_VM_HSAVE_PA	0xc0010117
+#define SVM_VM_CR_SVMDIS	BIT_ULL(4)
+#define SEG_ATTR_DB		BIT(10)
+
+#define VEC_DB	1
+#define VEC_UD	6
+#define VEC_AC	17
+
+/* NPT entries: present, writable, user (nested walks are user accesses). */
+#define NPT_P	BIT_ULL(0)
+#define NPT_RW	BIT_ULL(1)
+#define NPT_US	BIT_ULL(2)
+#define NPT_ADDR GENMASK_ULL(51, 12)
+
+struct svm_cpu {
+	struct page *hsave;		/* VM_HSAVE_PA: where VMRUN puts the host */
+	struct page *host_save;		/* VMSAVE of the host's FS/GS/TR/... */
+	u32 next_asid;
+	u32 asid_gen;
+};
+
+static DEFINE_PER_CPU(struct svm_cpu, svm_cpus);
+static struct page *iopm_pages, *msrpm_pages;	/* every port and MSR intercepted */
+static u32 max_asid;
+
+struct svm_vm {
+	u64 *npt_root;
+};
+
+struct svm_vcpu {
+	struct vmcb *vmcb;
+	u64 vmcb_pa;
+	u32 asid, asid_gen;
+	int last_cpu;
+	int tlb_gen;
+	u64 reinject;			/* an event a VM exit interrupted */
+};
+
+static inline u64 svm_rdmsr(u32 msr)
+{
+	u32 lo, hi;
+
+	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((u64)hi << 32) | lo;
+}
+
+static inline void svm_wrmsr(u32 msr, u64 val)
+{
+	asm volatile("wrmsr" : : "c"(msr), "a"((u32)val), "d"((u32)(val >> 32))
+		     : "memory");
+}
+
+/* Our own, as the kernel's cpuid helpers moved between releases. */
+static void svm_cpuid(u32 leaf, u32 *eax, u32 *ebx, u32 *ecx, u32 *edx)
+{
+	asm volatile("cpuid"
+		     : "=a"(*eax), "=b"(*ebx), "=c"(*ecx), "=d"(*edx)
+		     : "a"(leaf), "c"(0));
+}
+
+static inline unsigned long svm_get_dr7(void)
+{
+	unsigned long val;
+
+	asm volatile("mov %%dr7, %0" : "=r"(val));
+	return val;
+}
+
+static inline void svm_set_dr7(unsigned long val)
+{
+	asm volatile("mov %0, %%dr7" : : "r"(val));
+}
+
+void __kqemu_svm_vmrun(u64 vmcb_pa, u64 *gprs, u64 host_save_pa);
+
+/* --- nested page tables ------------------------------------------------ */
+
+static u64 *npt_table(u64 entry)
+{
+	return phys_to_virt(entry & NPT_ADDR);
+}
+
+static int svm_vm_init(struct kqemu_vm *vm)
+{
+	struct svm_vm *svm = kzalloc(sizeof(*svm), GFP_KERNEL_ACCOUNT);
+
+	if (!svm)
+		return -ENOMEM;
+	svm->npt_root = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!svm->npt_root) {
+		kfree(svm);
+		return -ENOMEM;
+	}
+	vm->arch = svm;
+	return 0;
+}
+
+static void npt_free(u64 *table, int level)
+{
+	int i;
+
+	if (level > 1)
+		for (i = 0; i < 512; i++)
+			if (table[i] & NPT_P)
+				npt_free(npt_table(table[i]), level - 1);
+	free_page((unsigned long)table);
+}
+
+static void svm_vm_free(struct kqemu_vm *vm)
+{
+	struct svm_vm *svm = vm->arch;
+
+	npt_free(svm->npt_root, 4);
+	kfree(svm);
+	vm->arch = NULL;
+}
+
+/* The leaf entry for gpa, creating the tables above it when create is set. */
+static u64 *npt_leaf(struct svm_vm *svm, u64 gpa, bool create)
+{
+	u64 *table = svm->npt_root;
+	int shift;
+
+	for (shift = 39; shift > 12; shift -= 9) {
+		u64 *entry = &table[(gpa >> shift) & 511];
+
+		if (!(*entry & NPT_P)) {
+			u64 *next;
+
+			if (!create)
+				return NULL;
+			next = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+			if (!next)
+				return NULL;
+			*entry = virt_to_phys(next) | NPT_P | NPT_RW | NPT_US;
+		}
+		table = npt_table(*entry);
+	}
+	return &table[(gpa >> 12) & 511];
+}
+
+static int svm_map(struct kqemu_vm *vm, u64 gpa, phys_addr_t hpa, bool writable)
+{
+	u64 *leaf = npt_leaf(vm->arch, gpa, true);
+
+	if (!leaf)
+		return -ENOMEM;
+	*leaf = hpa | NPT_P | NPT_US | (writable ? NPT_RW : 0);
+	return 0;
+}
+
+static void svm_unmap(struct kqemu_vm *vm, u64 gpa)
+{
+	u64 *leaf = npt_leaf(vm->arch, gpa, false);
+
+	if (leaf)
+		*leaf = 0;
+}
+
+/* --- vCPU state -------------------------------------------------------- */
+
+static void seg_to_vmcb(struct vmcb_seg *v, const struct kqemu_segment *s)
+{
+	v->selector = s->selector;
+	v->attrib = s->attrib & 0xfff;
+	v->limit = s->limit;
+	v->base = s->base;
+}
+
+static void seg_from_vmcb(struct kqemu_segment *s, const struct vmcb_seg *v)
+{
+	s->selector = v->selector;
+	s->attrib = v->attrib;
+	s->limit = v->limit;
+	s->base = v->base;
+}
+
+static void svm_reset_state(struct vmcb_save *save)
+{
+	/* Real mode at 0:0, as userspace most often wants to start. */
+	struct vmcb_seg data = { .attrib = 0x93, .limit = 0xffff };
+
+	save->cs = (struct vmcb_seg){ .attrib = 0x9b, .limit = 0xffff };
+	save->ds = save->es = save->fs = save->gs = save->ss = data;
+	save->ldtr = (struct vmcb_seg){ .attrib = 0x82, .limit = 0xffff };
+	save->tr = (struct vmcb_seg){ .attrib = 0x8b, .limit = 0xffff };
+	save->gdtr.limit = 0xffff;
+	save->idtr.limit = 0xffff;
+	save->cr0 = 0x10;		/* ET */
+	save->efer = EFER_SVME;		/* VMRUN requires it; userspace never sees it */
+	save->rflags = 2;
+	save->dr6 = 0xffff0ff0;
+	save->dr7 = 0x400;
+	save->g_pat = 0x0007040600070406ULL;	/* the power-on PAT */
+}
+
+static int svm_vcpu_init(struct kqemu_vcpu *vcpu)
+{
+	struct svm_vm *svm_vm = vcpu->vm->arch;
+	struct svm_vcpu *sv;
+	struct vmcb_control *c;
+
+	sv = kzalloc(sizeof(*sv), GFP_KERNEL_ACCOUNT);
+	if (!sv)
+		return -ENOMEM;
+	sv->vmcb = (struct vmcb *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!sv->vmcb) {
+		kfree(sv);
+		return -ENOMEM;
+	}
+	sv->vmcb_pa = virt_to_phys(sv->vmcb);
+	sv->last_cpu = -1;
+	sv->tlb_gen = atomic_read(&vcpu->vm->tlb_gen);
+
+	c = &sv->vmcb->control;
+	/* Debug registers are the host's: guest accesses get #UD. */
+	c->intercept_dr = ~0U;
+	/* #DB and #AC: a guest must not loop in microcode delivering them. */
+	c->intercept_exceptions = BIT(VEC_DB) | BIT(VEC_AC);
+	c->intercept_misc1 = I1_INTR | I1_NMI | I1_SMI | I1_INIT | I1_CPUID |
+			     I1_RSM | I1_INVD | I1_HLT | I1_INVLPGA | I1_IOIO |
+			     I1_MSR | I1_FERR_FREEZE | I1_SHUTDOWN;
+	c->intercept_misc2 = I2_ALL;
+	c->intercept_misc3 = I3_ALL;
+	c->iopm_base_pa = page_to_phys(iopm_pages);
+	c->msrpm_base_pa = page_to_phys(msrpm_pages);
+	c->int_ctl = INT_CTL_V_INTR_MASKING;
+	c->nested_ctl = NESTED_CTL_NP;
+	c->nested_cr3 = virt_to_phys(svm_vm->npt_root);
+	svm_reset_state(&sv->vmcb->save);
+	vcpu->rflags = 2;
+	vcpu->arch = sv;
+	return 0;
+}
+
+static void svm_vcpu_free(struct kqemu_vcpu *vcpu)
+{
+	struct svm_vcpu *sv = vcpu->arch;
+
+	free_page((unsigned long)sv->vmcb);
+	kfree(sv);
+	vcpu->arch = NULL;
+}
+
+static void svm_get_regs(struct kqemu_vcpu *vcpu, struct kqemu_regs *regs)
+{
+	u64 *r = vcpu->gprs;
+
+	regs->rax = r[0]; regs->rcx = r[1]; regs->rdx = r[2]; regs->rbx = r[3];
+	regs->rsp = r[4]; regs->rbp = r[5]; regs->rsi = r[6]; regs->rdi = r[7];
+	regs->r8 = r[8]; regs->r9 = r[9]; regs->r10 = r[10]; regs->r11 = r[11];
+	regs->r12 = r[12]; regs->r13 = r[13]; regs->r14 = r[14]; regs->r15 = r[15];
+	regs->rip = vcpu->rip;
+	regs->rflags = vcpu->rflags;
+}
+
+static void svm_set_regs(struct kqemu_vcpu *vcpu, const struct kqemu_regs *regs)
+{
+	u64 *r = vcpu->gprs;
+
+	r[0] = regs->rax; r[1] = regs->rcx; r[2] = regs->rdx; r[3] = regs->rbx;
+	r[4] = regs->rsp; r[5] = regs->rbp; r[6] = regs->rsi; r[7] = regs->rdi;
+	r[8] = regs->r8; r[9] = regs->r9; r[10] = regs->r10; r[11] = regs->r11;
+	r[12] = regs->r12; r[13] = regs->r13; r[14] = regs->r14; r[15] = regs->r15;
+	vcpu->rip = regs->rip;
+	/* Bit 1 is always 1; the reserved bits are 0. */
+	vcpu->rflags = (regs->rflags & 0x3f7fd7ULL) | 2;
+	/* Whatever was waiting on the old state no longer applies. */
+	vcpu->pending_exit = 0;
+}
+
+static void svm_get_sregs(struct kqemu_vcpu *vcpu, struct kqemu_sregs *s)
+{
+	struct vmcb_save *save = &((struct svm_vcpu *)vcpu->arch)->vmcb->save;
+
+	seg_from_vmcb(&s->cs, &save->cs);
+	seg_from_vmcb(&s->ds, &save->ds);
+	seg_from_vmcb(&s->es, &save->es);
+	seg_from_vmcb(&s->fs, &save->fs);
+	seg_from_vmcb(&s->gs, &save->gs);
+	seg_from_vmcb(&s->ss, &save->ss);
+	seg_from_vmcb(&s->tr, &save->tr);
+	seg_from_vmcb(&s->ldt, &save->ldtr);
+	s->gdt.base = save->gdtr.base;
+	s->gdt.limit = save->gdtr.limit;
+	s->idt.base = save->idtr.base;
+	s->idt.limit = save->idtr.limit;
+	s->cr0 = save->cr0;
+	s->cr2 = save->cr2;
+	s->cr3 = save->cr3;
+	s->cr4 = save->cr4;
+	s->efer = save->efer & ~EFER_SVME;
+}
+
+#define EFER_ALLOWED	(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX | EFER_FFXSR)
+#define CR4_ALLOWED	GENMASK_ULL(24, 0)
+
+static int svm_set_sregs(struct kqemu_vcpu *vcpu, const struct kqemu_sregs *s)
+{
+	struct vmcb_save *save = &((struct svm_vcpu *)vcpu->arch)->vmcb->save;
+	u64 efer = s->efer & ~EFER_LMA;
+
+	if ((s->efer & ~EFER_ALLOWED) || (s->cr0 >> 32) || (s->cr4 & ~CR4_ALLOWED))
+		return -EINVAL;
+	if ((s->cr0 & SVM_CR0_PG) && !(s->cr0 & SVM_CR0_PE))
+		return -EINVAL;
+	if ((efer & EFER_LME) && (s->cr0 & SVM_CR0_PG)) {
+		if (!(s->cr4 & SVM_CR4_PAE))
+			return -EINVAL;
+		efer |= EFER_LMA;
+	}
+	seg_to_vmcb(&save->cs, &s->cs);
+	seg_to_vmcb(&save->ds, &s->ds);
+	seg_to_vmcb(&save->es, &s->es);
+	seg_to_vmcb(&save->fs, &s->fs);
+	seg_to_vmcb(&save->gs, &s->gs);
+	seg_to_vmcb(&save->ss, &s->ss);
+	seg_to_vmcb(&save->tr, &s->tr);
+	seg_to_vmcb(&save->ldtr, &s->ldt);
+	save->gdtr.base = s->gdt.base;
+	save->gdtr.limit = s->gdt.limit;
+	save->idtr.base = s->idt.base;
+	save->idtr.limit = s->idt.limit;
+	save->cr0 = s->cr0;
+	save->cr2 = s->cr2;
+	save->cr3 = s->cr3;
+	save->cr4 = s->cr4;
+	save->efer = efer | EFER_SVME;
+	save->cpl = (s->cr0 & SVM_CR0_PE) ? (s->ss.attrib >> 5) & 3 : 0;
+	return 0;
+}
+
+/* --- entering the guest ------------------------------------------------ */
+
+static bool guest_can_take_irq(struct vmcb *vmcb)
+{
+	return (vmcb->save.rflags & SVM_RFLAGS_IF) && !(vmcb->control.int_state & 1);
+}
+
+static void arm_irq_window(struct vmcb *vmcb)
+{
+	vmcb->control.int_ctl |= INT_CTL_V_IRQ | INT_CTL_V_PRIO_MAX | INT_CTL_V_IGN_TPR;
+	vmcb->control.intercept_misc1 |= I1_VINTR;
+}
+
+static void disarm_irq_window(struct vmcb *vmcb)
+{
+	vmcb->control.int_ctl &= ~(INT_CTL_V_IRQ | INT_CTL_V_PRIO_MAX | INT_CTL_V_IGN_TPR);
+	vmcb->control.intercept_misc1 &= ~I1_VINTR;
+}
+
+static u64 exception_event(u8 vector, bool has_error, u32 error)
+{
+	u64 ev = vector | EVENT_TYPE_EXCEPTION | EVENT_VALID;
+
+	if (has_error)
+		ev |= EVENT_ERROR_VALID | ((u64)error << 32);
+	return ev;
+}
+
+static void queue_exception(struct kqemu_vcpu *vcpu, u8 vector)
+{
+	vcpu->exception.pending = true;
+	vcpu->exception.vector = vector;
+	vcpu->exception.has_error = false;
+}
+
+/*
+ * What the guest takes at this entry, by priority: an event an exit cut
+ * short, an exception, a queued interrupt.  Returns 1 when userspace asked
+ * for an interrupt window that is already open: exit without entering.
+ */
+static int svm_prepare_events(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
+{
+	struct vmcb *vmcb = sv->vmcb;
+
+	vmcb->control.event_inj = 0;
+	if (sv->reinject) {
+		vmcb->control.event_inj = sv->reinject;
+		sv->reinject = 0;
+	} else if (vcpu->exception.pending) {
+		vmcb->control.event_inj = exception_event(vcpu->exception.vector,
+							  vcpu->exception.has_error,
+							  vcpu->exception.error);
+		vcpu->exception.pending = false;
+	} else if (vcpu->pending_irq >= 0 && guest_can_take_irq(vmcb)) {
+		vmcb->control.event_inj = vcpu->pending_irq | EVENT_TYPE_INTR | EVENT_VALID;
+		vcpu->pending_irq = -1;
+	}
+
+	if (vcpu->pending_irq >= 0) {
+		arm_irq_window(vmcb);
+	} else if (READ_ONCE(vcpu->run->request_interrupt_window)) {
+		if (!vmcb->control.event_inj && guest_can_take_irq(vmcb)) {
+			vcpu->run->exit_reason = KQEMU_EXIT_IRQ_WINDOW;
+			return 1;
+		}
+		arm_irq_window(vmcb);
+	}
+	return 0;
+}
+
+static void svm_new_asid(struct svm_vcpu *sv, struct svm_cpu *sc)
+{
+	if (sc->next_asid > max_asid) {
+		sc->asid_gen++;
+		sc->next_asid = 1;
+		sv->vmcb->control.tlb_ctl = TLB_CTL_FLUSH_ALL;
+	}
+	sv->asid = sc->next_asid++;
+	sv->asid_gen = sc->asid_gen;
+	sv->vmcb->control.asid = sv->asid;
+}
+
+/* With interrupts off: borrow SVM on this CPU, VMRUN once, give it back. */
+static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
+{
+	struct svm_cpu *sc = this_cpu_ptr(&svm_cpus);
+	struct vmcb_control *c = &sv->vmcb->control;
+	int cpu = smp_processor_id();
+	u64 efer = svm_rdmsr(MSR_EFER), hsave;
+	bool shared = efer & EFER_SVME;
+	unsigned long dr7;
+	int tlb_gen;
+
+	if (shared && !READ_ONCE(share_svm))
+		return -EBUSY;
+	if (!shared)
+		svm_wrmsr(MSR_EFER, efer | EFER_SVME);
+	hsave = svm_rdmsr(SVM_MSR_VM_HSAVE_PA);
+	svm_wrmsr(SVM_MSR_VM_HSAVE_PA, page_to_phys(sc->hsave));
+
+	if (sv->last_cpu != cpu || sv->asid_gen != sc->asid_gen) {
+		svm_new_asid(sv, sc);
+		sv->last_cpu = cpu;
+	}
+	tlb_gen = atomic_read(&vcpu->vm->tlb_gen);
+	if (tlb_gen != sv->tlb_gen || shared) {
+		c->tlb_ctl = TLB_CTL_FLUSH_ALL;
+		sv->tlb_gen = tlb_gen;
+	}
+	c->clean = 0;
+
+	dr7 = svm_get_dr7();
+	asm volatile("fxrstor64 %0" : : "m"(vcpu->fpu));
+	__kqemu_svm_vmrun(sv->vmcb_pa, vcpu->gprs, page_to_phys(sc->host_save));
+	asm volatile("fxsave64 %0" : "=m"(vcpu->fpu));
+	if (dr7 & 0xff)
+		svm_set_dr7(dr7);
+	c->tlb_ctl = 0;
+
+	svm_wrmsr(SVM_MSR_VM_HSAVE_PA, hsave);
+	if (!shared)
+		svm_wrmsr(MSR_EFER, efer);
+	return 0;
+}
+
+/* --- exits -------------------------------------------------------------- */
+
+static u64 next_rip(struct svm_vcpu *sv, u64 rip, unsigned int len)
+{
+	if (kqemu_svm_backend.nrip_save && sv->vmcb->control.next_rip)
+		return sv->vmcb->control.next_rip;
+	return rip + len;
+}
+
+static int exit_internal(struct kqemu_vcpu *vcpu, u32 suberror, u64 d0, u64 d1)
+{
+	struct kqemu_run *run = vcpu->run;
+
+	run->exit_reason = KQEMU_EXIT_INTERNAL_ERROR;
+	run->internal.suberror = suberror;
+	run->internal.data[0] = d0;
+	run->internal.data[1] = d1;
+	run->internal.data[2] = vcpu->rip;
+	return 1;
+}
+
+static int handle_io(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
+{
+	struct vmcb_control *c = &sv->vmcb->control;
+	struct kqemu_run *run = vcpu->run;
+	u64 info = c->exit_info1;
+	u8 size = (info >> 4) & 7;
+
+	if (info & BIT(2))
+		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_STRING_IO, info, 0);
+	size = size == 4 ? 4 : size == 2 ? 2 : 1;
+	run->exit_reason = KQEMU_EXIT_IO;
+	run->io.direction = (info & 1) ? KQEMU_EXIT_IO_IN : KQEMU_EXIT_IO_OUT;
+	run->io.size = size;
+	run->io.port = info >> 16;
+	run->io.count = 1;
+	run->io.data_offset = offsetof(struct kqemu_run, io_data);
+	if (run->io.direction == KQEMU_EXIT_IO_OUT) {
+		memcpy(run->io_data, &vcpu->gprs[0], size);
+		vcpu->rip = c->exit_info2;
+	} else {
+		memset(run->io_data, 0, 8);
+		vcpu->pending_exit = KQEMU_EXIT_IO;
+		vcpu->io_size = size;
+		vcpu->next_rip = c->exit_info2;
+	}
+	return 1;
+}
+
+/* Up to 15 bytes at the guest's RIP, stopping where memory ends. */
+static unsigned int fetch_insn(struct kqemu_vcpu *vcpu, struct vmcb_save *save,
+			       u8 *bytes)
+{
+	struct kqemu_vm *vm = vcpu->vm;
+	u64 linear = save->cs.base + vcpu->rip;
+	unsigned int got = 0;
+
+	if ((save->efer & EFER_LMA) && (save->cs.attrib & SEG_ATTR_L))
+		linear = vcpu->rip;
+	down_read(&vm->mmu_lock);
+	while (got < 15) {
+		u64 gpa;
+		unsigned int chunk = min_t(unsigned int, 15 - got,
+					   PAGE_SIZE - offset_in_page(linear + got));
+
+		if (kqemu_gva_to_gpa(vm, save->cr0, save->cr3, save->cr4, save->efer,
+				     linear + got, &gpa) ||
+		    kqemu_read_guest(vm, gpa, bytes + got, chunk))
+			break;
+		got += chunk;
+	}
+	up_read(&vm->mmu_lock);
+	return got;
+}
+
+static int handle_npf(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
+{
+	struct vmcb_control *c = &sv->vmcb->control;
+	struct vmcb_save *save = &sv->vmcb->save;
+	struct kqemu_run *run = vcpu->run;
+	u64 gpa = c->exit_info2, err = c->exit_info1;
+	struct kqemu_insn insn;
+	struct kqemu_slot *slot;
+	unsigned int avail;
+	u8 bytes[15];
+	int mode;
+
+	down_read(&vcpu->vm->mmu_lock);
+	slot = kqemu_slot_find(vcpu->vm, gpa);
+	up_read(&vcpu->vm->mmu_lock);
+	if (slot && !((err & NPT_RW) && (slot->flags & KQEMU_MEM_READONLY)))
+		return 0;	/* raced with a slot change: try again */
+	/* Instruction fetches and the guest's own page walks cannot be emulated. */
+	if (err & (BIT_ULL(4) | BIT_ULL(33)))
+		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, gpa, err);
+
+	if (kqemu_svm_backend.decode_assists && c->insn_len) {
+		avail = min_t(unsigned int, c->insn_len, 15);
+		memcpy(bytes, c->insn_bytes, avail);
+	} else {
+		avail = fetch_insn(vcpu, save, bytes);
+	}
+	mode = ((save->efer & EFER_LMA) && (save->cs.attrib & SEG_ATTR_L)) ? 64 :
+	       (save->cr0 & SVM_CR0_PE) && (save->cs.attrib & SEG_ATTR_DB) ? 32 : 16;
+	if (kqemu_decode_mmio(bytes, avail, mode, &insn)) {
+		u64 first8 = 0;
+
+		memcpy(&first8, bytes, min_t(unsigned int, avail, 8));
+		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, gpa, first8);
+	}
+
+	run->exit_reason = KQEMU_EXIT_MMIO;
+	run->mmio.phys_addr = gpa;
+	run->mmio.len = insn.size;
+	run->mmio.is_write = insn.is_write;
+	memset(run->mmio.data, 0, sizeof(run->mmio.data));
+	if (insn.is_write) {
+		u64 value = insn.has_imm ? insn.imm : kqemu_reg_read(vcpu->gprs, &insn);
+
+		memcpy(run->mmio.data, &value, insn.size);
+		vcpu->rip += insn.len;
+	} else {
+		vcpu->pending_exit = KQEMU_EXIT_MMIO;
+		vcpu->mmio_insn = insn;
+		vcpu->next_rip = vcpu->rip + insn.len;
+	}
+	return 1;
+}
+
+static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
+{
+	struct vmcb_control *c = &sv->vmcb->control;
+	struct kqemu_run *run = vcpu->run;
+	u64 code = c->exit_code;
+
+	/* An event whose delivery the exit cut short is delivered again. */
+	if (c->exit_int_info & EVENT_VALID)
+		sv->reinject = c->exit_int_info;
+
+	switch (code) {
+	case EXIT_INTR:
+	case EXIT_NMI:
+	case EXIT_SMI:
+	case EXIT_INIT:
+		return 0;	/* the host takes it once interrupts are back on */
+	case EXIT_VINTR:
+		disarm_irq_window(sv->vmcb);
+		if (vcpu->pending_irq < 0 && READ_ONCE(run->request_interrupt_window)) {
+			run->exit_reason = KQEMU_EXIT_IRQ_WINDOW;
+			return 1;
+		}
+		return 0;
+	case EXIT_CPUID:
+		run->exit_reason = KQEMU_EXIT_CPUID;
+		run->cpuid.function = vcpu->gprs[0];
+		run->cpuid.index = vcpu->gprs[1];
+		run->cpuid.eax = run->cpuid.ebx = run->cpuid.ecx = run->cpuid.edx = 0;
+		vcpu->pending_exit = KQEMU_EXIT_CPUID;
+		vcpu->next_rip = next_rip(sv, vcpu->rip, 2);
+		return 1;
+	case EXIT_HLT:
+		vcpu->rip = next_rip(sv, vcpu->rip, 1);
+		run->exit_reason = KQEMU_EXIT_HLT;
+		return 1;
+	case EXIT_IOIO:
+		return handle_io(vcpu, sv);
+	case EXIT_MSR:
+		run->exit_reason = KQEMU_EXIT_MSR;
+		run->msr.index = vcpu->gprs[1];
+		run->msr.is_write = c->exit_info1 & 1;
+		run->msr.error = 0;
+		run->msr.data = run->msr.is_write ?
+			(u32)vcpu->gprs[0] | (vcpu->gprs[2] << 32) : 0;
+		vcpu->pending_exit = KQEMU_EXIT_MSR;
+		vcpu->next_rip = next_rip(sv, vcpu->rip, 2);
+		return 1;
+	case EXIT_NPF:
+		return handle_npf(vcpu, sv);
+	case EXIT_SHUTDOWN:
+		run->exit_reason = KQEMU_EXIT_SHUTDOWN;
+		return 1;
+	case EXIT_EXCP_BASE + VEC_DB:
+	case EXIT_EXCP_BASE + VEC_AC:
+		/* Give it to the guest, one exit at a time. */
+		vcpu->exception.pending = true;
+		vcpu->exception.vector = code - EXIT_EXCP_BASE;
+		vcpu->exception.has_error = code == EXIT_EXCP_BASE + VEC_AC;
+		vcpu->exception.error = 0;
+		return 0;
+	case EXIT_INVD:
+	case EXIT_WBINVD:
+		/* Caches are the host's: the guest's flush does nothing. */
+		vcpu->rip = next_rip(sv, vcpu->rip, 2);
+		return 0;
+	case 0x020 ... 0x03f:		/* debug register accesses */
+	case EXIT_RSM:
+	case EXIT_INVLPGA:
+	case EXIT_FERR_FREEZE:
+	case EXIT_VMRUN ... EXIT_WBINVD - 1:	/* SVM instructions */
+	case EXIT_WBINVD + 1 ... EXIT_RDPRU:	/* MONITOR/MWAIT, XSETBV, RDPRU */
+	case EXIT_INVLPGB ... EXIT_TLBSYNC:
+		/* As on a CPU without them. */
+		queue_exception(vcpu, VEC_UD);
+		return 0;
+	case EXIT_ERR:
+		run->exit_reason = KQEMU_EXIT_FAIL_ENTRY;
+		run->fail_entry.hardware_exit_reason = code;
+		run->fail_entry.info1 = c->exit_info1;
+		run->fail_entry.info2 = c->exit_info2;
+		return 1;
+	}
+	run->exit_reason = KQEMU_EXIT_UNKNOWN;
+	run->fail_entry.hardware_exit_reason = code;
+	run->fail_entry.info1 = c->exit_info1;
+	run->fail_entry.info2 = c->exit_info2;
+	return 1;
+}
+
+static int svm_run(struct kqemu_vcpu *vcpu)
+{
+	struct svm_vcpu *sv = vcpu->arch;
+	struct vmcb *vmcb = sv->vmcb;
+	struct kqemu_vm *vm = vcpu->vm;
+	int ret;
+
+	vmcb->save.rax = vcpu->gprs[0];
+	vmcb->save.rsp = vcpu->gprs[4];
+	vmcb->save.rip = vcpu->rip;
+	vmcb->save.rflags = vcpu->rflags;
+	if (svm_prepare_events(vcpu, sv))
+		goto out_to_user;
+
+	down_read(&vm->mmu_lock);
+	kernel_fpu_begin();
+	local_irq_disable();
+	ret = svm_enter(vcpu, sv);
+	local_irq_enable();
+	kernel_fpu_end();
+	up_read(&vm->mmu_lock);
+	if (ret)
+		return ret;
+
+	vcpu->gprs[0] = vmcb->save.rax;
+	vcpu->gprs[4] = vmcb->save.rsp;
+	vcpu->rip = vmcb->save.rip;
+	vcpu->rflags = vmcb->save.rflags;
+	ret = svm_handle_exit(vcpu, sv);
+	if (ret <= 0)
+		return ret;
+out_to_user:
+	vcpu->run->if_flag = !!(vmcb->save.rflags & SVM_RFLAGS_IF);
+	vcpu->run->ready_for_interrupt_injection =
+		guest_can_take_irq(vmcb) && vcpu->pending_irq < 0;
+	return 1;
+}
+
+struct kqemu_backend kqemu_svm_backend = {
+	.name		= "svm",
+	.id		= KQEMU_BACKEND_SVM,
+	.vm_init	= svm_vm_init,
+	.vm_free	= svm_vm_free,
+	.map		= svm_map,
+	.unmap		= svm_unmap,
+	.vcpu_init	= svm_vcpu_init,
+	.vcpu_free	= svm_vcpu_free,
+	.get_regs	= svm_get_regs,
+	.set_regs	= svm_set_regs,
+	.get_sregs	= svm_get_sregs,
+	.set_sregs	= svm_set_sregs,
+	.run		= svm_run,
+};
+
+/* --- detection --------------------------------------------------------- */
+
+static void svm_free_pages(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct svm_cpu *sc = per_cpu_ptr(&svm_cpus, cpu);
+
+		if (sc->hsave)
+			__free_page(sc->hsave);
+		if (sc->host_save)
+			__free_page(sc->host_save);
+		sc->hsave = sc->host_save = NULL;
+	}
+	if (iopm_pages)
+		__free_pages(iopm_pages, 2);
+	if (msrpm_pages)
+		__free_pages(msrpm_pages, 1);
+	iopm_pages = msrpm_pages = NULL;
+}
+
+/* 0, or the positive errno that KQEMU_CAP_BACKEND_ERROR reports. */
+int kqemu_svm_init(void)
+{
+	u32 eax, ebx, ecx, edx;
+	int cpu;
+
+	svm_cpuid(0x80000000, &eax, &ebx, &ecx, &edx);
+	if (eax < 0x8000000a)
+		return ENODEV;
+	svm_cpuid(0x80000001, &eax, &ebx, &ecx, &edx);
+	if (!(ecx & BIT(2)))
+		return ENODEV;
+	if (svm_rdmsr(SVM_MSR_VM_CR) & SVM_VM_CR_SVMDIS) {
+		pr_info("AMD-V is disabled by the firmware (VM_CR.SVMDIS): enable SVM in the firmware setup\n");
+		return EPERM;
+	}
+	svm_cpuid(0x8000000a, &eax, &ebx, &ecx, &edx);
+	if (!(edx & BIT(0))) {
+		pr_info("this CPU has AMD-V but no nested paging; kqemu needs both\n");
+		return ENODEV;
+	}
+	max_asid = ebx - 1;
+	kqemu_svm_backend.nrip_save = edx & BIT(3);
+	kqemu_svm_backend.decode_assists = edx & BIT(7);
+
+	iopm_pages = alloc_pages(GFP_KERNEL, 2);
+	msrpm_pages = alloc_pages(GFP_KERNEL, 1);
+	if (!iopm_pages || !msrpm_pages)
+		goto out_nomem;
+	memset(page_address(iopm_pages), 0xff, PAGE_SIZE << 2);
+	memset(page_address(msrpm_pages), 0xff, PAGE_SIZE << 1);
+	for_each_possible_cpu(cpu) {
+		struct svm_cpu *sc = per_cpu_ptr(&svm_cpus, cpu);
+
+		sc->hsave = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		sc->host_save = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!sc->hsave || !sc->host_save)
+			goto out_nomem;
+		sc->next_asid = max_asid + 1;	/* the first entry starts a generation */
+		sc->asid_gen = 1;
+	}
+	pr_info("AMD SVM with nested paging (%u ASIDs, NRIP save %s, decode assists %s)\n",
+		max_asid, kqemu_svm_backend.nrip_save ? "yes" : "no",
+		kqemu_svm_backend.decode_assists ? "yes" : "no");
+	return 0;
+
+out_nomem:
+	svm_free_pages();
+	return ENOMEM;
+}
+
+void kqemu_svm_exit(void)
+{
+	svm_free_pages();
+}
