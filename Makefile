@@ -14,11 +14,15 @@ all: module guest helper
 module:
 	$(MAKE) -C kmod
 
-guest: $(BUILD)/guest/vmtest $(BUILD)/guest/compat32
+guest: $(BUILD)/guest/vmtest $(BUILD)/guest/compat32 $(BUILD)/guest/runas
 
 $(BUILD)/guest/vmtest: tests/vm/guest/vmtest.c $(GUEST_SRC) $(GUEST_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(GUEST_CFLAGS) -o $@ tests/vm/guest/vmtest.c $(GUEST_SRC)
+
+$(BUILD)/guest/runas: tests/vm/guest/runas.c
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) -o $@ $<
 
 $(BUILD)/guest/compat32: tests/vm/guest/compat32.c tests/vm/guest/common.c $(GUEST_HDR)
 	@mkdir -p $(@D)
@@ -37,7 +41,7 @@ check-helper: helper
 check-unit:
 	$(MAKE) -C tests/unit check
 
-check-vm: guest
+check-vm: guest helper
 	tests/vm/run.sh
 
 # Everything, with one closing "N passed, N failed" line.

@@ -18,6 +18,29 @@
 
 #define SYSPATH "/sys/class/misc/kqemu"
 
+/*
+ * udevd reads the rules at start and then looks for changes at most every
+ * few seconds, and resolves GROUP= names when it reads them: a rule written
+ * and a group created a moment ago are not in effect yet.  libudev has no
+ * call for this; `udevadm control --reload` is udevd's own interface to it
+ * and returns once udevd has reloaded.
+ */
+int udev_reload_rules(void)
+{
+	static const char *const udevadm[] = {
+		"/bin/udevadm", "/usr/bin/udevadm", "/sbin/udevadm", NULL };
+	const char *tool = find_tool(udevadm);
+	const char *argv[] = { tool, "control", "--reload", NULL };
+	int r;
+
+	if (!tool)
+		return error_errno(ENOENT, "cannot make udevd reload its rules: udevadm is not installed (install udev)");
+	r = run_tool(argv);
+	if (r > 0)
+		return error_errno(EIO, "udevadm control --reload exited with status %d", r);
+	return r < 0 ? error_errno(-r, "cannot run udevadm control --reload") : 0;
+}
+
 bool udevd_running(void)
 {
 	return access("/run/udev/control", F_OK) == 0;

@@ -143,6 +143,7 @@ const char *module_load_hint(int err);
 /* device.c: libudev. */
 int device_wait_node(int timeout_ms);
 int device_reapply_rule(int timeout_ms);
+int udev_reload_rules(void);
 bool udevd_running(void);
 
 /* acl.c: the live ACL and its persisted copy in modprobe.d. */

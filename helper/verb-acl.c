@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kqemuctl.h"
 
@@ -38,6 +39,27 @@ static int parse_subject(int argc, char **argv, bool *is_group, unsigned long *i
 		*id = uid;
 	}
 	return 0;
+}
+
+/*
+ * The ACL is checked after the node's mode: a user allowed by uid but not
+ * in the node's group still gets EACCES from the file mode.  Say so.
+ */
+static void warn_node_access(unsigned long uid)
+{
+	char *node = root_path(DEVICE_NODE), name[64];
+	struct group_entry g;
+	struct stat st;
+	gid_t pgid;
+	uid_t u = uid;
+
+	if (stat(node, &st) == 0 && (st.st_mode & 0006) != 0006 && st.st_uid != uid &&
+	    user_name_of(u, name, sizeof(name)) == 0 && user_lookup(name, &u, &pgid) == 0 &&
+	    group_lookup(opt.group, &g) == 0 && g.gid == st.st_gid &&
+	    !group_has_member(&g, name) && pgid != g.gid)
+		info("note: %s is not in %s, and %s is %04o root:%s, so the file mode still refuses it: kqemuctl adduser %s",
+		     name, opt.group, DEVICE_NODE, (unsigned int)(st.st_mode & 07777), opt.group, name);
+	free(node);
 }
 
 static int acl_change(int argc, char **argv, bool allow)
@@ -91,6 +113,8 @@ static int acl_change(int argc, char **argv, bool allow)
 	     opt.dry_run ? "would have " : "", allow ? "allowed" : "denied",
 	     is_group ? "gid" : "uid", id, after.users, after.groups,
 	     live ? "live and " : "", MODPROBE_FILE);
+	if (allow && !is_group)
+		warn_node_access(id);
 	if (!allow)
 		info("open file descriptors of those no longer allowed fail their next ioctl with EACCES");
 	return 0;

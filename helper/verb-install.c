@@ -92,6 +92,12 @@ static int install_live(struct install *in, const struct group_entry *g)
 	struct stat st;
 	int r;
 
+	if (!udevd_running())
+		return error_errno(ESRCH, "systemd-udevd is not running, so nothing creates %s with the rule applied; start it (systemctl start systemd-udevd) and run kqemuctl install again", DEVICE_NODE);
+	r = udev_reload_rules();
+	if (r < 0)
+		return r;
+
 	/* Load it, or bring a module that was already loaded into line. */
 	if (module_state() == MODULE_ABSENT) {
 		r = module_load("kqemuctl install");

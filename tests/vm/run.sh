@@ -60,7 +60,7 @@ boot_suite() {
 	fi
 }
 
-make -s -C "$top" guest || { echo "not ok - guest programs build"; echo "0 passed, 1 failed"; exit 1; }
+make -s -C "$top" BUILD="$build" guest helper || { echo "not ok - guest programs build"; echo "0 passed, 1 failed"; exit 1; }
 
 for release in $releases; do
 	work=$build/vm/$release
