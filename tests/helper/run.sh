@@ -1,0 +1,433 @@
+#!/bin/bash
+# Unit tests of kqemuctl: no root needed, no kernel touched.  Every file
+# operation runs under --root in a fresh tree; the shadow tools and udevadm
+# are fakes that log what they were asked (fake-tools/, found through
+# KQEMUCTL_TOOL_DIR), and the module syscalls go to an LD_PRELOAD shim
+# (fake-kernel.c) that plays the kernel in a fake sysfs, as kmod's own
+# testsuite does.  Expected files are in golden/.  Prints ok/not ok lines.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+build=${KQEMU_BUILD:-$top/build}/helper
+K=$build/kqemuctl
+golden=$here/golden
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export KQEMUCTL_TOOL_DIR=$here/fake-tools FAKE_LOG=$tmp/tools.log
+rel=$(uname -r)
+
+passed=0 failed=0
+check() {	# check WHAT CMD: CMD is eval'd; show the last output on failure
+	if eval "$2"; then
+		passed=$((passed + 1))
+		echo "ok - helper: $1"
+	else
+		failed=$((failed + 1))
+		echo "not ok - helper: $1"
+		sed 's/^/#   /' "$tmp/out" 2>/dev/null | head -n 20
+	fi
+}
+# kq ARGS...: kqemuctl --root=$R ARGS; output in $tmp/out, status in $rc.
+kq() {
+	"$K" --root="$R" "$@" >"$tmp/out" 2>&1
+	rc=$?
+}
+says() { grep -qF -- "$1" "$tmp/out"; }
+# A tree with the test users; "with-group" adds kvm-users (gid 990).
+newroot() {
+	R=$tmp/root-$1
+	rm -rf "$R"
+	mkdir -p "$R/etc"
+	printf 'root:x:0:0:root:/root:/bin/sh\nmember:x:1000:1000::/home/member:/bin/sh\nlisted:x:1002:1002::/home/listed:/bin/sh\n' >"$R/etc/passwd"
+	printf 'root:x:0:\nmember:x:1000:\nlisted:x:1002:\n' >"$R/etc/group"
+	[ "${2:-}" != with-group ] || echo 'kvm-users:x:990:' >>"$R/etc/group"
+	: >"$FAKE_LOG"
+}
+# Every path, its mode and its contents' checksum: two trees are the same
+# when their snapshots are.
+snapshot() { (cd "$R" && find . -printf '%p %M\n' | sort && find . -type f -exec md5sum {} + | sort); }
+same_tree() { diff -u "$1" <(snapshot) >"$tmp/out"; }
+installed_files="etc/sysusers.d/kqemu.conf etc/udev/rules.d/60-kqemu.rules etc/modprobe.d/kqemu.conf etc/modules-load.d/kqemu.conf var/lib/kqemu/install.manifest"
+# A stand-in kqemu.ko: an ELF object with just a .modinfo section, enough
+# for libkmod and depmod.  VERMAGIC defaults to the running kernel.
+fake_module() {
+	local vermagic=${1:-$rel} dir=$R/lib/modules/$rel/extra
+	mkdir -p "$dir"
+	# shellcheck disable=SC2059 # $2 holds more NUL-separated keys
+	printf "name=kqemu\\0vermagic=%s SMP preempt mod_unload \\0license=GPL\\0${2:-}" "$vermagic" >"$tmp/modinfo"
+	cc -c -x c /dev/null -o "$tmp/empty.o"
+	objcopy --add-section .modinfo="$tmp/modinfo" --set-section-flags .modinfo=alloc,readonly \
+		"$tmp/empty.o" "$dir/kqemu.ko"
+	depmod -b "$R" "$rel" 2>/dev/null
+}
+# A loaded kqemu in the fake sysfs, as the shim would leave it.
+fake_loaded() {
+	mkdir -p "$R/sys/module/kqemu/parameters"
+	echo live >"$R/sys/module/kqemu/initstate"
+	echo "${3:-0}" >"$R/sys/module/kqemu/refcnt"
+	echo "$1" >"$R/sys/module/kqemu/parameters/allow_users"
+	echo "$2" >"$R/sys/module/kqemu/parameters/allow_groups"
+}
+shim() { LD_PRELOAD=$build/fake-kernel.so FAKE_SYSFS=$R/sys "$@"; }
+
+cc -shared -fPIC -O2 -Wall -Wextra -Werror -Wno-format-truncation -o "$build/fake-kernel.so" "$here/fake-kernel.c" ||
+	{ echo "not ok - helper: build the fake-kernel shim"; exit 1; }
+
+echo "# options and usage errors (exit status 2)"
+R=/nonexistent
+"$K" --help >"$tmp/out" 2>&1
+check "--help lists every verb, one line each" \
+	'[ $(grep -cE "^  (install|uninstall|load|unload|status|allow|deny|acl|adduser|doctor) " "$tmp/out") -eq 10 ]'
+"$K" --version >"$tmp/out" 2>&1
+check "--version prints the version" 'grep -qx "kqemuctl [0-9]*" "$tmp/out"'
+for bad in "" "frobnicate" "--mode=999 install" "--mode=abc install" "--group=-x install" \
+	   "--group=a:b install" "--root=relative install" "install extra" "--bogus doctor" \
+	   "allow" "allow person member" "deny group" "adduser"; do
+	"$K" $bad >"$tmp/out" 2>&1
+	rc=$?
+	check "'kqemuctl $bad' is a usage error (exit 2) that says what is wrong" '[ $rc -eq 2 ] && [ -s "$tmp/out" ]'
+done
+
+echo "# install: golden files, the group through the shadow tools"
+newroot fresh
+before=$tmp/fresh.before
+snapshot >"$before"
+kq install
+cp "$tmp/out" "$tmp/install.out"
+check "install under --root succeeds" '[ $rc -eq 0 ]'
+for f in sysusers.d:sysusers.conf udev/rules.d:60-kqemu.rules modprobe.d:modprobe.conf modules-load.d:modules-load.conf; do
+	dir=${f%%:*} gold=${f#*:}
+	file=$dir/$(basename "$gold" | sed 's/^sysusers.conf$/kqemu.conf/; s/^modprobe.conf$/kqemu.conf/; s/^modules-load.conf$/kqemu.conf/')
+	check "install wrote /etc/$file as golden/install/$gold" 'diff -u "$golden/install/$gold" "$R/etc/$file" >"$tmp/out"'
+done
+check "install wrote the manifest as in golden/" 'diff -u "$golden/install/install.manifest" "$R/var/lib/kqemu/install.manifest" >"$tmp/out"'
+check "install printed each step as in golden/" 'diff -u "$golden/install/stdout" "$tmp/install.out" >"$tmp/out"'
+check "without systemd-sysusers, install created the group with groupadd --system --prefix" \
+	'grep -qx "groupadd --system --prefix $R kvm-users" "$FAKE_LOG" && grep -qx "kvm-users:x:990:" "$R/etc/group"'
+check "under --root, install loaded nothing and left udev alone" '! grep -q "insert\|udevadm" "$FAKE_LOG"'
+installed=$tmp/fresh.installed
+snapshot >"$installed"
+
+echo "# idempotence"
+kq install
+check "a second install succeeds and says nothing changed" '[ $rc -eq 0 ] && says "installed as asked already; nothing changed"'
+check "a second install changed no file" 'same_tree "$installed"'
+check "a second install ran no tool" '[ $(grep -c groupadd "$FAKE_LOG") -eq 1 ]'
+kq install --dry-run --mode=0640
+check "install --dry-run --mode=0640 says what would change" '[ $rc -eq 0 ] && says "would be updated: /etc/udev/rules.d/60-kqemu.rules" && says "dry run: nothing was changed."'
+check "install --dry-run changed nothing" 'same_tree "$installed"'
+
+echo "# uninstall undoes exactly what install did"
+kq uninstall
+check "uninstall succeeds" '[ $rc -eq 0 ] && says "kqemu is uninstalled."'
+check "uninstall keeps the group it created (no --purge)" 'grep -q "^kvm-users:" "$R/etc/group" && says "kept: group kvm-users"'
+kq uninstall
+check "a second uninstall has nothing to undo (exit 0)" '[ $rc -eq 0 ] && says "nothing to undo"'
+newroot purge
+snapshot >"$before"
+kq install
+kq uninstall --purge
+check "uninstall --purge deletes the group install created, with groupdel --prefix" \
+	'[ $rc -eq 0 ] && grep -qx "groupdel --prefix $R kvm-users" "$FAKE_LOG"'
+check "install then uninstall --purge leaves the tree as it was before install" 'same_tree "$before"'
+newroot existing with-group
+snapshot >"$before"
+kq install
+check "install uses an existing group and does not create it" '[ $rc -eq 0 ] && says "unchanged: group kvm-users (gid 990)" && ! grep -q groupadd "$FAKE_LOG"'
+kq uninstall --purge
+check "uninstall --purge keeps a group install did not create" '[ $rc -eq 0 ] && says "kept: group kvm-users (it existed before install)" && ! grep -q groupdel "$FAKE_LOG"'
+check "install then uninstall leaves the tree as it was before install" 'same_tree "$before"'
+
+echo "# options reach the files"
+newroot options with-group
+kq install --group=kvm-users --mode=0640 --uaccess
+check "install --mode=0640 --uaccess writes the rule as in golden/" \
+	'[ $rc -eq 0 ] && diff -u "$golden/rule-mode-uaccess.rules" "$R/etc/udev/rules.d/60-kqemu.rules" >"$tmp/out"'
+kq install
+check "install with the defaults again updates our own rule" '[ $rc -eq 0 ] && says "updated: /etc/udev/rules.d/60-kqemu.rules" && diff -u "$golden/install/60-kqemu.rules" "$R/etc/udev/rules.d/60-kqemu.rules" >"$tmp/out"'
+
+echo "# never clobber an admin's file"
+newroot edited with-group
+kq install
+echo '# my local change' >>"$R/etc/udev/rules.d/60-kqemu.rules"
+cp "$R/etc/udev/rules.d/60-kqemu.rules" "$tmp/edited.rules"
+kq install --mode=0640
+check "install refuses to overwrite a rule edited since install (exit 5)" \
+	'[ $rc -eq 5 ] && says "refusing to overwrite /etc/udev/rules.d/60-kqemu.rules: it was edited since kqemuctl wrote it" && says "--force"'
+check "the edited rule is untouched" 'cmp -s "$tmp/edited.rules" "$R/etc/udev/rules.d/60-kqemu.rules"'
+kq install --mode=0640 --force
+check "install --force replaces it and keeps the admin's as a backup" \
+	'[ $rc -eq 0 ] && says "replaced (backup kept): /etc/udev/rules.d/60-kqemu.rules" && cmp -s "$tmp/edited.rules" "$R/etc/udev/rules.d/60-kqemu.rules.kqemuctl-backup"'
+kq uninstall
+check "uninstall puts the admin's backup back" \
+	'[ $rc -eq 0 ] && cmp -s "$tmp/edited.rules" "$R/etc/udev/rules.d/60-kqemu.rules" && [ ! -e "$R/etc/udev/rules.d/60-kqemu.rules.kqemuctl-backup" ]'
+
+newroot adminfile with-group
+mkdir -p "$R/etc/modprobe.d"
+echo "options kqemu allow_groups=5" >"$R/etc/modprobe.d/kqemu.conf"
+snapshot >"$before"
+kq install
+check "install refuses a modprobe.d file it did not write (exit 5)" \
+	'[ $rc -eq 5 ] && says "refusing to overwrite /etc/modprobe.d/kqemu.conf: kqemuctl did not write it"'
+check "the refused install rolled back to the tree before it" 'same_tree "$before"'
+
+newroot keep with-group
+kq install
+echo '# mine now' >>"$R/etc/modules-load.d/kqemu.conf"
+kq uninstall
+check "uninstall keeps a file edited since install and says so" \
+	'[ $rc -eq 0 ] && says "kept: /etc/modules-load.d/kqemu.conf (edited since install" && [ -f "$R/etc/modules-load.d/kqemu.conf" ]'
+check "uninstall removed the files that were still ours" '[ ! -e "$R/etc/udev/rules.d/60-kqemu.rules" ] && [ ! -e "$R/var/lib/kqemu" ]'
+
+echo "# rollback after an injected failure"
+newroot rollback
+mkdir -p "$R/etc/modules-load.d/kqemu.conf"	# a directory where our file goes
+snapshot >"$before"
+kq install
+check "install fails when it cannot write modules-load.d (exit 1) and names the file" \
+	'[ $rc -eq 1 ] && says "cannot read /etc/modules-load.d/kqemu.conf: Is a directory"'
+check "it rolled back: removed the files and deleted the group it created" \
+	'says "rolling back" && grep -qx "groupdel --prefix $R kvm-users" "$FAKE_LOG"'
+check "the tree is as it was before the failed install" 'same_tree "$before"'
+newroot groupfail
+snapshot >"$before"
+FAKE_GROUPADD_FAIL=1 kq install
+check "install fails when groupadd fails, and says which tool and status" \
+	'[ $rc -ne 0 ] && says "cannot create group '"'"'kvm-users'"'"'" && says "exited with status 10"'
+check "after the groupadd failure the tree is as it was" 'same_tree "$before"'
+newroot notools
+KQEMUCTL_TOOL_DIR=$tmp/empty-tools kq install
+check "without systemd-sysusers or groupadd, install says what to install (exit 3)" \
+	'[ $rc -eq 3 ] && says "neither systemd-sysusers nor groupadd is installed"'
+
+if [ -x /usr/bin/systemd-sysusers ] || [ -x /bin/systemd-sysusers ]; then
+	echo "# the group through systemd-sysusers"
+	mkdir -p "$tmp/sysusers-tools"
+	ln -sf "$(command -v systemd-sysusers)" "$tmp/sysusers-tools/systemd-sysusers"
+	newroot sysusers
+	KQEMUCTL_TOOL_DIR=$tmp/sysusers-tools kq install
+	check "with systemd-sysusers, install creates the group from our sysusers.d file" \
+		'[ $rc -eq 0 ] && grep -q "^kvm-users:x:[0-9]*:" "$R/etc/group"'
+	gid=$(grep '^kvm-users:' "$R/etc/group" | cut -d: -f3)
+	check "modprobe.d carries that group's gid ($gid)" 'grep -qx "options kqemu allow_groups=$gid" "$R/etc/modprobe.d/kqemu.conf"'
+else
+	echo "# systemd-sysusers is not installed here: its path is covered by the VM suite only"
+fi
+
+echo "# adduser"
+newroot adduser with-group
+kq adduser member
+check "adduser runs usermod --append --groups kvm-users --prefix and says to log in again" \
+	'[ $rc -eq 0 ] && grep -qx "usermod --append --groups kvm-users --prefix $R member" "$FAKE_LOG" && says "next login" && grep -qx "kvm-users:x:990:member" "$R/etc/group"'
+kq adduser member
+check "adduser of a member changes nothing" '[ $rc -eq 0 ] && says "unchanged: member is in kvm-users already"'
+kq adduser nobody
+check "adduser of an unknown user fails (exit 3)" '[ $rc -eq 3 ] && says "no user '"'"'nobody'"'"'"'
+newroot adduser-nogroup
+kq adduser member
+check "adduser without the group says to install first (exit 3)" '[ $rc -eq 3 ] && says "run kqemuctl install first"'
+
+echo "# allow / deny / acl, persisted and live"
+newroot acl with-group
+kq install
+kq allow user member
+check "allow user member (module not loaded) persists allow_users=1000" \
+	'[ $rc -eq 0 ] && grep -qx "options kqemu allow_users=1000 allow_groups=990" "$R/etc/modprobe.d/kqemu.conf"'
+kq uninstall
+check "uninstall after allow still knows the modprobe.d file as ours" '[ $rc -eq 0 ] && [ ! -e "$R/etc/modprobe.d/kqemu.conf" ]'
+newroot live with-group
+kq install
+fake_loaded "" 990
+kq allow user listed
+check "allow user listed writes the live allow_users too" \
+	'[ $rc -eq 0 ] && [ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = 1002 ] && says "live and /etc/modprobe.d/kqemu.conf"'
+kq acl
+check "acl shows live and persisted in agreement (exit 0)" '[ $rc -eq 0 ] && [ $(grep -c "allow_users=1002 allow_groups=990" "$tmp/out") -eq 2 ]'
+kq deny group kvm-users
+check "deny group kvm-users empties allow_groups live and persisted" \
+	'[ $rc -eq 0 ] && [ -z "$(cat "$R/sys/module/kqemu/parameters/allow_groups")" ] && grep -qx "options kqemu allow_users=1002" "$R/etc/modprobe.d/kqemu.conf" && says "fail their next ioctl with EACCES"'
+echo 5 >"$R/sys/module/kqemu/parameters/allow_groups"
+kq acl
+check "acl reports a live ACL that differs from modprobe.d (exit 1)" '[ $rc -eq 1 ] && says "they disagree"'
+kq allow group nosuchgroup
+check "allow of an unknown group fails (exit 3)" '[ $rc -eq 3 ] && says "no group '"'"'nosuchgroup'"'"'"'
+kq allow user nosuchuser
+check "allow of an unknown user fails (exit 3)" '[ $rc -eq 3 ] && says "no user '"'"'nosuchuser'"'"'"'
+echo "# admin" >>"$R/etc/modprobe.d/kqemu.conf"
+echo 1002 >"$R/sys/module/kqemu/parameters/allow_users"
+kq allow user member
+check "allow refuses to rewrite an edited modprobe.d file (exit 5)" '[ $rc -eq 5 ] && says "refusing to overwrite /etc/modprobe.d/kqemu.conf"'
+check "and puts the live ACL back, so the two still agree with before" '[ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = 1002 ]'
+
+echo "# status"
+newroot status with-group
+kq status --json
+check "status --json with no module says so" '[ $rc -eq 0 ] && says "{\"module\":\"not loaded\",\"node\":null"'
+fake_loaded 1002 990
+mkdir -p "$R/sys/class/misc/kqemu/stats"
+for c in vms vcpus pinned_bytes denials revocations; do echo 3 >"$R/sys/class/misc/kqemu/stats/$c"; done
+kq status --json
+check "status --json reports the live ACL and every counter" \
+	'[ $rc -eq 0 ] && says "\"acl\":{\"allow_users\":\"1002\",\"allow_groups\":\"990\"}" && says "\"counters\":{\"vms\":3,\"vcpus\":3,\"pinned_bytes\":3,\"denials\":3,\"revocations\":3}"'
+kq status
+check "status in words" '[ $rc -eq 0 ] && says "module:     kqemu live" && says "live ACL:   allow_users=1002 allow_groups=990"'
+
+echo "# load / unload through libkmod, with the module syscalls faked"
+newroot kmod with-group
+fake_module
+kq install
+shim "$K" --root="$R" load >"$tmp/out" 2>&1; rc=$?
+check "load inserts kqemu with the modprobe.d options" '[ $rc -eq 0 ] && grep -qx "insert kqemu allow_groups=990 *" "$FAKE_LOG" && says "loaded: kqemu"'
+check "the fake sysfs now has the live ACL" '[ "$(cat "$R/sys/module/kqemu/parameters/allow_groups")" = 990 ]'
+shim "$K" --root="$R" load >"$tmp/out" 2>&1; rc=$?
+check "load of a loaded kqemu changes nothing" '[ $rc -eq 0 ] && says "loaded already" && [ $(grep -c insert "$FAKE_LOG") -eq 1 ]'
+echo 1 >"$R/sys/module/kqemu/refcnt"
+shim "$K" --root="$R" unload >"$tmp/out" 2>&1; rc=$?
+check "unload of a kqemu in use fails (exit 6) and says so" '[ $rc -eq 6 ] && says "cannot unload '"'"'kqemu'"'"': in use by" && ! grep -q remove "$FAKE_LOG"'
+echo 0 >"$R/sys/module/kqemu/refcnt"
+shim "$K" --root="$R" unload >"$tmp/out" 2>&1; rc=$?
+check "unload removes kqemu" '[ $rc -eq 0 ] && grep -qx "remove kqemu" "$FAKE_LOG" && [ ! -d "$R/sys/module/kqemu" ]'
+shim "$K" --root="$R" unload >"$tmp/out" 2>&1; rc=$?
+check "unload of an unloaded kqemu changes nothing" '[ $rc -eq 0 ] && says "not loaded"'
+for err in ENOKEY:8:"mokutil --import" EKEYREJECTED:8:"mokutil --import" ENOEXEC:8:"built for another kernel"; do
+	IFS=: read -r name want hint <<<"$err"
+	FAKE_INIT_ERRNO=$name shim "$K" --root="$R" load >"$tmp/out" 2>&1; rc=$?
+	check "a load the kernel refuses with $name exits $want and says: $hint" '[ $rc -eq $want ] && says "could not insert '"'"'kqemu'"'"'" && says "$hint"'
+done
+echo "blacklist kqemu" >"$R/etc/modprobe.d/local.conf"
+: >"$FAKE_LOG"
+shim "$K" --root="$R" load >"$tmp/out" 2>&1; rc=$?
+check "load of a blacklisted kqemu fails (exit 4), names the file, inserts nothing" \
+	'[ $rc -eq 4 ] && says "blacklisted in /etc/modprobe.d/local.conf" && ! grep -q insert "$FAKE_LOG"'
+rm "$R/etc/modprobe.d/local.conf"
+newroot nomodule
+shim "$K" --root="$R" load >"$tmp/out" 2>&1; rc=$?
+check "load with no kqemu.ko for this kernel fails (exit 3) with the build steps" '[ $rc -eq 3 ] && says "cannot find module '"'"'kqemu'"'"'" && says "modules_install"'
+
+echo "# doctor, each check faked under --root"
+# doctor_says CHECK RESULT TEXT: the line of CHECK has RESULT and TEXT.
+doctor_says() { grep "^$2 $1 " "$tmp/out" | grep -qF -- "$3"; }
+fix_says() { grep -A1 "^FAIL $1 " "$tmp/out" | grep "fix: " | grep -qF -- "$2"; }
+# A healthy host as far as files can fake it; the node cannot be faked
+# without root (mknod), so the node check is left to the VM suite.
+healthy() {
+	newroot "doctor-$1" with-group
+	mkdir -p "$R/proc/1" "$R/sys/kernel/security"
+	printf 'vendor_id\t: AuthenticAMD\nflags\t\t: fpu vme svm npt\n' >"$R/proc/cpuinfo"
+	printf 'PATH=/bin\0HOME=/\0' >"$R/proc/1/environ"
+	echo "[none] integrity confidentiality" >"$R/sys/kernel/security/lockdown"
+	fake_module
+	"$K" --root="$R" install >/dev/null 2>&1
+	sed -i 's/^kvm-users:x:990:$/kvm-users:x:990:member/' "$R/etc/group"
+	fake_loaded "" 990
+}
+healthy base
+kq doctor --user=member
+check "doctor passes the checks a healthy tree can fake" \
+	'for c in cpu-virtualization module-built secure-boot module-loaded udev-rule group user-in-group acl other-hypervisor container; do doctor_says $c pass "" || exit 1; done'
+check "doctor fails the node check when there is no node, with the fix" \
+	'[ $rc -eq 1 ] && doctor_says node FAIL "/dev/kqemu does not exist" && fix_says node "systemctl start systemd-udevd"'
+kq doctor --user=member --json
+check "doctor --json gives one object per check" '[ $(grep -o "\"check\":" "$tmp/out" | wc -l) -eq 11 ] && says "{\"check\":\"node\",\"result\":\"fail\""'
+
+healthy intel
+printf 'vendor_id\t: GenuineIntel\nflags\t\t: fpu vme sse\n' >"$R/proc/cpuinfo"
+kq doctor
+check "doctor: no vmx on Intel names VT-x and the firmware fix" \
+	'[ $rc -eq 1 ] && doctor_says cpu-virtualization FAIL "no VT-x (vmx)" && fix_says cpu-virtualization "Intel Virtualization Technology"'
+printf 'vendor_id\t: AuthenticAMD\nflags\t\t: fpu\n' >"$R/proc/cpuinfo"
+kq doctor
+check "doctor: no svm on AMD names SVM Mode" 'doctor_says cpu-virtualization FAIL "no VT-x or AMD-V" && fix_says cpu-virtualization "SVM Mode"'
+
+healthy vermagic
+fake_module 5.10.0-99-amd64
+kq doctor
+check "doctor: a kqemu.ko built for another kernel, with the rebuild command" \
+	'doctor_says module-built FAIL "was built for 5.10.0-99-amd64, the running kernel is $rel" && fix_says module-built "make -C kmod KDIR=/lib/modules/$rel/build"'
+rm -rf "$R/lib/modules"
+mkdir -p "$R/var/lib/dkms/kqemu"
+kq doctor
+check "doctor: no kqemu.ko, DKMS present: dkms autoinstall" \
+	'doctor_says module-built FAIL "no kqemu.ko for the running kernel" && fix_says module-built "dkms autoinstall -k $rel"'
+
+healthy secureboot
+mkdir -p "$R/sys/firmware/efi/efivars"
+printf '\x06\x00\x00\x00\x01' >"$R/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098e06b8c"
+kq doctor
+check "doctor: Secure Boot on and kqemu.ko unsigned: the signing and MOK steps" \
+	'doctor_says secure-boot FAIL "Secure Boot is on, and kqemu.ko is unsigned" && fix_says secure-boot "sign-file sha256" && fix_says secure-boot "mokutil --import MOK.der"'
+fake_module "$rel" "signer=Local MOK\0sig_key=AB:CD\0sig_hashalgo=sha256\0"
+kq doctor
+check "doctor: Secure Boot on and kqemu.ko signed: passes, and says how to enroll a rejected key" \
+	'doctor_says secure-boot pass "signed by \"Local MOK\"" && says "Key was rejected by service"'
+printf '\x06\x00\x00\x00\x00' >"$R/sys/firmware/efi/efivars/SecureBoot-8be4df61-93ca-11d2-aa0d-00e098e06b8c"
+echo "none [integrity] confidentiality" >"$R/sys/kernel/security/lockdown"
+fake_module
+kq doctor
+check "doctor: lockdown with an unsigned kqemu.ko fails the same way" 'doctor_says secure-boot FAIL "the kernel is locked down, and kqemu.ko is unsigned"'
+
+healthy blacklist
+rm -rf "$R/sys/module/kqemu"
+echo "blacklist kqemu" >"$R/etc/modprobe.d/zz-local.conf"
+kq doctor
+check "doctor: module not loaded because blacklisted: names the file and the line" \
+	'doctor_says module-loaded FAIL "/etc/modprobe.d/zz-local.conf blacklists it" && fix_says module-loaded "remove the \"blacklist kqemu\" line from /etc/modprobe.d/zz-local.conf"'
+check "doctor: skips the ACL check when the module is not loaded" 'doctor_says acl skip "kqemu is not loaded"'
+
+healthy rule
+rm "$R/etc/udev/rules.d/60-kqemu.rules"
+kq doctor
+check "doctor: no udev rule, fix kqemuctl install" 'doctor_says udev-rule FAIL "no udev rule for kqemu" && fix_says udev-rule "kqemuctl install"'
+mkdir -p "$R/lib/udev/rules.d"
+cp "$golden/install/60-kqemu.rules" "$R/etc/udev/rules.d/"
+echo 'KERNEL=="kqemu", MODE="0666"' >"$R/lib/udev/rules.d/90-old-kqemu.rules"
+kq doctor
+check "doctor: two rules fighting over the node, naming the other file" \
+	'doctor_says udev-rule FAIL "other rules set /dev/kqemu" && fix_says udev-rule "/lib/udev/rules.d/90-old-kqemu.rules"'
+
+healthy group
+sed -i '/^kvm-users:/d' "$R/etc/group"
+kq doctor
+check "doctor: the group is missing: kqemuctl install" 'doctor_says group FAIL "group kvm-users does not exist" && fix_says group "kqemuctl install"'
+healthy user
+kq doctor --user=listed
+check "doctor: the user is not in the group: kqemuctl adduser" 'doctor_says user-in-group FAIL "listed is not in group kvm-users" && fix_says user-in-group "kqemuctl adduser listed"'
+kq doctor --user=ghost
+check "doctor: an unknown --user is named" 'doctor_says user-in-group FAIL "no user ghost"'
+
+healthy acl
+echo 5 >"$R/sys/module/kqemu/parameters/allow_groups"
+kq doctor --user=member
+check "doctor: the live ACL does not allow the group: kqemuctl allow group" \
+	'doctor_says acl FAIL "allow_groups=5) does not allow kvm-users (gid 990)" && fix_says acl "kqemuctl allow group kvm-users"'
+echo 990,5 >"$R/sys/module/kqemu/parameters/allow_groups"
+kq doctor --user=member
+check "doctor: the live ACL differs from modprobe.d" 'doctor_says acl FAIL "differs from /etc/modprobe.d/kqemu.conf"'
+
+healthy hypervisor
+mkdir -p "$R/sys/module/kvm_amd" "$R/sys/module/kvm/parameters"
+echo Y >"$R/sys/module/kvm/parameters/enable_virt_at_load"
+kq doctor
+check "doctor: kvm_amd with enable_virt_at_load=Y holds AMD-V" \
+	'doctor_says other-hypervisor FAIL "kvm_amd is loaded with enable_virt_at_load=Y: it holds AMD-V" && fix_says other-hypervisor "options kvm enable_virt_at_load=0"'
+echo N >"$R/sys/module/kvm/parameters/enable_virt_at_load"
+kq doctor
+check "doctor: kvm_amd without enable_virt_at_load passes" 'doctor_says other-hypervisor pass "kvm_amd is loaded but takes the CPU only while its guests run"'
+mkdir -p "$R/sys/module/vboxdrv"
+kq doctor
+check "doctor: vboxdrv loaded" 'doctor_says other-hypervisor FAIL "vboxdrv is loaded" && fix_says other-hypervisor "systemctl stop vboxdrv"'
+
+for marker in /.dockerenv /run/.containerenv; do
+	healthy container
+	mkdir -p "$R/run"
+	: >"$R$marker"
+	kq doctor
+	check "doctor: $marker means a container" 'doctor_says container FAIL "running inside a container ($marker exists)" && fix_says container "run kqemuctl on the host"'
+done
+healthy container-env
+printf 'PATH=/bin\0container=lxc\0' >"$R/proc/1/environ"
+kq doctor
+check "doctor: container= in PID 1's environment" 'doctor_says container FAIL "running inside a container (lxc, per PID 1'"'"'s environment)"'
+
+echo "# helper unit tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
