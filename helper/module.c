@@ -88,7 +88,7 @@ const char *module_load_hint(int err)
 {
 	switch (err) {
 	case ENOENT:
-		return "no kqemu.ko for this kernel: build and install it (make -C kmod && make -C kmod modules_install, or dkms install kqemu), then run depmod";
+		return "no kqemu.ko for this kernel: build and install it (make -C kmod && make -C /lib/modules/$(uname -r)/build M=$PWD/kmod modules_install && depmod -a, or dkms install kqemu)";
 	case ENOKEY:
 		return "the kernel requires signed modules (Secure Boot or lockdown) and kqemu.ko is unsigned or signed by an unknown key: sign it and enroll the key with mokutil --import KEY.der, then reboot and confirm in MokManager (kqemuctl doctor shows the steps)";
 	case EKEYREJECTED:

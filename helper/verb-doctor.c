@@ -83,19 +83,19 @@ static void check_module_built(struct doctor *d, struct verdict *v)
 	if (module_lookup_path(path, sizeof(path)) < 0) {
 		snprintf(fix, sizeof(fix), path_exists(dkms) ?
 			 "DKMS has kqemu but not for %s: dkms autoinstall -k %s" :
-			 "build and install it for %s: make -C kmod && make -C kmod modules_install && depmod -a %s",
+			 "build and install it for %s: make -C kmod && make -C /lib/modules/%s/build M=$PWD/kmod modules_install && depmod -a",
 			 rel, rel);
 		say(v, FAIL, fix, "no kqemu.ko for the running kernel %s in /lib/modules/%s", rel, rel);
 		return;
 	}
 	if (module_info("vermagic", vermagic, sizeof(vermagic)) < 0) {
-		say(v, FAIL, "rebuild it: make -C kmod && make -C kmod modules_install", "%s has no vermagic: it is not a kernel module", path);
+		say(v, FAIL, "rebuild it: make -C kmod && make -C /lib/modules/$(uname -r)/build M=$PWD/kmod modules_install", "%s has no vermagic: it is not a kernel module", path);
 		return;
 	}
 	vermagic[strcspn(vermagic, " ")] = '\0';
 	if (strcmp(vermagic, rel)) {
-		snprintf(fix, sizeof(fix), "rebuild it for %s: make -C kmod KDIR=/lib/modules/%s/build && make -C kmod modules_install%s",
-			 rel, rel, path_exists(dkms) ? ", or dkms autoinstall -k the running kernel" : "");
+		snprintf(fix, sizeof(fix), "rebuild it for %s: make -C kmod KDIR=/lib/modules/%s/build && make -C /lib/modules/%s/build M=$PWD/kmod modules_install%s",
+			 rel, rel, rel, path_exists(dkms) ? ", or dkms autoinstall -k the running kernel" : "");
 		say(v, FAIL, fix, "%s was built for %s, the running kernel is %s", path, vermagic, rel);
 		return;
 	}

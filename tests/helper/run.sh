@@ -429,5 +429,20 @@ printf 'PATH=/bin\0container=lxc\0' >"$R/proc/1/environ"
 kq doctor
 check "doctor: container= in PID 1's environment" 'doctor_says container FAIL "running inside a container (lxc, per PID 1'"'"'s environment)"'
 
+echo "# the man page and the bash completion know every verb"
+: >"$tmp/out"
+verbs=$("$K" --help | sed -n 's/^  \([a-z]*\) .*/\1/p' | tr '\n' ' ')
+for verb in $verbs; do
+	check "kqemuctl.1 documents '$verb'" 'grep -qE "^\.(B|BR|BI) .*\<$verb\>" "$top/helper/kqemuctl.1"'
+done
+# complete WORDS...: what the completion offers for the last (partial) word.
+complete_words() {
+	bash -c '. "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _kqemuctl; echo "${COMPREPLY[*]}"' \
+		sh "$top/helper/kqemuctl.bash-completion" "$@"
+}
+check "completion offers every verb" '[ "$(complete_words kqemuctl "")" = "$(echo $verbs)" ]'
+check "completion offers user|group after allow" '[ "$(complete_words kqemuctl allow "")" = "user group" ]'
+check "completion completes options" '[ "$(complete_words kqemuctl --pu)" = "--purge" ]'
+
 echo "# helper unit tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
