@@ -147,6 +147,17 @@ check "udev gives the new node root:kvm-users 0660" 'node_is "0:$gid 660 a:fa"'
 run doctor2 kqemuctl doctor --user=member
 check "doctor passes again after every fault is fixed" '[ $rc -eq 0 ]'
 
+# Another rule that overrides ours: install says so, doctor names the file.
+echo 'KERNEL=="kqemu", MODE="0600"' >/etc/udev/rules.d/99-local-kqemu.rules
+chmod 0666 /dev/kqemu	# so that install has udev apply the rules again
+run override kqemuctl install
+check "install fails when another rule overrides ours (exit 1) and says how to find it" \
+	'[ $rc -eq 1 ] && says override "/dev/kqemu is 0:$gid 0600 after udev applied" && says override "another rule overrides ours"'
+doctor_fails "a second rule fights ours" udev-rule "other rules set /dev/kqemu" "/etc/udev/rules.d/99-local-kqemu.rules"
+rm /etc/udev/rules.d/99-local-kqemu.rules
+run fixed kqemuctl install
+check "without the other rule, install puts the node right again" '[ $rc -eq 0 ] && node_is "0:$gid 660 a:fa"'
+
 # Unload and uninstall while the member holds the device open.
 runas member sh -c 'exec 3<>/dev/kqemu; exec sleep 30' &
 holder=$!
