@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kqemuctl.h"
 
@@ -22,18 +23,19 @@ static const struct verb {
 	const char *name;
 	const char *args;
 	verb_fn fn;
+	bool changes_host;	/* needs root unless --root or --dry-run */
 	const char *help;
 } verbs[] = {
-	{ "install", "", verb_install, "Declare the group, write the udev rule and modprobe.d/modules-load.d files, load kqemu, verify" },
-	{ "uninstall", "", verb_uninstall, "Undo what install recorded; --purge also deletes the group it created" },
-	{ "load", "", verb_load, "Load kqemu with its modprobe.d options (blacklist honoured)" },
-	{ "unload", "", verb_unload, "Unload kqemu, or say who uses it" },
-	{ "status", "", verb_status, "Show the module, the node, the live ACL and the counters" },
-	{ "allow", "user|group NAME", verb_allow, "Let a user or group open /dev/kqemu, live and persisted" },
-	{ "deny", "user|group NAME", verb_deny, "Take that back, live and persisted" },
-	{ "acl", "", verb_acl, "Show the live and the persisted ACL and whether they agree" },
-	{ "adduser", "USER", verb_adduser, "Add USER to the group (takes effect at the next login)" },
-	{ "doctor", "", verb_doctor, "Check everything kqemu needs; each failure comes with its fix" },
+	{ "install", "", verb_install, true, "Declare the group, write the udev rule and modprobe.d/modules-load.d files, load kqemu, verify" },
+	{ "uninstall", "", verb_uninstall, true, "Undo what install recorded; --purge also deletes the group it created" },
+	{ "load", "", verb_load, true, "Load kqemu with its modprobe.d options (blacklist honoured)" },
+	{ "unload", "", verb_unload, true, "Unload kqemu, or say who uses it" },
+	{ "status", "", verb_status, false, "Show the module, the node, the live ACL and the counters" },
+	{ "allow", "user|group NAME", verb_allow, true, "Let a user or group open /dev/kqemu, live and persisted" },
+	{ "deny", "user|group NAME", verb_deny, true, "Take that back, live and persisted" },
+	{ "acl", "", verb_acl, false, "Show the live and the persisted ACL and whether they agree" },
+	{ "adduser", "USER", verb_adduser, true, "Add USER to the group (takes effect at the next login)" },
+	{ "doctor", "", verb_doctor, false, "Check everything kqemu needs; each failure comes with its fix" },
 };
 
 static void help(void)
@@ -190,8 +192,14 @@ int main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		return exit_status(usage_error("%s", "which verb? (install, doctor, status, ...)"));
-	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++)
-		if (!strcmp(argv[0], verbs[i].name))
-			return exit_status(verbs[i].fn(argc, argv));
+	for (size_t i = 0; i < sizeof(verbs) / sizeof(verbs[0]); i++) {
+		if (strcmp(argv[0], verbs[i].name))
+			continue;
+		/* Say it before touching anything, not halfway through. */
+		if (verbs[i].changes_host && root_is_host() && !opt.dry_run && geteuid() != 0)
+			return exit_status(error_errno(EPERM, "%s changes the system: run it as root (sudo kqemuctl %s), or try --dry-run",
+						       verbs[i].name, verbs[i].name));
+		return exit_status(verbs[i].fn(argc, argv));
+	}
 	return exit_status(usage_error("unknown verb '%s'", argv[0]));
 }

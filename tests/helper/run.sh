@@ -68,9 +68,9 @@ fake_loaded() {
 	echo "$1" >"$R/sys/module/kqemu/parameters/allow_users"
 	echo "$2" >"$R/sys/module/kqemu/parameters/allow_groups"
 }
-shim() { LD_PRELOAD=$build/fake-kernel.so FAKE_SYSFS=$R/sys "$@"; }
+shim() { LD_PRELOAD=$tmp/fake-kernel.so FAKE_SYSFS=$R/sys "$@"; }
 
-cc -shared -fPIC -O2 -Wall -Wextra -Werror -Wno-format-truncation -o "$build/fake-kernel.so" "$here/fake-kernel.c" ||
+cc -shared -fPIC -O2 -Wall -Wextra -Werror -Wno-format-truncation -o "$tmp/fake-kernel.so" "$here/fake-kernel.c" ||
 	{ echo "not ok - helper: build the fake-kernel shim"; exit 1; }
 
 echo "# options and usage errors (exit status 2)"
@@ -83,10 +83,25 @@ check "--version prints the version" 'grep -qx "kqemuctl [0-9]*" "$tmp/out"'
 for bad in "" "frobnicate" "--mode=999 install" "--mode=abc install" "--group=-x install" \
 	   "--group=a:b install" "--root=relative install" "install extra" "--bogus doctor" \
 	   "allow" "allow person member" "deny group" "adduser"; do
-	"$K" $bad >"$tmp/out" 2>&1
+	"$K" --root="$tmp" $bad >"$tmp/out" 2>&1
 	rc=$?
 	check "'kqemuctl $bad' is a usage error (exit 2) that says what is wrong" '[ $rc -eq 2 ] && [ -s "$tmp/out" ]'
 done
+
+# Not root, on the real host: refused before anything is touched.
+if [ "$(id -u)" -eq 0 ]; then
+	as_nobody() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+else
+	as_nobody() { "$@"; }
+fi
+for verb in install uninstall load unload "allow user root" "deny user root" "adduser root"; do
+	as_nobody "$K" $verb >"$tmp/out" 2>&1
+	rc=$?
+	check "'kqemuctl $verb' as a user is refused (exit 4) with the fix" '[ $rc -eq 4 ] && says "run it as root (sudo kqemuctl ${verb%% *})"'
+done
+as_nobody "$K" acl >"$tmp/out" 2>&1
+rc=$?
+check "'kqemuctl acl' as a user is allowed (it only reads)" '[ $rc -ne 4 ]'
 
 echo "# install: golden files, the group through the shadow tools"
 newroot fresh
