@@ -8,7 +8,7 @@ GUEST_HDR := tests/vm/guest/vmtest.h include/uapi/linux/kqemu.h
 HELPER_CFLAGS := -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Iinclude/uapi
 HELPER_SRC := $(wildcard helper/*.c)
 
-all: module guest helper
+all: module guest helper tools
 
 # The module for the running kernel (or KDIR=...).
 module:
@@ -53,3 +53,31 @@ clean:
 	-$(MAKE) -C kmod clean
 
 .PHONY: all module guest helper check check-helper check-unit check-vm clean
+
+# The demo VMM and the guest programs it runs.
+GUESTS := hello hash mmio timer smp hostile bench
+GUEST_BINS := $(GUESTS:%=$(BUILD)/guests/%.bin) $(BUILD)/guests/real16.bin
+FREESTANDING := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
+	-mno-red-zone -mgeneral-regs-only -fno-asynchronous-unwind-tables \
+	-nostdlib -static -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments -Wl,--build-id=none
+
+tools: $(BUILD)/tools/kqemu-run $(GUEST_BINS)
+
+$(BUILD)/tools/kqemu-run: tools/kqemu-run.c include/uapi/linux/kqemu.h
+	@mkdir -p $(@D)
+	$(CC) -static -O2 -pthread -Wall -Wextra -Werror -Iinclude/uapi -o $@ $<
+
+$(BUILD)/guests/%.elf: tests/guests/%.c tests/guests/start.S tests/guests/guest.h tests/guests/guest.lds
+	@mkdir -p $(@D)
+	$(CC) $(FREESTANDING) -T tests/guests/guest.lds -o $@ tests/guests/start.S $<
+
+$(BUILD)/guests/%.bin: $(BUILD)/guests/%.elf
+	objcopy -O binary $< $@
+
+$(BUILD)/guests/real16.bin: tests/guests/real16.S
+	@mkdir -p $(@D)
+	$(CC) -m32 -nostdlib -static -Wl,-Ttext=0x7c00 -Wl,--oformat=binary \
+		-Wl,-z,noexecstack -Wl,--build-id=none -o $@ $<
+
+.PHONY: tools

@@ -159,7 +159,7 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 #define EXIT_INVLPGB	0x0a0
 #define EXIT_TLBSYNC	0x0a4
 #define EXIT_NPF	0x400
-#define EXIT_ERR	(~0ULL)
+#define EXIT_ERR	0xffffffffU	/* VMEXIT_INVALID, -1 in the low 32 bits */
 
 #define INT_CTL_V_IRQ		BIT_ULL(8)
 #define INT_CTL_V_PRIO_MAX	(0xfULL << 16)
@@ -770,7 +770,8 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 {
 	struct vmcb_control *c = &sv->vmcb->control;
 	struct kqemu_run *run = vcpu->run;
-	u64 code = c->exit_code;
+	/* Exit codes are 32 bits wide; the high half is zero but for VMEXIT_INVALID. */
+	u32 code = c->exit_code;
 
 	/* An event whose delivery the exit cut short is delivered again. */
 	if (c->exit_int_info & EVENT_VALID)
@@ -862,6 +863,9 @@ static int svm_run(struct kqemu_vcpu *vcpu)
 	struct kqemu_vm *vm = vcpu->vm;
 	int ret;
 
+	/* Past the instruction an exit stopped at: its interrupt shadow is gone. */
+	if (vmcb->save.rip != vcpu->rip)
+		vmcb->control.int_state = 0;
 	vmcb->save.rax = vcpu->gprs[0];
 	vmcb->save.rsp = vcpu->gprs[4];
 	vmcb->save.rip = vcpu->rip;

@@ -60,7 +60,7 @@ boot_suite() {
 	fi
 }
 
-make -s -C "$top" BUILD="$build" guest helper || { echo "not ok - guest programs build"; echo "0 passed, 1 failed"; exit 1; }
+make -s -C "$top" BUILD="$build" guest helper tools || { echo "not ok - guest programs build"; echo "0 passed, 1 failed"; exit 1; }
 
 for release in $releases; do
 	work=$build/vm/$release
@@ -79,7 +79,10 @@ for release in $releases; do
 		say fail "[$abi] kqemu.ko builds with W=1 and no warning"
 		continue
 	fi
-	"$here/mkinitramfs.sh" "$work/initrd.gz" "$work" "$build/guest"
+	KQEMU_KDIR=$kdir "$here/mkinitramfs.sh" "$work/initrd.gz" "$work" "$build/guest" || {
+		say fail "[$abi] pack the initramfs"
+		continue
+	}
 	for suite in $suites; do
 		boot_suite "$suite"
 	done

@@ -1,0 +1,26 @@
+# The kernel's own KVM (kvm, kvm_amd and what they need), so the engine
+# suite and the benchmark can run the same guest on both in one boot.
+# Needs $KQEMU_KDIR: the folder kernel.sh made for this kernel.
+if [ -n "${KQEMU_KDIR:-}" ]; then
+	abi=$(cat "$KQEMU_KDIR/release")
+	for mods in "$KQEMU_KDIR"/root/lib/modules/"$abi" "$KQEMU_KDIR"/root/usr/lib/modules/"$abi"; do
+		[ -d "$mods" ] && break
+	done
+	mkdir -p "$root/lib/kvm"
+	: >"$root/lib/kvm/order"
+	pack_module() {
+		local name=$1 file dep
+		grep -qx "$name" "$root/lib/kvm/names" 2>/dev/null && return 0
+		file=$(find "$mods/kernel" -name "$name.ko*" | head -n 1)
+		[ -n "$file" ] || return 0	# built in
+		for dep in $(modinfo -F depends "$file" | tr ',' ' '); do
+			pack_module "$dep"
+		done
+		echo "$name" >>"$root/lib/kvm/names"
+		cp "$file" "$root/lib/kvm/"
+		echo "${file##*/}" >>"$root/lib/kvm/order"
+	}
+	ln -sf /usr/bin/kmod "$root/lib/kvm/insmod"	# kmod is packed by pack-kmod.sh
+	pack_module kvm_amd
+	pack_module kvm-amd
+fi

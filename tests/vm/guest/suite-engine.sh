@@ -1,0 +1,83 @@
+# The engine suite: every guest program on the SVM backend, run by the demo
+# VMM as a kvm-users member, with exit reasons and results checked exactly;
+# then the errors a user can meet, and KVM and kqemu in one boot.
+
+# run_guest NAME STATUS PATTERN USER ARGS...: kqemu-run ARGS as USER must
+# exit with STATUS and print a line matching PATTERN.
+run_guest() {
+	local name=$1 want=$2 pattern=$3 user=$4 out rc
+	shift 4
+	out=$(/bin/runas "$user" /bin/kqemu-run "$@" 2>&1)
+	rc=$?
+	if [ "$rc" = "$want" ] && printf '%s\n' "$out" | grep -q -- "$pattern"; then
+		echo "ok - $name (status $rc)"
+	else
+		echo "not ok - $name: status $rc (wanted $want), output:"
+		printf '%s\n' "$out" | sed 's/^/#   /' | tail -n 15
+	fi
+}
+
+check() {
+	if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; fi
+}
+
+insmod /lib/kqemu.ko allow_groups=990 || echo "not ok - insmod kqemu.ko"
+chgrp 990 /dev/kqemu
+chmod 0660 /dev/kqemu
+check "the capability query names the SVM backend" \
+	'dmesg | grep -q "kqemu: AMD SVM with nested paging"'
+
+G=/guests
+run_guest "hello over the serial port (long mode)" 0 "^Hello from a kqemu guest" member $G/hello.bin
+run_guest "hello in real mode" 0 "^Hello from real mode" member --real $G/real16.bin
+run_guest "a CPU-bound hash of guest memory matches the host's" 0 "hash: .*: match" member --fill 7 $G/hash.bin
+run_guest "MMIO reads and writes of every width, and a read-only slot" 0 "mmio: all checks passed" member $G/mmio.bin
+run_guest "a write to a read-only slot is an MMIO exit with its data" 0 "mmio: write 0xe0000000 <- 0x12345678 (4 bytes)" member $G/mmio.bin
+run_guest "100 injected timer interrupts are counted" 0 "timer: counted 100 interrupts" member --timer 100 --arg 100 $G/timer.bin
+run_guest "4 vCPUs in one VM, one thread each" 0 "4 vCPUs, total 10000 as expected" member --smp 4 $G/smp.bin
+run_guest "a CPUID exit is answered by userspace" 0 "Hello" member $G/hello.bin
+
+run_guest "hostile: triple fault is a SHUTDOWN exit" 124 "exit: SHUTDOWN" member --arg 1 $G/hostile.bin
+run_guest "hostile: wild writes to unbacked memory are MMIO exits" 42 "mmio: write 0x3ffff000 <- 0xbadbad (8 bytes)" member --arg 2 $G/hostile.bin
+run_guest "hostile: executing unbacked memory is an internal error" 123 "INTERNAL_ERROR 1" member --arg 3 $G/hostile.bin
+run_guest "hostile: RDMSR goes to userspace, which refuses it with #GP" 124 "RDMSR of MSR 0xc0000080 refused" member --arg 4 $G/hostile.bin
+run_guest "hostile: WBINVD and INVD do nothing, VMMCALL is #UD" 124 "exit: SHUTDOWN" member --arg 5 $G/hostile.bin
+run_guest "hostile: HLT with interrupts off ends the guest" 0 "exit: HLT" member --arg 6 $G/hostile.bin
+run_guest "hostile: a guest spinning forever is stopped by a signal" 122 "exit: TIMEOUT" member --timeout 3 --arg 7 $G/hostile.bin
+run_guest "hostile: debug register access is #UD" 124 "exit: SHUTDOWN" member --arg 8 $G/hostile.bin
+run_guest "a state no CPU enters is a FAIL_ENTRY exit" 123 "exit: FAIL_ENTRY" member --invalid-cs $G/hello.bin
+
+# The errors a user meets, each in one sentence.
+run_guest "an outsider is told it is not allowed" 125 "permission denied on /dev/kqemu: you are not allowed" outsider $G/hello.bin
+echo 1 >/sys/module/kqemu/parameters/max_vcpus_per_user
+run_guest "over the vCPU quota: EDQUOT in words" 125 "you already hold as many as kqemu allows" member --smp 2 $G/smp.bin
+echo 64 >/sys/module/kqemu/parameters/max_vcpus_per_user
+run_guest "over RLIMIT_MEMLOCK: ENOMEM in words" 125 "over your locked-memory limit" member --mem 64 $G/hello.bin
+check "vCPUs and VMs are all gone afterwards" \
+	'[ "$(cat /sys/class/misc/kqemu/stats/vcpus)" = 0 ] && [ "$(cat /sys/class/misc/kqemu/stats/vms)" = 0 ]'
+
+# The kernel's own KVM in the same boot.
+if [ -s /lib/kvm/order ]; then
+	for m in $(cat /lib/kvm/order); do
+		/lib/kvm/insmod "/lib/kvm/$m" 2>&1 | sed 's/^/# /'
+	done
+	check "kvm_amd loads beside kqemu" '[ -d /sys/module/kvm_amd ]'
+	chgrp 990 /dev/kvm
+	chmod 0660 /dev/kvm
+	run_guest "KVM runs the hello guest" 0 "^Hello from a kqemu guest" member --kvm $G/hello.bin
+	run_guest "kqemu runs it right after, in the same boot" 0 "^Hello from a kqemu guest" member $G/hello.bin
+	run_guest "KVM runs the hash guest after kqemu" 0 "hash: .*: match" member --kvm --fill 3 $G/hash.bin
+	run_guest "kqemu runs the hash guest after KVM" 0 "hash: .*: match" member --fill 3 $G/hash.bin
+	if [ "$(cat /sys/module/kvm/parameters/enable_virt_at_load 2>/dev/null)" = Y ]; then
+		echo 0 >/sys/module/kqemu/parameters/share_svm
+		run_guest "with share_svm=0 and KVM holding SVM: EBUSY in words" 125 "another hypervisor holds the CPU's virtualization" member $G/hello.bin
+		echo 1 >/sys/module/kqemu/parameters/share_svm
+		run_guest "with share_svm=1 kqemu shares SVM with KVM" 0 "^Hello from a kqemu guest" member $G/hello.bin
+	fi
+	for m in kvm_amd kvm; do rmmod $m; done
+else
+	echo "not ok - the kernel's kvm_amd is not in the initramfs"
+fi
+
+rmmod kqemu
+run_guest "with kqemu unloaded: ENOENT in words" 125 "the kqemu module is not loaded" member $G/hello.bin

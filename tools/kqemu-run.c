@@ -1,0 +1,836 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kqemu-run: the demo VMM.  It loads a flat binary guest, starts it in real
+ * or long mode, connects a serial port (0x3f8) to stdout and an exit port
+ * (0xf4) to its own exit status, and reports what else the guest does.
+ * With --kvm it runs the same guest on /dev/kvm, so that the two can be
+ * compared in one boot.
+ *
+ * Every failure is one sentence that says what is wrong and what to do.
+ */
+#define _GNU_SOURCE
+#include <cpuid.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <linux/kqemu.h>
+#include <linux/kvm.h>
+
+/* Exit statuses of kqemu-run itself; below 120 the guest chose it. */
+#define EXIT_SETUP	125	/* kqemu-run could not start the guest */
+#define EXIT_SHUTDOWN	124	/* triple fault */
+#define EXIT_FAILED	123	/* the CPU refused the guest, or kqemu gave up */
+#define EXIT_TIMEOUT	122
+
+#define SERIAL_PORT	0x3f8
+#define EXIT_PORT	0xf4
+#define RESULT_PORT	0x500	/* 32-bit writes: results the host checks */
+#define MMIO_BASE	0xd0000000ULL	/* a device with 8 registers */
+#define ROM_BASE	0xe0000000ULL	/* a read-only slot */
+#define LONG_LOAD	0x100000ULL
+#define REAL_LOAD	0x7c00ULL
+#define DATA_BASE	0x400000ULL	/* --fill: the hash guest's input */
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	int id, fd;
+	struct kqemu_run *krun;
+	struct kvm_run *kvm_run;
+	pthread_t thread;
+	unsigned long exits, timer_irqs;
+	bool irq_pending;
+	int result;
+};
+
+struct vm {
+	bool kvm;
+	int sysfd, fd;
+	uint8_t *mem;
+	size_t mem_size;
+	uint64_t mmio_regs[8];
+	uint32_t results[16];
+	int nvcpus;
+	struct vcpu vcpus[KQEMU_MAX_VCPUS];
+	pthread_mutex_t lock;
+	volatile bool stop;
+	int exit_code;
+};
+
+static struct {
+	const char *image;
+	bool real_mode, kvm, trace, quiet;
+	unsigned long mem_mib;
+	int smp, timer_irqs, timeout;
+	unsigned long arg;
+	unsigned long fill_seed;
+	bool bench, invalid_cs;
+} opt = { .mem_mib = 6, .smp = 1, .timeout = 60 };
+
+static const char *accel_name(void)
+{
+	return opt.kvm ? "/dev/kvm" : "/dev/kqemu";
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "kqemu-run: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	exit(EXIT_SETUP);
+}
+
+/* --- errors in words ----------------------------------------------------- */
+
+static void __attribute__((noreturn)) die_open(int err)
+{
+	switch (err) {
+	case ENOENT:
+		die("%s does not exist: the %s module is not loaded (run 'sudo kqemuctl load', or 'sudo modprobe %s')",
+		    accel_name(), opt.kvm ? "kvm" : "kqemu", opt.kvm ? "kvm_amd" : "kqemu");
+	case ENXIO:
+	case ENODEV:
+		die("%s exists but no driver answers it: load the module ('sudo kqemuctl load')",
+		    accel_name());
+	case EACCES:
+	case EPERM:
+		die("permission denied on %s: you are not allowed to use it. Ask an administrator to add you ('sudo kqemuctl adduser %s'); if you were added already, log out and in again (or run 'newgrp kvm-users'), since group changes apply to new logins only",
+		    accel_name(), getenv("USER") ? getenv("USER") : "$USER");
+	default:
+		die("cannot open %s: %s", accel_name(), strerror(err));
+	}
+}
+
+static void __attribute__((noreturn)) die_ioctl(const char *what, int err)
+{
+	switch (err) {
+	case EACCES:
+		die("%s: access to %s was revoked: the administrator changed kqemu's access policy since this program opened it (see 'kqemuctl status')",
+		    what, accel_name());
+	case EDQUOT:
+		die("%s: you already hold as many as kqemu allows one user (see max_vms_per_user, max_vcpus_per_user, max_pinned_mb_per_user in 'kqemuctl status'); close another guest first",
+		    what);
+	case ENOMEM:
+		die("%s: out of memory, or over your locked-memory limit: kqemu pins guest memory and counts it against RLIMIT_MEMLOCK ('ulimit -l'); raise the limit or give the guest less memory (--mem)",
+		    what);
+	case EBUSY:
+		die("%s: another hypervisor holds the CPU's virtualization (kvm_amd or kvm_intel, VirtualBox, VMware). Stop its guests; on Linux 6.12+ KVM takes it when it loads unless booted with kvm.enable_virt_at_load=0; or load kqemu with share_svm=1",
+		    what);
+	default:
+		die("%s: %s", what, strerror(err));
+	}
+}
+
+static void __attribute__((noreturn)) die_no_backend(int sysfd)
+{
+	struct kqemu_capability cap = { .cap = KQEMU_CAP_BACKEND_ERROR };
+
+	ioctl(sysfd, KQEMU_CHECK_CAPABILITY, &cap);
+	switch (cap.value) {
+	case EPERM:
+		die("this CPU's virtualization (AMD-V/SVM) is disabled by the firmware: enable SVM (or 'Virtualization Technology') in the BIOS/UEFI setup, then reboot");
+	case ENODEV:
+		die("this CPU has no hardware virtualization that kqemu can use (it needs AMD-V with nested paging); inside a VM, ask for nested virtualization");
+	default:
+		die("kqemu has no hardware virtualization backend here (%s)",
+		    strerror((int)cap.value));
+	}
+}
+
+/* --- the accelerator: kqemu or KVM, same guest --------------------------- */
+
+static void open_accel(struct vm *vm)
+{
+	vm->sysfd = open(accel_name(), O_RDWR | O_CLOEXEC);
+	if (vm->sysfd < 0)
+		die_open(errno);
+	if (vm->kvm) {
+		if (ioctl(vm->sysfd, KVM_GET_API_VERSION, 0) != KVM_API_VERSION)
+			die("/dev/kvm speaks another API version");
+		vm->fd = ioctl(vm->sysfd, KVM_CREATE_VM, 0);
+	} else {
+		struct kqemu_capability cap = { .cap = KQEMU_CAP_BACKEND };
+		struct kqemu_create_vm args = { 0 };
+		int version = ioctl(vm->sysfd, KQEMU_GET_API_VERSION);
+
+		if (version < 0)
+			die_ioctl("KQEMU_GET_API_VERSION", errno);
+		if (version != KQEMU_API_VERSION)
+			die("/dev/kqemu speaks API version %d, this kqemu-run %d: install matching kqemu-utils",
+			    version, KQEMU_API_VERSION);
+		if (ioctl(vm->sysfd, KQEMU_CHECK_CAPABILITY, &cap))
+			die_ioctl("KQEMU_CHECK_CAPABILITY", errno);
+		if (cap.value == KQEMU_BACKEND_NONE)
+			die_no_backend(vm->sysfd);
+		vm->fd = ioctl(vm->sysfd, KQEMU_CREATE_VM, &args);
+	}
+	if (vm->fd < 0)
+		die_ioctl("creating the VM", errno);
+}
+
+static void add_memory(struct vm *vm, unsigned int slot, uint64_t gpa,
+		       void *host, uint64_t size, bool readonly)
+{
+	int ret;
+
+	if (vm->kvm) {
+		struct kvm_userspace_memory_region r = {
+			.slot = slot, .guest_phys_addr = gpa, .memory_size = size,
+			.userspace_addr = (uintptr_t)host,
+			.flags = readonly ? KVM_MEM_READONLY : 0,
+		};
+
+		ret = ioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &r);
+	} else {
+		struct kqemu_memory_slot s = {
+			.slot = slot, .guest_phys_addr = gpa, .size = size,
+			.userspace_addr = (uintptr_t)host,
+			.flags = readonly ? KQEMU_MEM_READONLY : 0,
+		};
+
+		ret = ioctl(vm->fd, KQEMU_ADD_MEMORY_SLOT, &s);
+	}
+	if (ret)
+		die_ioctl("adding guest memory", errno);
+}
+
+/* KVM checks EFER against the guest's CPUID: give it what KVM supports. */
+static void kvm_set_cpuid(struct vm *vm, struct vcpu *vcpu)
+{
+	static struct {
+		struct kvm_cpuid2 head;
+		struct kvm_cpuid_entry2 entries[128];
+	} cpuid;
+
+	cpuid.head.nent = 128;
+	if (ioctl(vm->sysfd, KVM_GET_SUPPORTED_CPUID, &cpuid) ||
+	    ioctl(vcpu->fd, KVM_SET_CPUID2, &cpuid))
+		die_ioctl("setting the guest's CPUID on KVM", errno);
+}
+
+static void create_vcpu(struct vm *vm, struct vcpu *vcpu)
+{
+	if (vm->kvm) {
+		int size = ioctl(vm->sysfd, KVM_GET_VCPU_MMAP_SIZE, 0);
+
+		vcpu->fd = ioctl(vm->fd, KVM_CREATE_VCPU, vcpu->id);
+		if (vcpu->fd < 0)
+			die_ioctl("creating a vCPU", errno);
+		vcpu->kvm_run = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED,
+				     vcpu->fd, 0);
+		if (vcpu->kvm_run == MAP_FAILED)
+			die("mapping the vCPU's run area: %s", strerror(errno));
+		kvm_set_cpuid(vm, vcpu);
+		return;
+	}
+	struct kqemu_create_vcpu args = { .id = vcpu->id };
+
+	vcpu->fd = ioctl(vm->fd, KQEMU_CREATE_VCPU, &args);
+	if (vcpu->fd < 0 && errno == EOPNOTSUPP)
+		die_no_backend(vm->sysfd);
+	if (vcpu->fd < 0)
+		die_ioctl("creating a vCPU", errno);
+	vcpu->krun = mmap(NULL, KQEMU_RUN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+			  vcpu->fd, 0);
+	if (vcpu->krun == MAP_FAILED)
+		die("mapping the vCPU's run area: %s", strerror(errno));
+}
+
+/* Segment and register state, in kqemu's terms; KVM's are converted. */
+static void kvm_seg(struct kvm_segment *k, const struct kqemu_segment *s)
+{
+	memset(k, 0, sizeof(*k));
+	k->base = s->base;
+	k->limit = s->limit;
+	k->selector = s->selector;
+	k->type = s->attrib & 15;
+	k->s = (s->attrib >> 4) & 1;
+	k->dpl = (s->attrib >> 5) & 3;
+	k->present = (s->attrib >> 7) & 1;
+	k->avl = (s->attrib >> 8) & 1;
+	k->l = (s->attrib >> 9) & 1;
+	k->db = (s->attrib >> 10) & 1;
+	k->g = (s->attrib >> 11) & 1;
+	k->unusable = !k->present;
+}
+
+static void set_state(struct vm *vm, struct vcpu *vcpu, struct kqemu_sregs *s,
+		      struct kqemu_regs *r)
+{
+	if (!vm->kvm) {
+		if (ioctl(vcpu->fd, KQEMU_SET_SREGS, s))
+			die_ioctl("setting the vCPU's special registers", errno);
+		if (ioctl(vcpu->fd, KQEMU_SET_REGS, r))
+			die_ioctl("setting the vCPU's registers", errno);
+		return;
+	}
+	struct kvm_sregs ks;
+	struct kvm_regs kr = {
+		.rax = r->rax, .rbx = r->rbx, .rcx = r->rcx, .rdx = r->rdx,
+		.rsi = r->rsi, .rdi = r->rdi, .rsp = r->rsp, .rbp = r->rbp,
+		.rip = r->rip, .rflags = r->rflags,
+	};
+
+	if (ioctl(vcpu->fd, KVM_GET_SREGS, &ks))
+		die_ioctl("reading the vCPU's special registers", errno);
+	kvm_seg(&ks.cs, &s->cs);
+	kvm_seg(&ks.ds, &s->ds);
+	kvm_seg(&ks.es, &s->es);
+	kvm_seg(&ks.fs, &s->fs);
+	kvm_seg(&ks.gs, &s->gs);
+	kvm_seg(&ks.ss, &s->ss);
+	kvm_seg(&ks.tr, &s->tr);
+	kvm_seg(&ks.ldt, &s->ldt);
+	ks.gdt.base = s->gdt.base;
+	ks.gdt.limit = s->gdt.limit;
+	ks.idt.base = s->idt.base;
+	ks.idt.limit = s->idt.limit;
+	ks.cr0 = s->cr0;
+	ks.cr3 = s->cr3;
+	ks.cr4 = s->cr4;
+	ks.efer = s->efer;
+	if (ioctl(vcpu->fd, KVM_SET_SREGS, &ks) || ioctl(vcpu->fd, KVM_SET_REGS, &kr))
+		die_ioctl("setting the vCPU's registers", errno);
+}
+
+/* --- the machine ---------------------------------------------------------- */
+
+static struct kqemu_segment seg(uint16_t sel, uint16_t attrib, uint32_t limit)
+{
+	return (struct kqemu_segment){ .selector = sel, .attrib = attrib, .limit = limit };
+}
+
+/*
+ * Identity-mapped first and fourth GiB (memory; devices) in 2 MiB pages, a
+ * GDT, and long mode.
+ */
+static void setup_long_mode(struct vm *vm, struct kqemu_sregs *s)
+{
+	uint64_t *pml4 = (uint64_t *)(vm->mem + 0x1000);
+	uint64_t *pdpt = (uint64_t *)(vm->mem + 0x2000);
+	uint64_t *pd_low = (uint64_t *)(vm->mem + 0x3000);
+	uint64_t *pd_high = (uint64_t *)(vm->mem + 0x4000);
+	uint64_t *gdt = (uint64_t *)(vm->mem + 0x500);
+	int i;
+
+	pml4[0] = 0x2000 | 3;
+	pdpt[0] = 0x3000 | 3;
+	pdpt[3] = 0x4000 | 3;
+	for (i = 0; i < 512; i++) {
+		pd_low[i] = ((uint64_t)i << 21) | 0x83;
+		pd_high[i] = ((3ULL << 30) + ((uint64_t)i << 21)) | 0x83;
+	}
+	gdt[0] = 0;
+	gdt[1] = 0x00af9a000000ffffULL;	/* 64-bit code */
+	gdt[2] = 0x00cf92000000ffffULL;	/* data */
+	s->cs = seg(0x08, 0xa9b, 0xffffffff);
+	s->ds = s->es = s->fs = s->gs = s->ss = seg(0x10, 0xc93, 0xffffffff);
+	s->tr = seg(0, 0x8b, 0x67);
+	s->ldt = seg(0, 0x82, 0xffff);
+	s->gdt.base = 0x500;
+	s->gdt.limit = 23;
+	s->idt.limit = 0xffff;
+	s->cr0 = 0x80000031;	/* PG, NE, ET, PE */
+	s->cr3 = 0x1000;
+	s->cr4 = 0x20;		/* PAE */
+	s->efer = 0x500;	/* LME, LMA */
+}
+
+static void setup_real_mode(struct kqemu_sregs *s)
+{
+	s->cs = seg(0, 0x9b, 0xffff);
+	s->ds = s->es = s->fs = s->gs = s->ss = seg(0, 0x93, 0xffff);
+	s->tr = seg(0, 0x8b, 0xffff);
+	s->ldt = seg(0, 0x82, 0xffff);
+	s->gdt.limit = 0xffff;
+	s->idt.limit = 0x3ff;
+	s->cr0 = 0x10;
+}
+
+static void load_image(struct vm *vm, uint64_t addr)
+{
+	int fd = open(opt.image, O_RDONLY);
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st))
+		die("cannot read the guest image %s: %s", opt.image, strerror(errno));
+	if (addr + st.st_size > vm->mem_size)
+		die("the guest image %s (%lld bytes) does not fit in %lu MiB of guest memory at %#llx",
+		    opt.image, (long long)st.st_size, opt.mem_mib, (unsigned long long)addr);
+	if (read(fd, vm->mem + addr, st.st_size) != st.st_size)
+		die("cannot read the guest image %s: %s", opt.image, strerror(errno));
+	close(fd);
+}
+
+/* The hash guest's input, and the same FNV-1a hash on the host. */
+static uint64_t fill_and_hash(struct vm *vm)
+{
+	uint64_t x = opt.fill_seed * 0x9e3779b97f4a7c15ULL + 1, h = 0xcbf29ce484222325ULL;
+	uint8_t *p = vm->mem + DATA_BASE;
+	size_t i, n = 1 << 20;
+	int round;
+
+	for (i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = x;
+	}
+	for (round = 0; round < 4; round++)
+		for (i = 0; i < n; i++) {
+			h ^= p[i];
+			h *= 0x100000001b3ULL;
+		}
+	return h;
+}
+
+/* --- exits ---------------------------------------------------------------- */
+
+static void stop_all(struct vm *vm, int code)
+{
+	int i;
+
+	pthread_mutex_lock(&vm->lock);
+	if (!vm->stop) {
+		vm->stop = true;
+		vm->exit_code = code;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	for (i = 0; i < vm->nvcpus; i++) {
+		struct vcpu *v = &vm->vcpus[i];
+
+		if (v->krun)
+			v->krun->immediate_exit = 1;
+		if (v->kvm_run)
+			v->kvm_run->immediate_exit = 1;
+		if (v->thread && !pthread_equal(v->thread, pthread_self()))
+			pthread_kill(v->thread, SIGUSR1);
+	}
+}
+
+static void port_out(struct vcpu *vcpu, uint16_t port, uint32_t value, int size)
+{
+	struct vm *vm = vcpu->vm;
+
+	if (port == SERIAL_PORT) {
+		if (!opt.quiet) {
+			putchar(value & 0xff);
+			fflush(stdout);
+		}
+	} else if (port == EXIT_PORT) {
+		stop_all(vm, value & 0xff);
+	} else if (port >= RESULT_PORT && port < RESULT_PORT + 64 && size == 4) {
+		vm->results[(port - RESULT_PORT) / 4] = value;
+	} else if (opt.trace) {
+		printf("io: out %#x <- %#x (%d bytes)\n", port, value, size);
+	}
+}
+
+static uint32_t port_in(uint16_t port)
+{
+	if (port == SERIAL_PORT + 5)
+		return 0x60;	/* line status: transmitter empty */
+	return 0xffffffff;
+}
+
+static void mmio(struct vcpu *vcpu, uint64_t addr, uint8_t *data, int len, bool write)
+{
+	struct vm *vm = vcpu->vm;
+	uint64_t value = 0;
+
+	memcpy(&value, data, len);
+	if (addr >= MMIO_BASE && addr < MMIO_BASE + sizeof(vm->mmio_regs)) {
+		uint64_t *reg = &vm->mmio_regs[(addr - MMIO_BASE) / 8];
+		int shift = (addr & 7) * 8;
+
+		if (write) {
+			uint64_t mask = len == 8 ? ~0ULL : ((1ULL << (len * 8)) - 1) << shift;
+
+			*reg = (*reg & ~mask) | ((value << shift) & mask);
+		} else {
+			value = *reg >> shift;
+			memcpy(data, &value, len);
+		}
+	} else if (!write) {
+		memset(data, 0xff, len);
+	}
+	if (!opt.quiet)
+		printf("mmio: %s %#llx %s %#llx (%d bytes)\n", write ? "write" : "read",
+		       (unsigned long long)addr, write ? "<-" : "->",
+		       (unsigned long long)(write ? value : (memcpy(&value, data, len), value)),
+		       len);
+}
+
+/* The guest's CPUID: the host's, without the virtualization bits. */
+static void cpuid(uint32_t fn, uint32_t idx, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
+{
+	__cpuid_count(fn, idx, *a, *b, *c, *d);
+	if (fn == 1)
+		*c &= ~(1u << 5);	/* VMX */
+	if (fn == 0x80000001)
+		*c &= ~(1u << 2);	/* SVM */
+}
+
+/* A timer the guest counts: one interrupt each time it halts. */
+static bool timer_tick(struct vcpu *vcpu)
+{
+	if (vcpu->id != 0 || vcpu->timer_irqs >= (unsigned long)opt.timer_irqs)
+		return false;
+	vcpu->irq_pending = true;
+	return true;
+}
+
+static void inject_if_ready(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	if (!vcpu->irq_pending)
+		return;
+	if (vm->kvm) {
+		struct kvm_interrupt irq = { .irq = 0x20 };
+
+		if (!vcpu->kvm_run->ready_for_interrupt_injection ||
+		    !vcpu->kvm_run->if_flag) {
+			vcpu->kvm_run->request_interrupt_window = 1;
+			return;
+		}
+		if (ioctl(vcpu->fd, KVM_INTERRUPT, &irq))
+			die_ioctl("injecting an interrupt", errno);
+		vcpu->kvm_run->request_interrupt_window = 0;
+	} else {
+		struct kqemu_interrupt irq = { .vector = 0x20 };
+
+		if (ioctl(vcpu->fd, KQEMU_INTERRUPT, &irq))
+			die_ioctl("injecting an interrupt", errno);
+	}
+	vcpu->irq_pending = false;
+	vcpu->timer_irqs++;
+}
+
+/* 1: go on; 0: this vCPU is done. */
+static int handle_kqemu_exit(struct vcpu *vcpu)
+{
+	struct kqemu_run *run = vcpu->krun;
+	struct vm *vm = vcpu->vm;
+
+	switch (run->exit_reason) {
+	case KQEMU_EXIT_IO: {
+		uint8_t *data = (uint8_t *)run + run->io.data_offset;
+		uint32_t value = 0;
+
+		if (run->io.direction == KQEMU_EXIT_IO_OUT) {
+			memcpy(&value, data, run->io.size);
+			port_out(vcpu, run->io.port, value, run->io.size);
+		} else {
+			value = port_in(run->io.port);
+			memcpy(data, &value, run->io.size);
+		}
+		return 1;
+	}
+	case KQEMU_EXIT_MMIO:
+		mmio(vcpu, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
+		     run->mmio.is_write);
+		return 1;
+	case KQEMU_EXIT_HLT:
+		if (timer_tick(vcpu))
+			return 1;
+		if (vcpu->id == 0 && !opt.timer_irqs)
+			printf("exit: HLT on vCPU 0 with no exit code; stopping\n");
+		if (vcpu->id == 0)
+			stop_all(vm, 0);
+		return 0;
+	case KQEMU_EXIT_IRQ_WINDOW:
+		return 1;
+	case KQEMU_EXIT_CPUID:
+		cpuid(run->cpuid.function, run->cpuid.index, &run->cpuid.eax,
+		      &run->cpuid.ebx, &run->cpuid.ecx, &run->cpuid.edx);
+		return 1;
+	case KQEMU_EXIT_MSR:
+		printf("exit: %s of MSR %#x refused with #GP\n",
+		       run->msr.is_write ? "WRMSR" : "RDMSR", run->msr.index);
+		run->msr.error = 1;
+		return 1;
+	case KQEMU_EXIT_SHUTDOWN:
+		printf("exit: SHUTDOWN (the guest triple-faulted)\n");
+		stop_all(vm, EXIT_SHUTDOWN);
+		return 0;
+	case KQEMU_EXIT_FAIL_ENTRY:
+		printf("exit: FAIL_ENTRY: the CPU refused the guest state (hardware reason %#llx)\n",
+		       (unsigned long long)run->fail_entry.hardware_exit_reason);
+		stop_all(vm, EXIT_FAILED);
+		return 0;
+	case KQEMU_EXIT_INTERNAL_ERROR:
+		printf("exit: INTERNAL_ERROR %u: %s (data %#llx %#llx, rip %#llx)\n",
+		       run->internal.suberror,
+		       run->internal.suberror == KQEMU_INTERNAL_ERROR_EMULATION ?
+		       "an access to memory no slot backs, by an instruction kqemu cannot emulate" :
+		       run->internal.suberror == KQEMU_INTERNAL_ERROR_STRING_IO ?
+		       "string I/O is not supported" : "kqemu cannot go on",
+		       (unsigned long long)run->internal.data[0],
+		       (unsigned long long)run->internal.data[1],
+		       (unsigned long long)run->internal.data[2]);
+		stop_all(vm, EXIT_FAILED);
+		return 0;
+	default:
+		printf("exit: reason %u (hardware %#llx)\n", run->exit_reason,
+		       (unsigned long long)run->fail_entry.hardware_exit_reason);
+		stop_all(vm, EXIT_FAILED);
+		return 0;
+	}
+}
+
+static int handle_kvm_exit(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->kvm_run;
+	struct vm *vm = vcpu->vm;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_IO: {
+		uint8_t *data = (uint8_t *)run + run->io.data_offset;
+		uint32_t value = 0;
+
+		if (run->io.direction == KVM_EXIT_IO_OUT) {
+			memcpy(&value, data, run->io.size);
+			port_out(vcpu, run->io.port, value, run->io.size);
+		} else {
+			value = port_in(run->io.port);
+			memcpy(data, &value, run->io.size);
+		}
+		return 1;
+	}
+	case KVM_EXIT_MMIO:
+		mmio(vcpu, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
+		     run->mmio.is_write);
+		return 1;
+	case KVM_EXIT_HLT:
+		if (timer_tick(vcpu))
+			return 1;
+		if (vcpu->id == 0)
+			stop_all(vm, 0);
+		return 0;
+	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		return 1;
+	case KVM_EXIT_SHUTDOWN:
+		printf("exit: SHUTDOWN (the guest triple-faulted)\n");
+		stop_all(vm, EXIT_SHUTDOWN);
+		return 0;
+	default:
+		printf("exit: KVM reason %u\n", run->exit_reason);
+		stop_all(vm, EXIT_FAILED);
+		return 0;
+	}
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	struct vm *vm = vcpu->vm;
+
+	while (!vm->stop) {
+		int ret;
+
+		inject_if_ready(vcpu);
+		ret = ioctl(vcpu->fd, vm->kvm ? KVM_RUN : KQEMU_RUN, 0);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret < 0) {
+			fprintf(stderr, "kqemu-run: ");
+			die_ioctl("running the guest", errno);
+		}
+		vcpu->exits++;
+		if (!(vm->kvm ? handle_kvm_exit(vcpu) : handle_kqemu_exit(vcpu)))
+			break;
+	}
+	return NULL;
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;	/* only to interrupt KQEMU_RUN */
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void __attribute__((noreturn)) usage(int status)
+{
+	printf("Usage: kqemu-run [OPTIONS] GUEST.bin\n"
+	       "Run a flat binary guest on /dev/kqemu.\n\n"
+	       "  --real          start in real mode at 0:%#llx (default: long mode at %#llx)\n"
+	       "  --mem MIB       guest memory (default 6, under the usual 8 MiB RLIMIT_MEMLOCK)\n"
+	       "  --smp N         vCPUs, one thread each (long mode)\n"
+	       "  --timer N       inject N timer interrupts (vector 0x20), one per HLT\n"
+	       "  --arg N         passed to the guest in RSI\n"
+	       "  --fill SEED     fill 1 MiB at %#llx and check the guest's hash of it\n"
+	       "  --kvm           run on /dev/kvm instead, for comparison\n"
+	       "  --timeout S     give up after S seconds (default 60)\n"
+	       "  --invalid-cs    a 64-bit code segment with D set, which no CPU enters\n"
+	       "  --trace, --quiet\n",
+	       REAL_LOAD, LONG_LOAD, DATA_BASE);
+	exit(status);
+}
+
+static void parse_args(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "real", no_argument, NULL, 'r' },
+		{ "mem", required_argument, NULL, 'm' },
+		{ "smp", required_argument, NULL, 's' },
+		{ "timer", required_argument, NULL, 't' },
+		{ "arg", required_argument, NULL, 'a' },
+		{ "fill", required_argument, NULL, 'f' },
+		{ "kvm", no_argument, NULL, 'k' },
+		{ "timeout", required_argument, NULL, 'T' },
+		{ "trace", no_argument, NULL, 'x' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "bench", no_argument, NULL, 'b' },
+		{ "invalid-cs", no_argument, NULL, 'I' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': opt.real_mode = true; break;
+		case 'm': opt.mem_mib = strtoul(optarg, NULL, 0); break;
+		case 's': opt.smp = atoi(optarg); break;
+		case 't': opt.timer_irqs = atoi(optarg); break;
+		case 'a': opt.arg = strtoul(optarg, NULL, 0); break;
+		case 'f': opt.fill_seed = strtoul(optarg, NULL, 0); break;
+		case 'k': opt.kvm = true; break;
+		case 'T': opt.timeout = atoi(optarg); break;
+		case 'x': opt.trace = true; break;
+		case 'q': opt.quiet = true; break;
+		case 'b': opt.bench = true; break;
+		case 'I': opt.invalid_cs = true; break;
+		case 'h': usage(0);
+		default: usage(EXIT_SETUP);
+		}
+	}
+	if (optind != argc - 1)
+		usage(EXIT_SETUP);
+	opt.image = argv[optind];
+	if (opt.smp < 1 || opt.smp > KQEMU_MAX_VCPUS || (opt.real_mode && opt.smp > 1))
+		die("--smp takes 1 to %d vCPUs (1 in real mode)", KQEMU_MAX_VCPUS);
+	if (opt.mem_mib < 6 || opt.mem_mib > 1024)
+		die("--mem takes 6 to 1024 MiB");
+}
+
+int main(int argc, char **argv)
+{
+	static struct vm vm;
+	struct sigaction sa = { .sa_handler = on_signal };
+	uint64_t expected_hash = 0;
+	double t0, t_setup, t_run;
+	int i;
+
+	parse_args(argc, argv);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	sigaction(SIGUSR1, &sa, NULL);
+	pthread_mutex_init(&vm.lock, NULL);
+	vm.kvm = opt.kvm;
+	vm.nvcpus = opt.smp;
+
+	t0 = now();
+	open_accel(&vm);
+	vm.mem_size = opt.mem_mib << 20;
+	vm.mem = mmap(NULL, vm.mem_size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (vm.mem == MAP_FAILED)
+		die("cannot allocate %lu MiB of guest memory: %s", opt.mem_mib, strerror(errno));
+	load_image(&vm, opt.real_mode ? REAL_LOAD : LONG_LOAD);
+	if (opt.fill_seed)
+		expected_hash = fill_and_hash(&vm);
+	add_memory(&vm, 0, 0, vm.mem, vm.mem_size, false);
+	{
+		/* A read-only slot whose first word the guest can read: "ROM!" */
+		static uint8_t rom[4096] __attribute__((aligned(4096)));
+
+		memcpy(rom, "ROM!", 4);
+		add_memory(&vm, 1, ROM_BASE, rom, sizeof(rom), true);
+	}
+
+	for (i = 0; i < vm.nvcpus; i++) {
+		struct vcpu *v = &vm.vcpus[i];
+		struct kqemu_sregs s = { 0 };
+		struct kqemu_regs r = { .rflags = 2 };
+
+		v->vm = &vm;
+		v->id = i;
+		create_vcpu(&vm, v);
+		if (opt.real_mode) {
+			setup_real_mode(&s);
+			r.rip = REAL_LOAD;
+			r.rsp = 0x7000;
+		} else {
+			setup_long_mode(&vm, &s);
+			if (opt.invalid_cs)
+				s.cs.attrib |= 1 << 10;
+			r.rip = LONG_LOAD;
+			r.rsp = vm.mem_size - (uint64_t)i * 0x10000;
+			r.rdi = i;
+			r.rsi = opt.arg;
+			r.rdx = vm.nvcpus;
+		}
+		set_state(&vm, v, &s, &r);
+	}
+	t_setup = now() - t0;
+
+	t0 = now();
+	for (i = 0; i < vm.nvcpus; i++)
+		if (pthread_create(&vm.vcpus[i].thread, NULL, vcpu_thread, &vm.vcpus[i]))
+			die("cannot start a vCPU thread");
+	for (i = 0; i * 10 < opt.timeout * 1000 && !vm.stop; i++)
+		usleep(10000);
+	if (!vm.stop) {
+		printf("exit: TIMEOUT after %d s\n", opt.timeout);
+		stop_all(&vm, EXIT_TIMEOUT);
+	}
+	for (i = 0; i < vm.nvcpus; i++)
+		pthread_join(vm.vcpus[i].thread, NULL);
+	t_run = now() - t0;
+
+	if (opt.timer_irqs)
+		printf("timer: injected %lu interrupts\n", vm.vcpus[0].timer_irqs);
+	if (opt.fill_seed) {
+		uint64_t got = vm.results[0] | (uint64_t)vm.results[1] << 32;
+
+		printf("hash: guest %016llx, host %016llx: %s\n", (unsigned long long)got,
+		       (unsigned long long)expected_hash, got == expected_hash ? "match" : "MISMATCH");
+		if (got != expected_hash && vm.exit_code == 0)
+			vm.exit_code = 1;
+	}
+	if (opt.bench) {
+		unsigned long exits = 0;
+
+		for (i = 0; i < vm.nvcpus; i++)
+			exits += vm.vcpus[i].exits;
+		printf("bench: setup %.6f s, run %.6f s, %lu exits\n", t_setup, t_run, exits);
+	}
+	return vm.exit_code;
+}
