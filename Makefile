@@ -81,3 +81,61 @@ $(BUILD)/guests/real16.bin: tests/guests/real16.S
 		-Wl,-z,noexecstack -Wl,--build-id=none -o $@ $<
 
 .PHONY: tools
+
+# Installing on a host.  `make install` puts the helper, the demo VMM and
+# its guests, the udev rule, sysusers.d and modules-load.d files and the man
+# page under /usr, and the module's source under /usr/src/kqemu-$(VERSION)
+# for DKMS; as root with DESTDIR empty it then registers and builds it with
+# DKMS and configures the host (packaging/configure.sh).  `make uninstall`
+# undoes all of it and keeps the group.  The Debian packages (make deb)
+# ship the same files.
+VERSION := 1.0
+DESTDIR ?=
+PREFIX ?= /usr
+DKMS_SRC := $(PREFIX)/src/kqemu-$(VERSION)
+UTILS_FILES := $(PREFIX)/bin/kqemuctl $(PREFIX)/bin/kqemu-run \
+	$(PREFIX)/share/man/man1/kqemuctl.1 \
+	$(PREFIX)/share/bash-completion/completions/kqemuctl \
+	$(PREFIX)/lib/udev/rules.d/60-kqemu.rules \
+	$(PREFIX)/lib/sysusers.d/kqemu.conf \
+	$(PREFIX)/lib/modules-load.d/kqemu.conf \
+	$(PREFIX)/lib/kqemu/configure.sh
+
+install-utils: helper tools
+	install -D -m 0755 $(BUILD)/helper/kqemuctl $(DESTDIR)$(PREFIX)/bin/kqemuctl
+	install -D -m 0755 $(BUILD)/tools/kqemu-run $(DESTDIR)$(PREFIX)/bin/kqemu-run
+	install -d $(DESTDIR)$(PREFIX)/share/kqemu/guests
+	install -m 0644 $(GUEST_BINS) $(DESTDIR)$(PREFIX)/share/kqemu/guests/
+	install -D -m 0644 helper/kqemuctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/kqemuctl.1
+	install -D -m 0644 helper/kqemuctl.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/kqemuctl
+	install -D -m 0644 udev/60-kqemu.rules $(DESTDIR)$(PREFIX)/lib/udev/rules.d/60-kqemu.rules
+	install -D -m 0644 udev/kqemu.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/kqemu.conf
+	install -D -m 0644 udev/kqemu.modules-load $(DESTDIR)$(PREFIX)/lib/modules-load.d/kqemu.conf
+	install -D -m 0755 packaging/configure.sh $(DESTDIR)$(PREFIX)/lib/kqemu/configure.sh
+
+install-dkms:
+	install -d $(DESTDIR)$(DKMS_SRC)/kmod $(DESTDIR)$(DKMS_SRC)/include/uapi/linux
+	install -m 0644 kmod/Makefile kmod/*.c kmod/*.h kmod/*.S $(DESTDIR)$(DKMS_SRC)/kmod/
+	install -m 0644 include/uapi/linux/kqemu.h $(DESTDIR)$(DKMS_SRC)/include/uapi/linux/
+	sed 's/#MODULE_VERSION#/$(VERSION)/' dkms.conf > $(DESTDIR)$(DKMS_SRC)/dkms.conf
+
+install: install-utils install-dkms
+ifeq ($(DESTDIR),)
+	dkms add kqemu/$(VERSION) 2>/dev/null || dkms status kqemu/$(VERSION) | grep -q .
+	dkms autoinstall
+	$(PREFIX)/lib/kqemu/configure.sh configure
+endif
+
+uninstall:
+	-$(PREFIX)/lib/kqemu/configure.sh unload
+	-dkms remove kqemu/$(VERSION) --all
+	-$(PREFIX)/lib/kqemu/configure.sh purge
+	rm -rf $(DESTDIR)$(DKMS_SRC) $(DESTDIR)$(PREFIX)/share/kqemu
+	rm -f $(UTILS_FILES:%=$(DESTDIR)%)
+	-rmdir $(DESTDIR)$(PREFIX)/lib/kqemu
+
+# The Debian packages kqemu-dkms and kqemu-utils, into build/deb/.
+deb:
+	tests/system/build-debs.sh $(BUILD)/deb
+
+.PHONY: install install-utils install-dkms uninstall deb
