@@ -139,3 +139,13 @@ deb:
 	tests/system/build-debs.sh $(BUILD)/deb
 
 .PHONY: install install-utils install-dkms uninstall deb
+
+# A newcomer's tour: installs what it needs, then boots a Debian system that
+# gets kqemu as a host would and runs a guest (tests/system/demo.sh).
+demo:
+	tests/system/demo.sh
+
+check-system:
+	tests/system/run.sh
+
+.PHONY: demo check-system

@@ -26,6 +26,16 @@ else
 	run tests/vm/run.sh || status=1
 fi
 
+echo "# the full-system test: the Debian packages on a booted Debian 12, a kernel upgrade, a purge"
+if [ "${KQEMU_SKIP_SYSTEM:-0}" = 1 ]; then
+	echo "# skipped (KQEMU_SKIP_SYSTEM=1)"
+elif [ "$(id -u)" -ne 0 ]; then
+	echo "not ok - the full-system test needs root (debootstrap, chroot): run make check as root" | tee -a "$out"
+	status=1
+else
+	run tests/system/run.sh || status=1
+fi
+
 # The VM suite prints its own subtotal; count every verdict line once here.
 passed=$(grep -c '^ok - ' "$out")
 failed=$(grep -c '^not ok - ' "$out")

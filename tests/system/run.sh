@@ -1,0 +1,181 @@
+#!/bin/bash
+# The full-system test: kqemu on a whole Debian 12 system, installed the way
+# a host gets it.
+#  1. build the Debian packages (kqemu-dkms, kqemu-utils) from this tree;
+#  2. copy the cached Debian 12 root file system (rootfs.sh), install the
+#     packages there so that DKMS builds kqemu.ko for its kernel, add a
+#     kvm-users member (kqemuctl adduser) and an outsider;
+#  3. boot it under QEMU TCG (-cpu EPYC) with systemd as PID 1: the test
+#     unit checks, with no manual step, the module, the node, the ACL, a
+#     guest run by the member, the outsider refused and kqemuctl doctor;
+#  4. upgrade the kernel (bookworm-backports' linux-image-amd64 and its
+#     headers): DKMS must build for it by itself; boot it, check it all
+#     again, then purge both packages and check nothing is left.
+# Prints "ok"/"not ok" lines and a closing "N passed, N failed".
+# Environment: KQEMU_CACHE, KQEMU_BUILD, KQEMU_DEMO=1 (`make demo`: stop
+# after the first boot, before the kernel upgrade and the purge).
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+build=${KQEMU_BUILD:-$top/build}
+work=$build/system
+root=$work/root
+passed=0 failed=0
+start_all=$SECONDS
+
+say() {
+	local verdict=$1
+	shift
+	if [ "$verdict" = ok ]; then
+		passed=$((passed + 1))
+		echo "ok - $*"
+	else
+		failed=$((failed + 1))
+		echo "not ok - $*"
+	fi
+}
+finish() {
+	umount "$root/proc" 2>/dev/null || true
+	echo "# the full-system test took $((SECONDS - start_all)) s"
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+	exit
+}
+# step TEXT: what happens next, for the log (and for the demo's reader).
+step() { echo "# --- $*"; }
+in_root() {
+	chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C \
+		DEBIAN_FRONTEND=noninteractive "$@"
+}
+# newest_abi: the newest kernel installed in the tree.
+newest_abi() { ls "$root/lib/modules" | sort -V | tail -n 1; }
+
+# boot TAG ABI LOG [a=b...]: make the disk image from the tree and boot
+# kernel ABI from it; judge the lines the test unit prints.
+boot() {
+	local tag=$1 abi=$2 log=$3 t0=$SECONDS line
+	shift 3
+	umount "$root/proc" 2>/dev/null || true
+	rm -f "$root/usr/sbin/policy-rc.d"
+	rm -f "$work/disk.img"
+	if ! mkfs.ext4 -q -F -L root -d "$root" "$work/disk.img" 6G >"$work/mkfs.log" 2>&1; then
+		cat "$work/mkfs.log"
+		say fail "[$tag] make the disk image"
+		return 1
+	fi
+	step "booting $abi under QEMU TCG (-cpu EPYC) with systemd (mkfs took $((SECONDS - t0)) s)"
+	t0=$SECONDS
+	timeout --foreground 900 qemu-system-x86_64 -accel tcg -cpu EPYC -smp 2 -m 2048 \
+		-nographic -no-reboot -monitor none -serial stdio -nic none \
+		-drive file="$work/disk.img",format=raw,if=virtio \
+		-kernel "$root/boot/vmlinuz-$abi" -initrd "$root/boot/initrd.img-$abi" \
+		-append "root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4 initcall_debug log_buf_len=4M kqemu_abi=$abi $*" \
+		</dev/null >"$log" 2>&1
+	echo "# [$tag] the VM ran for $((SECONDS - t0)) s; serial log: $log"
+	while IFS= read -r line; do
+		case "$line" in
+		"ok - "*) say ok "[$tag] ${line#ok - }" ;;
+		"not ok - "*) say fail "[$tag] ${line#not ok - }" ;;
+		"# "*) echo "# [$tag] ${line#\# }" ;;
+		esac
+	done < <(tr -d '\r' <"$log" | sed -n '/^=== kqemu-system: start ===/,/^=== kqemu-system: done ===/p')
+	if tr -d '\r' <"$log" | grep -q '^=== kqemu-system: done ==='; then
+		say ok "[$tag] the system booted and ran its test to the end"
+	else
+		tail -n 40 "$log"
+		say fail "[$tag] the system booted and ran its test to the end"
+	fi
+}
+
+mkdir -p "$work"
+step "building the Debian packages with dpkg-buildpackage"
+if "$here/build-debs.sh" "$work/deb" >"$work/debs.log" 2>&1; then
+	say ok "the Debian packages kqemu-dkms and kqemu-utils build"
+else
+	cat "$work/debs.log"
+	say fail "the Debian packages kqemu-dkms and kqemu-utils build"
+	finish
+fi
+sed 's/^/#   /' "$work/debs.log"
+
+step "a Debian 12 system (debootstrap, cached in ${KQEMU_CACHE:-/var/cache/kqemu})"
+if ! base=$("$here/rootfs.sh" 2>"$work/rootfs.log"); then
+	tail -n 30 "$work/rootfs.log"
+	say fail "a Debian 12 root file system"
+	finish
+fi
+umount "$root/proc" 2>/dev/null || true
+rm -rf "$root"
+cp -a --reflink=auto "$base" "$root"
+mount -t proc proc "$root/proc"
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod +x "$root/usr/sbin/policy-rc.d"
+abi1=$(newest_abi)
+
+step "installing the packages as an admin would: apt-get install ./kqemu-*.deb (DKMS builds kqemu.ko for $abi1)"
+mkdir -p "$root/tmp/debs"
+cp "$work"/deb/*.deb "$root/tmp/debs/"
+if in_root sh -c 'apt-get install -y -q --no-install-recommends /tmp/debs/*.deb' >"$work/install.log" 2>&1; then
+	say ok "apt-get installs kqemu-dkms and kqemu-utils"
+else
+	say fail "apt-get installs kqemu-dkms and kqemu-utils"
+fi
+grep -iE 'dkms|kqemu|sign' "$work/install.log" | sed 's/^/#   /'
+check_built() {
+	if ls "$root/lib/modules/$1/updates/dkms/kqemu.ko"* >/dev/null 2>&1; then
+		say ok "$2"
+	else
+		say fail "$2"
+	fi
+}
+check_built "$abi1" "DKMS built and installed kqemu.ko for $abi1 in updates/dkms"
+
+step "users: member joins kvm-users with kqemuctl adduser; outsider does not"
+in_root useradd -m -s /bin/bash member
+in_root useradd -m -s /bin/bash outsider
+if in_root kqemuctl adduser member 2>&1 | sed 's/^/#   /'; in_root id -nG member | grep -qw kvm-users; then
+	say ok "kqemuctl adduser member puts member in kvm-users"
+else
+	say fail "kqemuctl adduser member puts member in kvm-users"
+fi
+
+# The test driver: a unit of the test's, not of the packages.
+install -m 0755 "$here/guest-test.sh" "$root/usr/local/sbin/kqemu-test"
+cat >"$root/etc/systemd/system/kqemu-test.service" <<'EOU'
+[Unit]
+Description=kqemu full-system test
+After=multi-user.target
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/kqemu-test
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyS0
+[Install]
+WantedBy=multi-user.target
+EOU
+mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
+ln -sf ../kqemu-test.service "$root/etc/systemd/system/multi-user.target.wants/kqemu-test.service"
+
+boot "boot 1: $abi1" "$abi1" "$work/serial-1.log"
+[ "${KQEMU_DEMO:-0}" = 1 ] && finish
+
+step "kernel upgrade: apt-get install -t bookworm-backports linux-image-amd64 linux-headers-amd64"
+mount -t proc proc "$root/proc"
+printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+chmod +x "$root/usr/sbin/policy-rc.d"
+if in_root apt-get install -y -q --no-install-recommends -t bookworm-backports \
+	linux-image-amd64 linux-headers-amd64 >"$work/upgrade.log" 2>&1; then
+	abi2=$(newest_abi)
+	say ok "the new kernel $abi2 and its headers install"
+else
+	tail -n 30 "$work/upgrade.log"
+	say fail "the new kernel and its headers install"
+	finish
+fi
+grep -iE 'dkms|kqemu' "$work/upgrade.log" | sed 's/^/#   /'
+check_built "$abi2" "DKMS built kqemu.ko for the new kernel $abi2 by itself (AUTOINSTALL)"
+check_built "$abi1" "the build for $abi1 stays"
+
+boot "boot 2: $abi2" "$abi2" "$work/serial-2.log" kqemu_purge=1
+finish
