@@ -141,9 +141,11 @@ static void check_secure_boot(struct doctor *d, struct verdict *v)
 		    locked && sb_on ? " and the kernel is locked down" : "");
 		return;
 	}
+	/* DKMS signs with its own key and keeps the certificate here. */
 	say(v, PASS, NULL,
-	    "%s; kqemu.ko is signed by \"%s\" (key %s). If loading says \"Key was rejected by service\", enroll that key: mokutil --import KEY.der, reboot, confirm in MokManager",
-	    sb_on ? "Secure Boot is on" : "the kernel is locked down", signer, key);
+	    "%s; kqemu.ko is signed by \"%s\" (key %s). If loading says \"Key was rejected by service\", enroll that key: mokutil --import %s, reboot, confirm in MokManager",
+	    sb_on ? "Secure Boot is on" : "the kernel is locked down", signer, key,
+	    path_exists("/var/lib/dkms/mok.pub") ? "/var/lib/dkms/mok.pub (DKMS's key)" : "KEY.der");
 }
 
 static void check_loaded(struct doctor *d, struct verdict *v)
