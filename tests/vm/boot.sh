@@ -7,7 +7,13 @@ set -euo pipefail
 kernel=$1 initrd=$2 log=$3 limit=$4
 shift 4
 # -accel tcg: this machine's /dev/kvm is a paravirtual one that hangs stock kernels.
-timeout --foreground "$limit" qemu-system-x86_64 -accel tcg -cpu EPYC -smp 2 -m 2048 \
+# thread=single: with one host thread per vCPU (QEMU 7.2's default), a vCPU
+# sometimes runs a stale translation of kernel text that another vCPU is
+# patching, and the kernel dies on the patch's int3 ("Oops: int3" in
+# __schedule when kvm_amd creates a VM, without kqemu loaded at all).  Two
+# vCPUs on one thread still interleave.
+timeout --foreground "$limit" qemu-system-x86_64 -accel "tcg,thread=${KQEMU_TCG_THREAD:-single}" \
+	-cpu EPYC -smp 2 -m 2048 \
 	-nographic -no-reboot -monitor none -serial stdio \
 	-kernel "$kernel" -initrd "$initrd" \
 	-append "console=ttyS0 panic=-1 loglevel=4 $*" </dev/null >"$log" 2>&1 || {

@@ -12,15 +12,19 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
+#include <signal.h>
 #include <sys/mman.h>
+#include <sys/time.h>
 
 #include "vmtest.h"
 
-#define MAX_VMS	8
+#define MAX_FDS	16
 
 static const unsigned long real_cmds[] = {
 	KQEMU_GET_API_VERSION, KQEMU_CHECK_CAPABILITY, KQEMU_CREATE_VM,
-	KQEMU_ADD_MEMORY_SLOT, KQEMU_DELETE_MEMORY_SLOT,
+	KQEMU_ADD_MEMORY_SLOT, KQEMU_DELETE_MEMORY_SLOT, KQEMU_CREATE_VCPU,
+	KQEMU_GET_REGS, KQEMU_SET_REGS, KQEMU_GET_SREGS, KQEMU_SET_SREGS,
+	KQEMU_RUN, KQEMU_INTERRUPT,
 };
 
 static uint64_t rng_state;
@@ -49,27 +53,52 @@ static unsigned long random_cmd(void)
 	case 0:
 		return (uint32_t)rnd();
 	case 1:
-		return _IOC(rnd() % 4, KQEMUIO, rnd() % 0x20, rnd() % 512);
+		return _IOC(rnd() % 4, KQEMUIO, rnd() % 0x30, rnd() % 512);
 	default:
 		return real_cmds[rnd() % (sizeof(real_cmds) / sizeof(real_cmds[0]))];
 	}
 }
 
+static void on_alarm(int sig)
+{
+	(void)sig;	/* only to make a guest that spins return EINTR */
+}
+
+/* Guest code for the VMs the fuzzer makes: random bytes at guest address 0. */
+static void give_memory(int vmfd, unsigned char *guest, size_t size)
+{
+	struct kqemu_memory_slot s = {
+		.slot = 0, .size = size, .userspace_addr = (uintptr_t)guest,
+	};
+	size_t i;
+
+	for (i = 0; i < size; i++)
+		guest[i] = rnd();
+	ioctl(vmfd, KQEMU_ADD_MEMORY_SLOT, &s);
+}
+
 int fuzz(long calls, unsigned int seed, const char *who)
 {
+	size_t guest_size = 64 * 1024;
 	unsigned char *buf = mmap(NULL, 8192, PROT_READ | PROT_WRITE,
 				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	int devfd = kqemu_open(), vms[MAX_VMS], nvms = 0, i;
-	long n, created = 0, ok = 0;
+	unsigned char *guest = mmap(NULL, guest_size, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct itimerval tick = { { 0, 20000 }, { 0, 20000 } };
+	int devfd = kqemu_open(), fds[MAX_FDS], nfds = 0, i;
+	long n, created = 0, ok = 0, runs = 0;
 
-	if (devfd < 0 || buf == MAP_FAILED) {
+	if (devfd < 0 || buf == MAP_FAILED || guest == MAP_FAILED) {
 		printf("# fuzz as %s: cannot start: %s\n", who, strerror(errno));
 		return 1;
 	}
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &tick, NULL);
 	rng_state = seed * 2654435761u + 1;
 	for (n = 0; n < calls; n++) {
 		unsigned long cmd = random_cmd();
-		int fd = nvms && rnd() % 2 ? vms[rnd() % nvms] : devfd;
+		int fd = nfds && rnd() % 4 ? fds[rnd() % nfds] : devfd;
 		void *arg;
 		long ret;
 
@@ -89,21 +118,30 @@ int fuzz(long calls, unsigned int seed, const char *who)
 			break;
 		default:
 			arg = buf + (rnd() % 64) * 8;
+			if (cmd == KQEMU_CREATE_VCPU && rnd() % 2)
+				*(uint64_t *)arg = rnd() % KQEMU_MAX_VCPUS;	/* id, no flags */
 		}
 		ret = ioctl(fd, cmd, arg);
 		if (ret >= 0)
 			ok++;
-		if (ret > 2 && cmd == KQEMU_CREATE_VM && fd == devfd) {
+		if (cmd == KQEMU_RUN)
+			runs++;
+		if (ret > 2 && (cmd == KQEMU_CREATE_VM || cmd == KQEMU_CREATE_VCPU)) {
 			created++;
-			if (nvms < MAX_VMS)
-				vms[nvms++] = ret;
+			if (cmd == KQEMU_CREATE_VM && rnd() % 2)
+				give_memory(ret, guest, guest_size);
+			if (nfds < MAX_FDS)
+				fds[nfds++] = ret;
 			else
 				close(ret);
 		}
-		if (nvms && rnd() % 1000 == 0)
-			close(vms[--nvms]);
+		if (nfds && rnd() % 1000 == 0)
+			close(fds[--nfds]);
 	}
-	printf("# fuzz as %s: %ld calls, %ld succeeded, %ld VMs created\n", who,
-	       calls, ok, created);
+	setitimer(ITIMER_REAL, &(struct itimerval){ 0 }, NULL);
+	for (i = 0; i < nfds; i++)
+		close(fds[i]);
+	printf("# fuzz as %s: %ld calls, %ld succeeded, %ld RUNs, %ld VMs and vCPUs created\n",
+	       who, calls, ok, runs, created);
 	return 0;
 }

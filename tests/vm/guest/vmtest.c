@@ -215,16 +215,19 @@ static void test_policy_root_only(void)
 	       "a member cannot rewrite the policy in sysfs (EACCES)");
 }
 
+static int create_vcpu(int vmfd, unsigned int id);
+
 /* --- revocation ---------------------------------------------------------- */
 
 static int revoked_member(void *unused)
 {
 	struct kqemu_slot_id id = { .slot = 0 };
-	int devfd, vmfd, fresh, bad = 0;
+	int devfd, vmfd, cpufd, fresh, bad = 0;
 
 	devfd = kqemu_open();
 	vmfd = devfd >= 0 ? create_vm(devfd) : -1;
-	if (vmfd < 0)
+	cpufd = vmfd >= 0 ? create_vcpu(vmfd, 0) : -1;
+	if (cpufd < 0)
 		return 1;
 	child_post();
 	child_wait();	/* the policy drops kvm-users */
@@ -234,6 +237,8 @@ static int revoked_member(void *unused)
 		bad |= 4;
 	if (!(create_vm(devfd) == -1 && errno == EACCES))
 		bad |= 8;
+	if (!(ioctl(cpufd, KQEMU_RUN) == -1 && errno == EACCES))
+		bad |= 64;
 	child_post();
 	child_wait();	/* the policy has kvm-users again */
 	if (!(ioctl(devfd, KQEMU_GET_API_VERSION) == -1 && errno == EACCES))
@@ -273,9 +278,9 @@ static void test_revocation(void)
 	ret = bg_finish(&bg);
 	set_param("allow_groups", "990");
 	report(ret == 0,
-	       "dropping kvm-users revokes a member's open device fd and VM fd, for good (status %#x)",
+	       "dropping kvm-users revokes a member's open device, VM and vCPU fds, for good (status %#x)",
 	       ret);
-	report(read_stat("revocations") == before + 2,
+	report(read_stat("revocations") == before + 3,
 	       "revocations counted: %ld -> %ld", before, read_stat("revocations"));
 
 	bg_start(&bg, &root_user, revoke_root);
@@ -629,6 +634,206 @@ static void test_unknown_ioctls(int devfd, int vmfd)
 	expect_errno(ioctl(vmfd, KQEMU_CREATE_VM, buf), ENOTTY, "a system ioctl on a VM fd");
 }
 
+/* --- vCPUs: one negative test per rule --------------------------------- */
+
+static int create_vcpu(int vmfd, unsigned int id)
+{
+	struct kqemu_create_vcpu args = { .id = id };
+
+	return ioctl(vmfd, KQEMU_CREATE_VCPU, &args);
+}
+
+static void test_backend_caps(int devfd)
+{
+	static const struct { __u32 cap; __u64 want; const char *name; } caps[] = {
+		{ KQEMU_CAP_BACKEND, KQEMU_BACKEND_SVM, "BACKEND is SVM under -cpu EPYC" },
+		{ KQEMU_CAP_BACKEND_ERROR, 0, "BACKEND_ERROR is 0" },
+		{ KQEMU_CAP_MAX_VCPUS, KQEMU_MAX_VCPUS, "MAX_VCPUS" },
+		{ KQEMU_CAP_NRIP_SAVE, 0, "NRIP_SAVE is 0 (QEMU does not emulate it)" },
+		{ KQEMU_CAP_DECODE_ASSISTS, 0, "DECODE_ASSISTS is 0 (QEMU does not emulate them)" },
+	};
+	struct kqemu_capability cap = { .cap = KQEMU_CAP_EXITS };
+	unsigned int i;
+
+	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		struct kqemu_capability c = { .cap = caps[i].cap };
+
+		report(ioctl(devfd, KQEMU_CHECK_CAPABILITY, &c) == 0 && c.value == caps[i].want,
+		       "capability %s (%llu)", caps[i].name, (unsigned long long)c.value);
+	}
+	report(ioctl(devfd, KQEMU_CHECK_CAPABILITY, &cap) == 0 &&
+	       (cap.value & (1 << KQEMU_EXIT_IO)) && (cap.value & (1 << KQEMU_EXIT_MMIO)) &&
+	       (cap.value & (1 << KQEMU_EXIT_IRQ_WINDOW)),
+	       "capability EXITS lists IO, MMIO and IRQ_WINDOW (%#llx)",
+	       (unsigned long long)cap.value);
+}
+
+static void test_sregs_rules(int cpufd)
+{
+	struct kqemu_sregs s, good;
+
+	expect_ok(ioctl(cpufd, KQEMU_GET_SREGS, &good), "GET_SREGS");
+	report(!(good.efer & (1 << 12)), "GET_SREGS hides EFER.SVME (efer %#llx)",
+	       (unsigned long long)good.efer);
+	expect_errno(ioctl(cpufd, KQEMU_GET_SREGS, (void *)16), EFAULT, "GET_SREGS with a bad pointer");
+	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, (void *)16), EFAULT, "SET_SREGS with a bad pointer");
+	s = good;
+	s.flags = 1;
+	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with flags");
+	s = good;
+	s.reserved[2] = 1;
+	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with reserved set");
+	s = good;
+	s.gdt.reserved[1] = 1;
+	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with the GDT's reserved set");
+	s = good;
+	s.efer |= 1 << 12;
+	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with EFER.SVME");
+	s = good;
+	s.cr0 = 0x80000010;
+	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with CR0.PG but not PE");
+	s = good;
+	s.cr0 = 0x80000011;
+	s.efer = 0x100;
+	s.cr4 = 0;
+	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with EFER.LME, CR0.PG and no CR4.PAE");
+	s = good;
+	s.cr0 |= 1ULL << 40;
+	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with CR0 bits above 31");
+	s = good;
+	s.cr4 |= 1ULL << 30;
+	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with a reserved CR4 bit");
+	s = good;
+	s.cr0 = 0x80000011;
+	s.cr4 = 0x20;
+	s.efer = 0x100;
+	expect_ok(ioctl(cpufd, KQEMU_SET_SREGS, &s), "SET_SREGS into long mode");
+	report(ioctl(cpufd, KQEMU_GET_SREGS, &s) == 0 && s.efer == 0x500,
+	       "EFER.LMA follows LME and CR0.PG (efer %#llx)", (unsigned long long)s.efer);
+	expect_ok(ioctl(cpufd, KQEMU_SET_SREGS, &good), "SET_SREGS back to real mode");
+}
+
+static void test_regs_rules(int cpufd)
+{
+	struct kqemu_regs r = { .rax = 0x1234, .r15 = 0xfeed, .rip = 0x7c00, .rflags = 0x202 }, back;
+
+	expect_ok(ioctl(cpufd, KQEMU_SET_REGS, &r), "SET_REGS");
+	report(ioctl(cpufd, KQEMU_GET_REGS, &back) == 0 && back.rax == 0x1234 &&
+	       back.r15 == 0xfeed && back.rip == 0x7c00 && back.rflags == 0x202,
+	       "GET_REGS gives back what SET_REGS set");
+	r.flags = 1;
+	expect_errno(ioctl(cpufd, KQEMU_SET_REGS, &r), EINVAL, "SET_REGS with flags");
+	r.flags = 0;
+	r.reserved[0] = 1;
+	expect_errno(ioctl(cpufd, KQEMU_SET_REGS, &r), EINVAL, "SET_REGS with reserved set");
+	expect_errno(ioctl(cpufd, KQEMU_SET_REGS, (void *)16), EFAULT, "SET_REGS with a bad pointer");
+	expect_errno(ioctl(cpufd, KQEMU_GET_REGS, (void *)16), EFAULT, "GET_REGS with a bad pointer");
+}
+
+static void test_interrupt_rules(int cpufd)
+{
+	struct kqemu_interrupt irq = { .vector = 31 };
+
+	expect_errno(ioctl(cpufd, KQEMU_INTERRUPT, &irq), EINVAL, "INTERRUPT with an exception vector (31)");
+	irq.vector = 256;
+	expect_errno(ioctl(cpufd, KQEMU_INTERRUPT, &irq), EINVAL, "INTERRUPT with vector 256");
+	irq.vector = 0x20;
+	irq.flags = 1;
+	expect_errno(ioctl(cpufd, KQEMU_INTERRUPT, &irq), EINVAL, "INTERRUPT with flags");
+	irq.flags = 0;
+	irq.reserved = 1;
+	expect_errno(ioctl(cpufd, KQEMU_INTERRUPT, &irq), EINVAL, "INTERRUPT with reserved set");
+	irq.reserved = 0;
+	expect_errno(ioctl(cpufd, KQEMU_INTERRUPT, (void *)16), EFAULT, "INTERRUPT with a bad pointer");
+	expect_ok(ioctl(cpufd, KQEMU_INTERRUPT, &irq), "INTERRUPT queues vector 0x20");
+	expect_errno(ioctl(cpufd, KQEMU_INTERRUPT, &irq), EBUSY, "a second INTERRUPT while one is queued");
+}
+
+static void test_vcpu_rules(int devfd, int vmfd)
+{
+	struct kqemu_create_vcpu args = { 0 };
+	struct kqemu_run *run;
+	int cpufd;
+	void *p;
+
+	test_backend_caps(devfd);
+	args.flags = 1;
+	expect_errno(ioctl(vmfd, KQEMU_CREATE_VCPU, &args), EINVAL, "CREATE_VCPU with flags");
+	args.flags = 0;
+	args.reserved[2] = 1;
+	expect_errno(ioctl(vmfd, KQEMU_CREATE_VCPU, &args), EINVAL, "CREATE_VCPU with reserved set");
+	expect_errno(create_vcpu(vmfd, KQEMU_MAX_VCPUS), EINVAL, "CREATE_VCPU with id 16");
+	expect_errno(ioctl(vmfd, KQEMU_CREATE_VCPU, (void *)16), EFAULT, "CREATE_VCPU with a bad pointer");
+	cpufd = create_vcpu(vmfd, 3);
+	report(cpufd >= 0 && fcntl(cpufd, F_GETFD) == FD_CLOEXEC, "CREATE_VCPU returns an O_CLOEXEC fd");
+	report(read_stat("vcpus") == 1, "the vcpus counter says 1 (%ld)", read_stat("vcpus"));
+	expect_errno(create_vcpu(vmfd, 3), EEXIST, "CREATE_VCPU with an id in use");
+
+	p = mmap(NULL, 2 * KQEMU_RUN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, cpufd, 0);
+	report(p == MAP_FAILED && errno == EINVAL, "mmap of the run area with the wrong size: EINVAL");
+	p = mmap(NULL, KQEMU_RUN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, cpufd, KQEMU_RUN_SIZE);
+	report(p == MAP_FAILED && errno == EINVAL, "mmap of the run area at an offset: EINVAL");
+	run = mmap(NULL, KQEMU_RUN_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, cpufd, 0);
+	report(run != MAP_FAILED, "mmap of the run area");
+
+	test_regs_rules(cpufd);
+	test_sregs_rules(cpufd);
+	test_interrupt_rules(cpufd);
+	expect_errno(ioctl(cpufd, _IO(KQEMUIO, 0x7f)), ENOTTY, "an unknown vCPU ioctl");
+	expect_errno(ioctl(cpufd, KQEMU_CREATE_VM, &args), ENOTTY, "a system ioctl on a vCPU fd");
+
+	if (run != MAP_FAILED) {
+		struct kqemu_regs r = { .rip = 0x1000, .rflags = 2 };
+
+		run->immediate_exit = 1;
+		expect_errno(ioctl(cpufd, KQEMU_RUN), EINTR, "RUN with immediate_exit set");
+		report(run->exit_reason == KQEMU_EXIT_INTR, "... and exit reason INTR (%u)", run->exit_reason);
+		run->immediate_exit = 0;
+		/* No slot backs the guest's code: the fetch cannot be emulated. */
+		ioctl(cpufd, KQEMU_SET_REGS, &r);
+		expect_ok(ioctl(cpufd, KQEMU_RUN), "RUN of a guest with no memory returns");
+		report(run->exit_reason == KQEMU_EXIT_INTERNAL_ERROR &&
+		       run->internal.suberror == KQEMU_INTERNAL_ERROR_EMULATION,
+		       "... with an INTERNAL_ERROR exit, emulation (%u/%u)",
+		       run->exit_reason, run->internal.suberror);
+		fflush(stdout);
+		if (fork() == 0) {
+			expect_errno(ioctl(cpufd, KQEMU_RUN), EIO, "a vCPU fd used by another process");
+			_exit(0);
+		}
+		wait(NULL);
+		munmap(run, KQEMU_RUN_SIZE);
+	}
+	close(cpufd);
+	report(read_stat("vcpus") == 0, "closing the vCPU fd frees it (vcpus %ld)", read_stat("vcpus"));
+}
+
+static int vcpu_quota_member(void *unused)
+{
+	int vmfd = create_vm(kqemu_open()), bad = 0;
+
+	if (vmfd < 0 || create_vcpu(vmfd, 0) < 0 || create_vcpu(vmfd, 1) < 0)
+		return 1;
+	if (!(create_vcpu(vmfd, 2) == -1 && errno == EDQUOT))
+		bad |= 2;
+	if (read_stat("vcpus") != 2)
+		bad |= 4;
+	return bad;
+}
+
+static void test_vcpu_quota(void)
+{
+	int ret;
+
+	set_param("max_vcpus_per_user", "2");
+	ret = run_as(&member, vcpu_quota_member, NULL);
+	report(ret == 0, "max_vcpus_per_user=2: the third vCPU fails with EDQUOT and leaves nothing (status %#x)",
+	       ret);
+	set_param("max_vcpus_per_user", "64");
+	report(read_stat("vcpus") == 0, "every vCPU is freed with its process (vcpus %ld)",
+	       read_stat("vcpus"));
+}
+
 static int validation_member(void *unused)
 {
 	int devfd = kqemu_open(), vmfd;
@@ -640,6 +845,7 @@ static int validation_member(void *unused)
 	if (vmfd < 0)
 		return 1;
 	test_slot_rules(vmfd);
+	test_vcpu_rules(devfd, vmfd);
 	test_other_process(devfd, vmfd);
 	test_unknown_ioctls(devfd, vmfd);
 	return 0;
@@ -754,6 +960,7 @@ int main(int argc, char **argv)
 	test_revocation();
 	test_vm_quota();
 	test_pinned_quota();
+	test_vcpu_quota();
 	ret = run_as(&member, validation_member, NULL);
 	report(ret == 0, "validation suite ran to its end as a member (status %d)", ret);
 	ret = run_as(&member, exec_compat32, NULL);
