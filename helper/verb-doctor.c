@@ -172,6 +172,10 @@ static void find_rule(struct doctor *d, char *others, size_t size)
 		"/etc/udev/rules.d", "/run/udev/rules.d", "/usr/local/lib/udev/rules.d",
 		"/lib/udev/rules.d", "/usr/lib/udev/rules.d", NULL };
 
+	/* udev reads only the first file of each name, in the order of dirs:
+	 * a later one is masked (so is /lib/... when /lib is /usr/lib). */
+	char seen[4096] = "/";
+
 	others[0] = '\0';
 	for (int i = 0; dirs[i]; i++) {
 		char *dir = root_path(dirs[i]);
@@ -182,9 +186,16 @@ static void find_rule(struct doctor *d, char *others, size_t size)
 		for (int j = 0; j < n; j++) {
 			char rel[512], *text, *line;
 
+			char key[300];
+
 			snprintf(rel, sizeof(rel), "%s/%s", dirs[i], names[j]->d_name);
+			snprintf(key, sizeof(key), "/%s/", names[j]->d_name);
 			free(names[j]);
-			if (!strstr(rel, ".rules") || read_file(rel, &text) < 0)
+			if (!strstr(rel, ".rules") || strstr(seen, key))
+				continue;
+			if (strlen(seen) + strlen(key) < sizeof(seen))
+				strcat(seen, key + 1);
+			if (read_file(rel, &text) < 0)
 				continue;
 			for (line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
 				char *g, *m;
