@@ -149,3 +149,10 @@ check-system:
 	tests/system/run.sh
 
 .PHONY: demo check-system
+
+# kqemu against the kernel's own KVM in one VM boot (Debian 12's kernel by
+# default; KQEMU_BENCH_RELEASE=trixie or sid for another).
+bench:
+	KQEMU_SUITES=bench tests/vm/run.sh $(or $(KQEMU_BENCH_RELEASE),bookworm)
+
+.PHONY: bench

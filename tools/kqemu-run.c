@@ -746,7 +746,7 @@ int main(int argc, char **argv)
 	static struct vm vm;
 	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t expected_hash = 0;
-	double t0, t_setup, t_run;
+	double t0, t_vm, t_mem, t_vcpus, t_run;
 	int i;
 
 	parse_args(argc, argv);
@@ -758,6 +758,8 @@ int main(int argc, char **argv)
 
 	t0 = now();
 	open_accel(&vm);
+	t_vm = now() - t0;
+	t0 = now();
 	vm.mem_size = opt.mem_mib << 20;
 	vm.mem = mmap(NULL, vm.mem_size, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -774,6 +776,8 @@ int main(int argc, char **argv)
 		memcpy(rom, "ROM!", 4);
 		add_memory(&vm, 1, ROM_BASE, rom, sizeof(rom), true);
 	}
+	t_mem = now() - t0;
+	t0 = now();
 
 	for (i = 0; i < vm.nvcpus; i++) {
 		struct vcpu *v = &vm.vcpus[i];
@@ -799,7 +803,7 @@ int main(int argc, char **argv)
 		}
 		set_state(&vm, v, &s, &r);
 	}
-	t_setup = now() - t0;
+	t_vcpus = now() - t0;
 
 	t0 = now();
 	for (i = 0; i < vm.nvcpus; i++)
@@ -830,7 +834,8 @@ int main(int argc, char **argv)
 
 		for (i = 0; i < vm.nvcpus; i++)
 			exits += vm.vcpus[i].exits;
-		printf("bench: setup %.6f s, run %.6f s, %lu exits\n", t_setup, t_run, exits);
+		printf("bench: vm %.6f s, memory %.6f s, vcpus %.6f s, run %.6f s, exits %lu\n",
+		       t_vm, t_mem, t_vcpus, t_run, exits);
 	}
 	return vm.exit_code;
 }

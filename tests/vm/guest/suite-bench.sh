@@ -1,0 +1,76 @@
+# make bench: kqemu against the kernel's own KVM, in this one boot, on the
+# same guests through the same VMM.  Prints absolute numbers and ratios
+# (kqemu / KVM: below 1 means kqemu is faster).
+
+insmod /lib/kqemu.ko allow_groups=990 || echo "not ok - insmod kqemu.ko"
+for m in $(cat /lib/kvm/order); do /lib/kvm/insmod "/lib/kvm/$m"; done
+[ -d /sys/module/kvm_amd ] || echo "not ok - kvm_amd does not load"
+
+# field NAME LINE: the number after "NAME " in kqemu-run's bench line.
+field() {
+	echo "$2" | sed -n "s/.*$1 \([0-9.]*\).*/\1/p"
+}
+
+# measure ACCEL ARGS...: the best of three bench lines (least run time).
+measure() {
+	local accel=$1 best="" line run i
+	shift
+	for i in 1 2 3; do
+		line=$(/bin/kqemu-run $accel --quiet --bench "$@" | grep '^bench:') || return 1
+		run=$(field run "$line")
+		if [ -z "$best" ] || awk "BEGIN { exit !($run < $(field run "$best")) }"; then
+			best=$line
+		fi
+	done
+	echo "$best"
+}
+
+ratio() {
+	awk "BEGIN { printf \"%.2f\", $1 / $2 }"
+}
+
+report() {
+	local what=$1 unit=$2 k=$3 v=$4 goal=$5
+	printf '# bench: %-34s kqemu %10.2f %s   KVM %10.2f %s   ratio %s%s\n' \
+		"$what" "$k" "$unit" "$v" "$unit" "$(ratio "$k" "$v")" "${goal:+ (goal <= $goal)}"
+}
+
+echo "# bench: kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) vCPUs under QEMU TCG -cpu EPYC"
+
+# 1. The exit round trip: 100,000 OUTs to port 0x80, each an exit to userspace.
+k=$(measure "" --arg 1 /guests/bench.bin) && v=$(measure --kvm --arg 1 /guests/bench.bin)
+if [ -n "$k" ] && [ -n "$v" ]; then
+	report "exit round trip (100,000 OUTs)" "us/exit" \
+		"$(awk "BEGIN { print $(field run "$k") * 1e6 / 100000 }")" \
+		"$(awk "BEGIN { print $(field run "$v") * 1e6 / 100000 }")" 0.8
+	echo "ok - bench: exit round trip measured on both"
+else
+	echo "not ok - bench: exit round trip"
+fi
+
+# 2. Guest memory: register 1 GiB and touch every page once (as root: pinning
+# 1 GiB is over any default RLIMIT_MEMLOCK).
+k=$(measure "" --mem 1024 --arg 1024 /guests/bench.bin) &&
+	v=$(measure --kvm --mem 1024 --arg 1024 /guests/bench.bin)
+if [ -n "$k" ] && [ -n "$v" ]; then
+	report "guest memory (1 GiB: register+touch)" "ms" \
+		"$(awk "BEGIN { print ($(field memory "$k") + $(field run "$k")) * 1e3 }")" \
+		"$(awk "BEGIN { print ($(field memory "$v") + $(field run "$v")) * 1e3 }")" 1.5
+	report "  of which registering" "ms" \
+		"$(awk "BEGIN { print $(field memory "$k") * 1e3 }")" \
+		"$(awk "BEGIN { print $(field memory "$v") * 1e3 }")"
+	echo "ok - bench: guest memory measured on both"
+else
+	echo "not ok - bench: guest memory"
+fi
+
+# 3. vCPU creation: 16 vCPUs (creation and initial state), per vCPU.
+k=$(measure "" --smp 16 /guests/hello.bin) && v=$(measure --kvm --smp 16 /guests/hello.bin)
+if [ -n "$k" ] && [ -n "$v" ]; then
+	report "vCPU creation" "us/vCPU" \
+		"$(awk "BEGIN { print $(field vcpus "$k") * 1e6 / 16 }")" \
+		"$(awk "BEGIN { print $(field vcpus "$v") * 1e6 / 16 }")"
+	echo "ok - bench: vCPU creation measured on both"
+else
+	echo "not ok - bench: vCPU creation"
+fi
