@@ -39,6 +39,7 @@
 #define SERIAL_PORT	0x3f8
 #define EXIT_PORT	0xf4
 #define RESULT_PORT	0x500	/* 32-bit writes: results the host checks */
+#define IRQ_PORT	0x510	/* a write raises the timer interrupt */
 #define MMIO_BASE	0xd0000000ULL	/* a device with 8 registers */
 #define ROM_BASE	0xe0000000ULL	/* a read-only slot */
 #define LONG_LOAD	0x100000ULL
@@ -53,7 +54,7 @@ struct vcpu {
 	struct kqemu_run *krun;
 	struct kvm_run *kvm_run;
 	pthread_t thread;
-	unsigned long exits, timer_irqs;
+	unsigned long exits, timer_irqs, irq_windows;
 	bool irq_pending;
 	int result;
 };
@@ -427,6 +428,8 @@ static void stop_all(struct vm *vm, int code)
 	}
 }
 
+static bool timer_tick(struct vcpu *vcpu);
+
 static void port_out(struct vcpu *vcpu, uint16_t port, uint32_t value, int size)
 {
 	struct vm *vm = vcpu->vm;
@@ -438,6 +441,8 @@ static void port_out(struct vcpu *vcpu, uint16_t port, uint32_t value, int size)
 		}
 	} else if (port == EXIT_PORT) {
 		stop_all(vm, value & 0xff);
+	} else if (port == IRQ_PORT) {
+		timer_tick(vcpu);
 	} else if (port >= RESULT_PORT && port < RESULT_PORT + 64 && size == 4) {
 		vm->results[(port - RESULT_PORT) / 4] = value;
 	} else if (opt.trace) {
@@ -519,8 +524,14 @@ static void inject_if_ready(struct vcpu *vcpu)
 	} else {
 		struct kqemu_interrupt irq = { .vector = 0x20 };
 
+		/* Interrupts off in the guest: ask to be told when they are on. */
+		if (!vcpu->krun->ready_for_interrupt_injection) {
+			vcpu->krun->request_interrupt_window = 1;
+			return;
+		}
 		if (ioctl(vcpu->fd, KQEMU_INTERRUPT, &irq))
 			die_ioctl("injecting an interrupt", errno);
+		vcpu->krun->request_interrupt_window = 0;
 	}
 	vcpu->irq_pending = false;
 	vcpu->timer_irqs++;
@@ -559,6 +570,7 @@ static int handle_kqemu_exit(struct vcpu *vcpu)
 			stop_all(vm, 0);
 		return 0;
 	case KQEMU_EXIT_IRQ_WINDOW:
+		vcpu->irq_windows++;
 		return 1;
 	case KQEMU_EXIT_CPUID:
 		cpuid(run->cpuid.function, run->cpuid.index, &run->cpuid.eax,
@@ -628,6 +640,7 @@ static int handle_kvm_exit(struct vcpu *vcpu)
 			stop_all(vm, 0);
 		return 0;
 	case KVM_EXIT_IRQ_WINDOW_OPEN:
+		vcpu->irq_windows++;
 		return 1;
 	case KVM_EXIT_SHUTDOWN:
 		printf("exit: SHUTDOWN (the guest triple-faulted)\n");
@@ -820,7 +833,8 @@ int main(int argc, char **argv)
 	t_run = now() - t0;
 
 	if (opt.timer_irqs)
-		printf("timer: injected %lu interrupts\n", vm.vcpus[0].timer_irqs);
+		printf("timer: injected %lu interrupts, %lu interrupt-window exits\n",
+		       vm.vcpus[0].timer_irqs, vm.vcpus[0].irq_windows);
 	if (opt.fill_seed) {
 		uint64_t got = vm.results[0] | (uint64_t)vm.results[1] << 32;
 
