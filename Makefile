@@ -127,9 +127,11 @@ ifeq ($(DESTDIR),)
 endif
 
 uninstall:
+ifeq ($(DESTDIR),)
 	-$(PREFIX)/lib/kqemu/configure.sh unload
 	-dkms remove kqemu/$(VERSION) --all
 	-$(PREFIX)/lib/kqemu/configure.sh purge
+endif
 	rm -rf $(DESTDIR)$(DKMS_SRC) $(DESTDIR)$(PREFIX)/share/kqemu
 	rm -f $(UTILS_FILES:%=$(DESTDIR)%)
 	-rmdir $(DESTDIR)$(PREFIX)/lib/kqemu
