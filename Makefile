@@ -121,8 +121,13 @@ install-dkms:
 
 install: install-utils install-dkms
 ifeq ($(DESTDIR),)
-	dkms add kqemu/$(VERSION) 2>/dev/null || dkms status kqemu/$(VERSION) | grep -q .
-	dkms autoinstall
+	dkms status kqemu/$(VERSION) | grep -q . || dkms add kqemu/$(VERSION)
+	@# Every kernel with headers, as the Debian package's postinst does.
+	@for k in $$(ls /lib/modules); do \
+		if dkms status kqemu/$(VERSION) -k $$k | grep -q installed; then :; \
+		elif [ -e /lib/modules/$$k/build ]; then dkms install kqemu/$(VERSION) -k $$k || exit 1; \
+		else echo "make install: no headers for kernel $$k, so no kqemu.ko for it (apt-get install linux-headers-$$k)"; fi; \
+	done
 	$(PREFIX)/lib/kqemu/configure.sh configure
 endif
 
