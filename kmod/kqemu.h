@@ -99,6 +99,8 @@ struct kqemu_vm {
 	atomic_t tlb_gen;		/* bumped when a mapping goes away */
 };
 
+int kqemu_new_file(const char *name, const struct file_operations *fops,
+		   void *priv, struct file **filep);
 void kqemu_vm_put(struct kqemu_vm *vm);
 struct kqemu_slot *kqemu_slot_find(struct kqemu_vm *vm, u64 gpa);
 int kqemu_read_guest(struct kqemu_vm *vm, u64 gpa, void *buf, size_t len);

@@ -8,7 +8,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
@@ -288,18 +287,11 @@ long kqemu_create_vcpu(struct kqemu_vm *vm, void __user *argp)
 		vcpu_free(vcpu);
 		return -EEXIST;
 	}
-	fd = get_unused_fd_flags(O_CLOEXEC);
+	fd = kqemu_new_file("kqemu-vcpu", &kqemu_vcpu_fops, vcpu, &file);
 	if (fd < 0) {
 		mutex_unlock(&vm->lock);
 		vcpu_free(vcpu);
 		return fd;
-	}
-	file = anon_inode_getfile("kqemu-vcpu", &kqemu_vcpu_fops, vcpu, O_RDWR);
-	if (IS_ERR(file)) {
-		mutex_unlock(&vm->lock);
-		put_unused_fd(fd);
-		vcpu_free(vcpu);
-		return PTR_ERR(file);
 	}
 	vm->vcpus[args.id] = vcpu;
 	mutex_unlock(&vm->lock);

@@ -326,6 +326,26 @@ static const struct file_operations kqemu_vm_fops = {
 	.compat_ioctl	= compat_ptr_ioctl,
 };
 
+/*
+ * A new O_CLOEXEC fd and its file, not yet installed: the caller makes the
+ * object reachable and then calls fd_install(), which cannot fail.
+ * Returns the fd, or -errno with nothing left behind.
+ */
+int kqemu_new_file(const char *name, const struct file_operations *fops,
+		   void *priv, struct file **filep)
+{
+	int fd = get_unused_fd_flags(O_CLOEXEC);
+
+	if (fd < 0)
+		return fd;
+	*filep = anon_inode_getfile(name, fops, priv, O_RDWR);
+	if (IS_ERR(*filep)) {
+		put_unused_fd(fd);
+		return PTR_ERR(*filep);
+	}
+	return fd;
+}
+
 long kqemu_create_vm(struct kqemu_client *client, void __user *argp)
 {
 	struct kqemu_create_vm args;
@@ -362,16 +382,10 @@ long kqemu_create_vm(struct kqemu_client *client, void __user *argp)
 			return ret;
 		}
 	}
-	fd = get_unused_fd_flags(O_CLOEXEC);
+	fd = kqemu_new_file("kqemu-vm", &kqemu_vm_fops, vm, &file);
 	if (fd < 0) {
 		kqemu_vm_put(vm);
 		return fd;
-	}
-	file = anon_inode_getfile("kqemu-vm", &kqemu_vm_fops, vm, O_RDWR);
-	if (IS_ERR(file)) {
-		put_unused_fd(fd);
-		kqemu_vm_put(vm);
-		return PTR_ERR(file);
 	}
 	fd_install(fd, file);
 	return fd;

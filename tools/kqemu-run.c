@@ -485,6 +485,19 @@ static void mmio(struct vcpu *vcpu, uint64_t addr, uint8_t *data, int len, bool 
 		       len);
 }
 
+static void port_io(struct vcpu *vcpu, bool out, uint16_t port, uint8_t *data, int size)
+{
+	uint32_t value = 0;
+
+	if (out) {
+		memcpy(&value, data, size);
+		port_out(vcpu, port, value, size);
+	} else {
+		value = port_in(port);
+		memcpy(data, &value, size);
+	}
+}
+
 /* The guest's CPUID: the host's, without the virtualization bits. */
 static void cpuid(uint32_t fn, uint32_t idx, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
 {
@@ -544,19 +557,10 @@ static int handle_kqemu_exit(struct vcpu *vcpu)
 	struct vm *vm = vcpu->vm;
 
 	switch (run->exit_reason) {
-	case KQEMU_EXIT_IO: {
-		uint8_t *data = (uint8_t *)run + run->io.data_offset;
-		uint32_t value = 0;
-
-		if (run->io.direction == KQEMU_EXIT_IO_OUT) {
-			memcpy(&value, data, run->io.size);
-			port_out(vcpu, run->io.port, value, run->io.size);
-		} else {
-			value = port_in(run->io.port);
-			memcpy(data, &value, run->io.size);
-		}
+	case KQEMU_EXIT_IO:
+		port_io(vcpu, run->io.direction == KQEMU_EXIT_IO_OUT, run->io.port,
+			(uint8_t *)run + run->io.data_offset, run->io.size);
 		return 1;
-	}
 	case KQEMU_EXIT_MMIO:
 		mmio(vcpu, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
 		     run->mmio.is_write);
@@ -616,19 +620,10 @@ static int handle_kvm_exit(struct vcpu *vcpu)
 	struct vm *vm = vcpu->vm;
 
 	switch (run->exit_reason) {
-	case KVM_EXIT_IO: {
-		uint8_t *data = (uint8_t *)run + run->io.data_offset;
-		uint32_t value = 0;
-
-		if (run->io.direction == KVM_EXIT_IO_OUT) {
-			memcpy(&value, data, run->io.size);
-			port_out(vcpu, run->io.port, value, run->io.size);
-		} else {
-			value = port_in(run->io.port);
-			memcpy(data, &value, run->io.size);
-		}
+	case KVM_EXIT_IO:
+		port_io(vcpu, run->io.direction == KVM_EXIT_IO_OUT, run->io.port,
+			(uint8_t *)run + run->io.data_offset, run->io.size);
 		return 1;
-	}
 	case KVM_EXIT_MMIO:
 		mmio(vcpu, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
 		     run->mmio.is_write);

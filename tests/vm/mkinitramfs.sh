@@ -14,7 +14,7 @@ mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,lib,tmp,root}
 chmod 1777 "$root/tmp"
 cp /bin/busybox "$root/bin/busybox"
 cp "$here/guest/init" "$root/init"
-cp "$here"/guest/suite-*.sh "$root/lib/"
+cp "$here"/guest/suite-*.sh "$here/guest/lib-suite.sh" "$root/lib/"
 cp "$moddir"/*.ko "$root/lib/"
 cp "$bindir"/* "$root/bin/"
 cat > "$root/etc/passwd" <<'EOP'

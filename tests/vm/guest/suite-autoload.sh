@@ -2,16 +2,8 @@
 # modules.devname from kqemu's devname:kqemu and char-major-10-250 aliases,
 # systemd-tmpfiles creates the node from `kmod static-nodes` before kqemu is
 # loaded, and the first open makes the kernel run modprobe for the minor.
-check() {
-	if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; fi
-}
 moddir=/lib/modules/$(uname -r)
-mkdir -p "$moddir/extra"
-cp /lib/kqemu.ko "$moddir/extra/"
-: >"$moddir/modules.order"
-: >"$moddir/modules.builtin"
-: >"$moddir/modules.builtin.modinfo"
-/sbin/depmod -a 2>&1 | sed 's/^/# depmod: /'
+install_module_tree
 check "depmod lists kqemu in modules.devname as c10:250" \
 	'grep -qx "kqemu kqemu c10:250" "$moddir/modules.devname"'
 nodes=$(/usr/bin/kmod static-nodes --format=tmpfiles 2>&1)

@@ -2,25 +2,6 @@
 # VMM as a kvm-users member, with exit reasons and results checked exactly;
 # then the errors a user can meet, and KVM and kqemu in one boot.
 
-# run_guest NAME STATUS PATTERN USER ARGS...: kqemu-run ARGS as USER must
-# exit with STATUS and print a line matching PATTERN.
-run_guest() {
-	local name=$1 want=$2 pattern=$3 user=$4 out rc
-	shift 4
-	out=$(/bin/runas "$user" /bin/kqemu-run "$@" 2>&1)
-	rc=$?
-	if [ "$rc" = "$want" ] && printf '%s\n' "$out" | grep -q -- "$pattern"; then
-		echo "ok - $name (status $rc)"
-	else
-		echo "not ok - $name: status $rc (wanted $want), output:"
-		printf '%s\n' "$out" | sed 's/^/#   /' | tail -n 15
-	fi
-}
-
-check() {
-	if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; fi
-}
-
 insmod /lib/kqemu.ko allow_groups=990 || echo "not ok - insmod kqemu.ko"
 chgrp 990 /dev/kqemu
 chmod 0660 /dev/kqemu

@@ -3,9 +3,6 @@
 # unload while in use, and an uninstall that leaves nothing behind.
 # Sourced by /init.  Every verdict looks at the system, not at kqemuctl's
 # word: stat the node, read sysfs, open the device as each user.
-check() {
-	if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; fi
-}
 # run NAME CMD...: run, keep the output in /tmp/NAME.out and rc in $rc,
 # and show the output as comments for the serial log.
 run() {
@@ -34,14 +31,7 @@ nothing_installed() {
 	[ ! -d /sys/module/kqemu ] && ! grep -q '^kvm-users:' /etc/group
 }
 
-# kqemu.ko where libkmod finds it by name, as `make modules_install` puts it.
-moddir=/lib/modules/$(uname -r)
-mkdir -p "$moddir/extra"
-cp /lib/kqemu.ko "$moddir/extra/"
-: >"$moddir/modules.order"
-: >"$moddir/modules.builtin"
-: >"$moddir/modules.builtin.modinfo"
-/sbin/depmod -a 2>&1 | sed 's/^/# depmod: /'
+install_module_tree
 # install creates the group itself: drop the one the initramfs ships.
 groupdel kvm-users
 mkdir -p /var

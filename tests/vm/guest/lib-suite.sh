@@ -1,0 +1,33 @@
+# What every suite may use; /init sources this before the suite.
+
+# check NAME EXPR: a verdict line on a shell expression.
+check() {
+	if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; fi
+}
+
+# run_guest NAME STATUS PATTERN USER ARGS...: kqemu-run ARGS as USER must
+# exit with STATUS and print a line matching PATTERN.
+run_guest() {
+	local name=$1 want=$2 pattern=$3 user=$4 out rc
+	shift 4
+	out=$(/bin/runas "$user" /bin/kqemu-run "$@" 2>&1)
+	rc=$?
+	if [ "$rc" = "$want" ] && printf '%s\n' "$out" | grep -q -- "$pattern"; then
+		echo "ok - $name (status $rc)"
+	else
+		echo "not ok - $name: status $rc (wanted $want), output:"
+		printf '%s\n' "$out" | sed 's/^/#   /' | tail -n 15
+	fi
+}
+
+# kqemu.ko where libkmod and modprobe find it by name, as `make
+# modules_install` and DKMS put it.
+install_module_tree() {
+	local moddir=/lib/modules/$(uname -r)
+	mkdir -p "$moddir/extra"
+	cp /lib/kqemu.ko "$moddir/extra/"
+	: >"$moddir/modules.order"
+	: >"$moddir/modules.builtin"
+	: >"$moddir/modules.builtin.modinfo"
+	/sbin/depmod -a 2>&1 | sed 's/^/# depmod: /'
+}
