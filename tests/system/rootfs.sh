@@ -1,14 +1,15 @@
 #!/bin/bash
 # Build (once) and cache the root file system of a whole Debian 12 system:
 # systemd as init, udev, its kernel with headers, DKMS and a compiler, as a
-# host that is to get kqemu through DKMS would have.  The second kernel (the
+# host that is to get kqemu through DKMS would have (and libkmod-dev and
+# libudev-dev, for the `make install` test).  The second kernel (the
 # "upgrade", bookworm-backports' linux-image-amd64 with headers) is
 # downloaded into its apt cache but not installed, so a test can install it
 # later without the network.
 # Usage: rootfs.sh        prints the cached tree's path
 set -euo pipefail
 cache=${KQEMU_CACHE:-/var/cache/kqemu}
-root=$cache/system-bookworm
+root=$cache/system-bookworm-v2
 mirror=${KQEMU_MIRROR:-http://deb.debian.org/debian}
 
 if [ -f "$root/.kqemu-ready" ]; then
@@ -20,7 +21,7 @@ echo "rootfs.sh: building a Debian 12 system in $root (first run only)" >&2
 rm -rf "$root.tmp"
 mkdir -p "$cache"
 debootstrap --variant=minbase \
-	--include=systemd-sysv,udev,kmod,acl,passwd,dkms,gcc,make,libc6-dev,ca-certificates \
+	--include=systemd-sysv,udev,kmod,acl,passwd,dkms,gcc,make,libc6-dev,libkmod-dev,libudev-dev,ca-certificates \
 	bookworm "$root.tmp" "$mirror" >&2 || {
 	echo "rootfs.sh: debootstrap failed; see $root.tmp/debootstrap/debootstrap.log" >&2
 	exit 1
@@ -30,7 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mount -t proc proc "$root.tmp/proc"
-echo 'Acquire::Check-Valid-Until "false";' >"$root.tmp/etc/apt/apt.conf.d/99kqemu-valid-until"
+echo 'Acquire::Check-Valid-Until "false";' >"$root.tmp/etc/apt/apt.conf.d/99valid-until"
 echo "deb $mirror bookworm-backports main" >"$root.tmp/etc/apt/sources.list.d/backports.list"
 # The kernel's maintainer scripts run update-initramfs; no daemons may start.
 printf '#!/bin/sh\nexit 101\n' >"$root.tmp/usr/sbin/policy-rc.d"
@@ -41,6 +42,7 @@ in_root() {
 }
 in_root apt-get -q update >&2
 in_root apt-get -q install -y --no-install-recommends linux-image-amd64 linux-headers-amd64 initramfs-tools >&2
+in_root apt-get clean
 in_root apt-get -q install -y --no-install-recommends --download-only -t bookworm-backports \
 	linux-image-amd64 linux-headers-amd64 >&2
 

@@ -3,23 +3,28 @@
 # a host gets it.
 #  1. build the Debian packages (kqemu-dkms, kqemu-utils) from this tree;
 #  2. copy the cached Debian 12 root file system (rootfs.sh), install the
-#     packages there so that DKMS builds kqemu.ko for its kernel, add a
-#     kvm-users member (kqemuctl adduser) and an outsider;
+#     packages there with apt-get so that DKMS builds kqemu.ko for its
+#     kernel, add a kvm-users member (kqemuctl adduser) and an outsider;
 #  3. boot it under QEMU TCG (-cpu EPYC) with systemd as PID 1: the test
-#     unit checks, with no manual step, the module, the node, the ACL, a
-#     guest run by the member, the outsider refused and kqemuctl doctor;
+#     unit (guest-test.sh) checks, with no manual step, the module, the
+#     node, the ACL, a guest run by the member, the outsider refused and
+#     kqemuctl doctor; then purges kqemu-utils and installs it again on the
+#     running system: all of it must hold at once, with no reboot;
 #  4. upgrade the kernel (bookworm-backports' linux-image-amd64 and its
 #     headers): DKMS must build for it by itself; boot it, check it all
-#     again, then purge both packages and check nothing is left.
+#     again, then purge both packages and check nothing is left;
+#  5. the same system fresh, with `make install` instead of the packages:
+#     boot, check, `make uninstall`, check nothing is left.
 # Prints "ok"/"not ok" lines and a closing "N passed, N failed".
-# Environment: KQEMU_CACHE, KQEMU_BUILD, KQEMU_DEMO=1 (`make demo`: stop
-# after the first boot, before the kernel upgrade and the purge).
+# Environment: KQEMU_CACHE, KQEMU_BUILD, KQEMU_DEMO=1 (`make demo`: only
+# the first boot, with nothing done after the checks).
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 build=${KQEMU_BUILD:-$top/build}
 work=$build/system
 root=$work/root
+demo=${KQEMU_DEMO:-0}
 passed=0 failed=0
 start_all=$SECONDS
 
@@ -33,6 +38,12 @@ say() {
 		failed=$((failed + 1))
 		echo "not ok - $*"
 	fi
+}
+# verdict TEXT CMD...: ok if CMD succeeds.
+verdict() {
+	local text=$1
+	shift
+	if "$@"; then say ok "$text"; else say fail "$text"; fi
 }
 finish() {
 	umount "$root/proc" 2>/dev/null || true
@@ -49,6 +60,45 @@ in_root() {
 }
 # newest_abi: the newest kernel installed in the tree.
 newest_abi() { ls "$root/lib/modules" | sort -V | tail -n 1; }
+built_for() { ls "$root/lib/modules/$1/updates/dkms/kqemu.ko"* >/dev/null 2>&1; }
+# offline: the tree as a chroot in which packages install but no daemon starts.
+offline() {
+	mountpoint -q "$root/proc" || mount -t proc proc "$root/proc"
+	printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
+	chmod +x "$root/usr/sbin/policy-rc.d"
+}
+# fresh_root: a new copy of the cached Debian 12 system.
+fresh_root() {
+	umount "$root/proc" 2>/dev/null || true
+	rm -rf "$root"
+	cp -a --reflink=auto "$base" "$root"
+	offline
+}
+# users_and_driver: member joins kvm-users the admin's way, outsider stays
+# out; and the test's own unit, which runs guest-test.sh after boot.
+users_and_driver() {
+	in_root useradd -m -s /bin/bash member
+	in_root useradd -m -s /bin/bash outsider
+	in_root kqemuctl adduser member 2>&1 | sed 's/^/#   /'
+	verdict "kqemuctl adduser member puts member in kvm-users" \
+		sh -c "chroot '$root' id -nG member | grep -qw kvm-users"
+	install -m 0755 "$here/guest-test.sh" "$root/usr/local/sbin/kqemu-test"
+	cat >"$root/etc/systemd/system/kqemu-test.service" <<'EOU'
+[Unit]
+Description=kqemu full-system test
+After=multi-user.target
+[Service]
+Type=oneshot
+ExecStart=/usr/local/sbin/kqemu-test
+StandardOutput=tty
+StandardError=tty
+TTYPath=/dev/ttyS0
+[Install]
+WantedBy=multi-user.target
+EOU
+	mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
+	ln -sf ../kqemu-test.service "$root/etc/systemd/system/multi-user.target.wants/kqemu-test.service"
+}
 
 # boot TAG ABI LOG [a=b...]: make the disk image from the tree and boot
 # kernel ABI from it; judge the lines the test unit prints.
@@ -56,14 +106,13 @@ boot() {
 	local tag=$1 abi=$2 log=$3 t0=$SECONDS line
 	shift 3
 	umount "$root/proc" 2>/dev/null || true
-	rm -f "$root/usr/sbin/policy-rc.d"
-	rm -f "$work/disk.img"
+	rm -f "$root/usr/sbin/policy-rc.d" "$work/disk.img"
 	if ! mkfs.ext4 -q -F -L root -d "$root" "$work/disk.img" 6G >"$work/mkfs.log" 2>&1; then
 		cat "$work/mkfs.log"
 		say fail "[$tag] make the disk image"
 		return 1
 	fi
-	step "booting $abi under QEMU TCG (-cpu EPYC) with systemd (mkfs took $((SECONDS - t0)) s)"
+	step "booting $abi under QEMU TCG (-cpu EPYC) with systemd (disk image made in $((SECONDS - t0)) s)"
 	t0=$SECONDS
 	timeout --foreground 900 qemu-system-x86_64 -accel tcg -cpu EPYC -smp 2 -m 2048 \
 		-nographic -no-reboot -monitor none -serial stdio -nic none \
@@ -85,6 +134,7 @@ boot() {
 		tail -n 40 "$log"
 		say fail "[$tag] the system booted and ran its test to the end"
 	fi
+	rm -f "$work/disk.img"
 }
 
 mkdir -p "$work"
@@ -104,66 +154,27 @@ if ! base=$("$here/rootfs.sh" 2>"$work/rootfs.log"); then
 	say fail "a Debian 12 root file system"
 	finish
 fi
-umount "$root/proc" 2>/dev/null || true
-rm -rf "$root"
-cp -a --reflink=auto "$base" "$root"
-mount -t proc proc "$root/proc"
-printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
-chmod +x "$root/usr/sbin/policy-rc.d"
+fresh_root
 abi1=$(newest_abi)
 
 step "installing the packages as an admin would: apt-get install ./kqemu-*.deb (DKMS builds kqemu.ko for $abi1)"
-mkdir -p "$root/tmp/debs"
-cp "$work"/deb/*.deb "$root/tmp/debs/"
-if in_root sh -c 'apt-get install -y -q --no-install-recommends /tmp/debs/*.deb' >"$work/install.log" 2>&1; then
-	say ok "apt-get installs kqemu-dkms and kqemu-utils"
-else
-	say fail "apt-get installs kqemu-dkms and kqemu-utils"
-fi
-grep -iE 'dkms|kqemu|sign' "$work/install.log" | sed 's/^/#   /'
-check_built() {
-	if ls "$root/lib/modules/$1/updates/dkms/kqemu.ko"* >/dev/null 2>&1; then
-		say ok "$2"
-	else
-		say fail "$2"
-	fi
-}
-check_built "$abi1" "DKMS built and installed kqemu.ko for $abi1 in updates/dkms"
-
+mkdir -p "$root/root/debs"
+cp "$work"/deb/*.deb "$root/root/debs/"
+verdict "apt-get installs kqemu-dkms and kqemu-utils" \
+	in_root sh -c 'apt-get install -y -q --no-install-recommends /root/debs/*.deb >/root/install.log 2>&1'
+grep -iE 'dkms|kqemu|sign|error' "$root/root/install.log" | sed 's/^/#   /'
+verdict "DKMS built and installed kqemu.ko for $abi1 in updates/dkms" built_for "$abi1"
 step "users: member joins kvm-users with kqemuctl adduser; outsider does not"
-in_root useradd -m -s /bin/bash member
-in_root useradd -m -s /bin/bash outsider
-if in_root kqemuctl adduser member 2>&1 | sed 's/^/#   /'; in_root id -nG member | grep -qw kvm-users; then
-	say ok "kqemuctl adduser member puts member in kvm-users"
-else
-	say fail "kqemuctl adduser member puts member in kvm-users"
+users_and_driver
+
+if [ "$demo" = 1 ]; then
+	boot "boot 1: $abi1" "$abi1" "$work/serial-1.log"
+	finish
 fi
-
-# The test driver: a unit of the test's, not of the packages.
-install -m 0755 "$here/guest-test.sh" "$root/usr/local/sbin/kqemu-test"
-cat >"$root/etc/systemd/system/kqemu-test.service" <<'EOU'
-[Unit]
-Description=kqemu full-system test
-After=multi-user.target
-[Service]
-Type=oneshot
-ExecStart=/usr/local/sbin/kqemu-test
-StandardOutput=tty
-StandardError=tty
-TTYPath=/dev/ttyS0
-[Install]
-WantedBy=multi-user.target
-EOU
-mkdir -p "$root/etc/systemd/system/multi-user.target.wants"
-ln -sf ../kqemu-test.service "$root/etc/systemd/system/multi-user.target.wants/kqemu-test.service"
-
-boot "boot 1: $abi1" "$abi1" "$work/serial-1.log"
-[ "${KQEMU_DEMO:-0}" = 1 ] && finish
+boot "boot 1: $abi1" "$abi1" "$work/serial-1.log" kqemu_reinstall=1
 
 step "kernel upgrade: apt-get install -t bookworm-backports linux-image-amd64 linux-headers-amd64"
-mount -t proc proc "$root/proc"
-printf '#!/bin/sh\nexit 101\n' >"$root/usr/sbin/policy-rc.d"
-chmod +x "$root/usr/sbin/policy-rc.d"
+offline
 if in_root apt-get install -y -q --no-install-recommends -t bookworm-backports \
 	linux-image-amd64 linux-headers-amd64 >"$work/upgrade.log" 2>&1; then
 	abi2=$(newest_abi)
@@ -174,8 +185,18 @@ else
 	finish
 fi
 grep -iE 'dkms|kqemu' "$work/upgrade.log" | sed 's/^/#   /'
-check_built "$abi2" "DKMS built kqemu.ko for the new kernel $abi2 by itself (AUTOINSTALL)"
-check_built "$abi1" "the build for $abi1 stays"
-
+verdict "DKMS built kqemu.ko for the new kernel $abi2 by itself (AUTOINSTALL)" built_for "$abi2"
+verdict "the build for $abi1 stays" built_for "$abi1"
 boot "boot 2: $abi2" "$abi2" "$work/serial-2.log" kqemu_purge=1
+
+step "the same system, fresh, with make install instead of the packages"
+fresh_root
+mkdir -p "$root/root/kqemu"
+(cd "$top" && git ls-files -co --exclude-standard -z | xargs -0 tar -c) | tar -x -C "$root/root/kqemu"
+verdict "make install (build, install, DKMS add and build for $abi1, configure)" \
+	in_root sh -c 'make -C /root/kqemu install >/root/install.log 2>&1'
+sed 's/^/#   /' "$root/root/install.log" | grep -v -e '^#   install ' -e 'Entering\|Leaving' | tail -n 25
+verdict "DKMS built and installed kqemu.ko for $abi1 in updates/dkms" built_for "$abi1"
+users_and_driver
+boot "boot 3: $abi1, make install" "$abi1" "$work/serial-3.log" kqemu_uninstall=1
 finish
