@@ -11,7 +11,7 @@ out=$(cd "$out" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir "$work/kqemu"
-(cd "$top" && git ls-files -co --exclude-standard -z | xargs -0 tar -c) | tar -x -C "$work/kqemu"
+"$(dirname "$0")/tree.sh" | tar -x -C "$work/kqemu"
 (cd "$work/kqemu" && dpkg-buildpackage -us -uc -b --no-sign) >"$out/build.log" 2>&1 || {
 	tail -n 40 "$out/build.log" >&2
 	echo "build-debs.sh: dpkg-buildpackage failed; see $out/build.log" >&2

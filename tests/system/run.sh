@@ -192,7 +192,7 @@ boot "boot 2: $abi2" "$abi2" "$work/serial-2.log" kqemu_purge=1
 step "the same system, fresh, with make install instead of the packages"
 fresh_root
 mkdir -p "$root/root/kqemu"
-(cd "$top" && git ls-files -co --exclude-standard -z | xargs -0 tar -c) | tar -x -C "$root/root/kqemu"
+"$here/tree.sh" | tar -x -C "$root/root/kqemu"
 verdict "make install (build, install, DKMS add and build for $abi1, configure)" \
 	in_root sh -c 'make -C /root/kqemu install >/root/install.log 2>&1'
 sed 's/^/#   /' "$root/root/install.log" | grep -v -e '^#   install ' -e 'Entering\|Leaving' | tail -n 25
