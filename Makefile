@@ -14,7 +14,11 @@ all: module guest helper tools
 module:
 	$(MAKE) -C kmod
 
-guest: $(BUILD)/guest/vmtest $(BUILD)/guest/compat32 $(BUILD)/guest/runas
+guest: $(BUILD)/guest/vmtest $(BUILD)/guest/compat32 $(BUILD)/guest/runas $(BUILD)/guest/sfuzz
+
+$(BUILD)/guest/sfuzz: tests/vm/guest/sfuzz.c tests/vm/guest/common.c $(GUEST_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) -pthread -o $@ tests/vm/guest/sfuzz.c tests/vm/guest/common.c
 
 $(BUILD)/guest/vmtest: tests/vm/guest/vmtest.c $(GUEST_SRC) $(GUEST_HDR)
 	@mkdir -p $(@D)
@@ -163,3 +167,14 @@ bench:
 	KQEMU_SUITES=bench tests/vm/run.sh $(or $(KQEMU_BENCH_RELEASE),bookworm)
 
 .PHONY: bench
+
+# The VM suites and the debug suite under a kernel built with KASAN, UBSAN,
+# lockdep, kmemleak and fault injection (tests/debug/debug.config).  A cold
+# run builds that kernel first (about 30 minutes on 2 cores); it is cached.
+check-debug: guest helper tools
+	KQEMU_KERNEL_SH=$(CURDIR)/tests/debug/kernel.sh \
+	KQEMU_BUILD_SH=$(CURDIR)/tests/debug/build.sh \
+	KQEMU_SUITES="device engine debug" KQEMU_BOOT_LIMIT=1800 \
+	tests/vm/run.sh debug
+
+.PHONY: check-debug

@@ -445,8 +445,11 @@ static void svm_set_regs(struct kqemu_vcpu *vcpu, const struct kqemu_regs *regs)
 	r[8] = regs->r8; r[9] = regs->r9; r[10] = regs->r10; r[11] = regs->r11;
 	r[12] = regs->r12; r[13] = regs->r13; r[14] = regs->r14; r[15] = regs->r15;
 	vcpu->rip = regs->rip;
-	/* Bit 1 is always 1; the reserved bits are 0. */
-	vcpu->rflags = (regs->rflags & 0x3f7fd7ULL) | 2;
+	/*
+	 * Bit 1 is always 1, the reserved bits 0; and no virtual-8086 mode
+	 * (VM, bit 17): no kqemu guest needs it, and emulators get it wrong.
+	 */
+	vcpu->rflags = (regs->rflags & 0x3d7fd7ULL) | 2;
 	/* Whatever was waiting on the old state no longer applies. */
 	vcpu->pending_exit = 0;
 }
@@ -475,7 +478,16 @@ static void svm_get_sregs(struct kqemu_vcpu *vcpu, struct kqemu_sregs *s)
 }
 
 #define EFER_ALLOWED	(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX | EFER_FFXSR)
-#define CR4_ALLOWED	GENMASK_ULL(24, 0)
+/*
+ * CR4: VME..UMIP (0-11), FSGSBASE, PCIDE, OSXSAVE (16-18), SMEP, SMAP
+ * (20, 21).  Not LA57, VMXE, SMXE, PKE, CET, PKS, nor the reserved 15, 19:
+ * states a VMRUN may refuse, or an emulator mishandle.
+ */
+#define CR4_ALLOWED	(GENMASK_ULL(11, 0) | GENMASK_ULL(18, 16) | GENMASK_ULL(21, 20))
+#define SVM_CR0_CD	BIT_ULL(30)
+#define SVM_CR0_NW	BIT_ULL(29)
+#define SVM_CR4_PCIDE	BIT_ULL(17)
+#define SVM_CR3_MBZ	GENMASK_ULL(63, 52)
 
 static int svm_set_sregs(struct kqemu_vcpu *vcpu, const struct kqemu_sregs *s)
 {
@@ -486,11 +498,23 @@ static int svm_set_sregs(struct kqemu_vcpu *vcpu, const struct kqemu_sregs *s)
 		return -EINVAL;
 	if ((s->cr0 & SVM_CR0_PG) && !(s->cr0 & SVM_CR0_PE))
 		return -EINVAL;
-	if ((efer & EFER_LME) && (s->cr0 & SVM_CR0_PG)) {
-		if (!(s->cr4 & SVM_CR4_PAE))
-			return -EINVAL;
+	/* VMRUN's own consistency checks, which emulators check only in part. */
+	if ((s->cr0 & SVM_CR0_NW) && !(s->cr0 & SVM_CR0_CD))
+		return -EINVAL;
+	if (s->cr3 & SVM_CR3_MBZ)
+		return -EINVAL;
+	/*
+	 * EFER.LME without CR4.PAE: hardware refuses to turn paging on from
+	 * there, and QEMU's SVM (7.2) cannot even leave such a guest: its
+	 * #VMEXIT gives the host back its CR4 only after trying its CR0 with
+	 * the guest's, and the host goes on with paging off and GIF clear.
+	 */
+	if ((efer & EFER_LME) && !(s->cr4 & SVM_CR4_PAE))
+		return -EINVAL;
+	if ((efer & EFER_LME) && (s->cr0 & SVM_CR0_PG))
 		efer |= EFER_LMA;
-	}
+	if ((s->cr4 & SVM_CR4_PCIDE) && !(efer & EFER_LMA))
+		return -EINVAL;
 	seg_to_vmcb(&save->cs, &s->cs);
 	seg_to_vmcb(&save->ds, &s->ds);
 	seg_to_vmcb(&save->es, &s->es);

@@ -13,9 +13,14 @@ top=$(cd "$here/../.." && pwd)
 build=${KQEMU_BUILD:-$top/build}
 releases=${*:-bookworm trixie sid}
 fuzz_calls=${FUZZ_CALLS:-100000}
-# bench is not a test (`make bench` asks for it by name); bochs-* suites need
-# Bochs, not QEMU (`make check-bochs`).
-suites=${KQEMU_SUITES:-$(cd "$here/guest" && ls suite-*.sh | sed 's/^suite-//; s/\.sh$//' | grep -vxE 'bench|bochs-.*')}
+# bench is not a test (`make bench` asks for it by name); debug needs the
+# debug kernel (`make check-debug`).
+# KQEMU_KERNEL_SH and KQEMU_BUILD_SH replace kernel.sh and build.sh (the
+# debug kernel has its own).
+kernel_sh=${KQEMU_KERNEL_SH:-$here/kernel.sh}
+build_sh=${KQEMU_BUILD_SH:-$here/build.sh}
+boot_limit=${KQEMU_BOOT_LIMIT:-900}
+suites=${KQEMU_SUITES:-$(cd "$here/guest" && ls suite-*.sh | sed 's/^suite-//; s/\.sh$//' | grep -vxE 'bench|debug')}
 
 # What a clean kernel log must not contain.
 bad_log='BUG:|WARNING: CPU|cut here|Oops|general protection fault|refcount_t:|list_(add|del) corruption|kernel BUG|Call Trace:|UBSAN:|KASAN:|scheduling while atomic|possible recursive locking|circular locking|unreferenced object|blocked for more than'
@@ -36,8 +41,9 @@ say() {
 # boot_suite SUITE: one boot of $kdir with $work/initrd.gz; judge its log.
 boot_suite() {
 	local suite=$1 log=$work/serial-$1.log tag="[$abi $1]" start=$SECONDS line
-	"$here/boot.sh" "$kdir/vmlinuz" "$work/initrd.gz" "$log" 900 \
-		kqemu_suite="$suite" fuzz_calls="$fuzz_calls"
+	"$here/boot.sh" "$kdir/vmlinuz" "$work/initrd.gz" "$log" "$boot_limit" \
+		kqemu_suite="$suite" fuzz_calls="$fuzz_calls" sfuzz_calls="${SFUZZ_CALLS:-1000000}" \
+		${KQEMU_CMDLINE:-}
 	echo "# $tag VM ran for $((SECONDS - start)) s; serial log: $log"
 
 	while IFS= read -r line; do
@@ -69,13 +75,13 @@ for release in $releases; do
 	work=$build/vm/$release
 	rm -rf "$work"
 	mkdir -p "$work"
-	if ! kdir=$("$here/kernel.sh" "$release" 2>"$work/kernel.log"); then
+	if ! kdir=$("$kernel_sh" "$release" 2>"$work/kernel.log"); then
 		cat "$work/kernel.log"
 		say fail "[$release] fetch the kernel"
 		continue
 	fi
 	abi=$(cat "$kdir/release")
-	if "$here/build.sh" "$release" "$work" >"$work/build.log" 2>&1; then
+	if "$build_sh" "$release" "$work" >"$work/build.log" 2>&1; then
 		say ok "[$abi] kqemu.ko builds with W=1 and no warning"
 	else
 		tail -n 30 "$work/build.log"

@@ -163,7 +163,11 @@ struct kqemu_create_vcpu {
 
 /* vCPU ioctls.  All fail with EACCES (revoked) and EIO (wrong process). */
 
-/* General registers.  GET: EFAULT.  SET: EFAULT, EINVAL (flags/reserved). */
+/*
+ * General registers.  GET: EFAULT.  SET: EFAULT, EINVAL (flags/reserved).
+ * SET keeps RFLAGS bit 1 set and its reserved bits and VM (virtual-8086
+ * mode, which kqemu does not offer) clear.
+ */
 struct kqemu_regs {
 	__u64 rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
 	__u64 r8, r9, r10, r11, r12, r13, r14, r15;
@@ -195,8 +199,12 @@ struct kqemu_dtable {
 
 /*
  * Special registers.  SET refuses (EINVAL) flags or reserved set, and
- * states that no CPU can enter: CR0.PG without CR0.PE, EFER.LME with CR0.PG
- * but without CR4.PAE, bits of CR0/CR4/EFER the CPU reserves, EFER.SVME.
+ * states that no CPU can enter or go on from: CR0.PG without CR0.PE,
+ * EFER.LME without CR4.PAE, CR0.NW without CR0.CD, CR3 bits above 51,
+ * CR4.PCIDE outside long mode, bits of CR0 (above 31), CR4 (LA57, VMXE,
+ * SMXE, PKE, CET, PKS, reserved) and EFER (other than SCE, LME, LMA, NXE,
+ * FFXSR) that kqemu does not give guests, and EFER.SVME.  EFER.LMA is
+ * computed: LME with CR0.PG.
  */
 struct kqemu_sregs {
 	struct kqemu_segment cs, ds, es, fs, gs, ss, tr, ldt;

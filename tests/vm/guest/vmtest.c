@@ -698,6 +698,21 @@ static void test_sregs_rules(int cpufd)
 	s.cr4 = 0;
 	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with EFER.LME, CR0.PG and no CR4.PAE");
 	s = good;
+	s.efer = 0x100;
+	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with EFER.LME and no CR4.PAE, paging off");
+	s = good;
+	s.cr0 |= 1ULL << 29;
+	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with CR0.NW but not CD");
+	s = good;
+	s.cr3 = 1ULL << 60;
+	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with CR3 bits above 51");
+	s = good;
+	s.cr4 |= 1ULL << 17;
+	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with CR4.PCIDE outside long mode");
+	s = good;
+	s.cr4 |= 1ULL << 12;
+	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with CR4.LA57");
+	s = good;
 	s.cr0 |= 1ULL << 40;
 	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with CR0 bits above 31");
 	s = good;
@@ -721,6 +736,10 @@ static void test_regs_rules(int cpufd)
 	report(ioctl(cpufd, KQEMU_GET_REGS, &back) == 0 && back.rax == 0x1234 &&
 	       back.r15 == 0xfeed && back.rip == 0x7c00 && back.rflags == 0x202,
 	       "GET_REGS gives back what SET_REGS set");
+	r.rflags = 0x20202;
+	report(ioctl(cpufd, KQEMU_SET_REGS, &r) == 0 && ioctl(cpufd, KQEMU_GET_REGS, &back) == 0 &&
+	       back.rflags == 0x202, "SET_REGS drops RFLAGS.VM: no virtual-8086 mode (rflags %#llx)",
+	       (unsigned long long)back.rflags);
 	r.flags = 1;
 	expect_errno(ioctl(cpufd, KQEMU_SET_REGS, &r), EINVAL, "SET_REGS with flags");
 	r.flags = 0;
