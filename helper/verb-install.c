@@ -128,13 +128,25 @@ static int install_live(struct install *in, const struct group_entry *g)
 	if (r < 0)
 		return error_errno(-r, "udev did not report %s within %d s; check `journalctl -u systemd-udevd`", DEVICE_NODE, UDEV_TIMEOUT_MS / 1000);
 
-	/* udev applies a rule when the device appears; one already there needs a change event. */
-	if (stat(DEVICE_NODE, &st) || st.st_uid != 0 || st.st_gid != g->gid ||
-	    (st.st_mode & 07777) != opt.mode) {
+	/*
+	 * udev applies a rule when the device appears; one already there needs
+	 * a change event.  A second try, after another reload, covers a udevd
+	 * that was still busy reading the old rules when the first event came.
+	 */
+	for (int attempt = 0; attempt < 2; attempt++) {
+		if (!stat(DEVICE_NODE, &st) && st.st_uid == 0 && st.st_gid == g->gid &&
+		    (st.st_mode & 07777) == opt.mode)
+			break;
+		if (attempt) {
+			r = udev_reload_rules();
+			if (r < 0)
+				return r;
+		}
 		r = device_reapply_rule(UDEV_TIMEOUT_MS);
 		if (r < 0)
 			return error_errno(-r, "udev did not re-apply %s to %s", UDEV_RULE_FILE, DEVICE_NODE);
-		in->changes++;
+		if (!attempt)
+			in->changes++;
 		info("re-applied: %s to %s", UDEV_RULE_FILE, DEVICE_NODE);
 	}
 
