@@ -25,20 +25,9 @@ build=${KQEMU_BUILD:-$top/build}
 work=$build/system
 root=$work/root
 demo=${KQEMU_DEMO:-0}
-passed=0 failed=0
 start_all=$SECONDS
+. "$top/tests/lib.sh"
 
-say() {
-	local verdict=$1
-	shift
-	if [ "$verdict" = ok ]; then
-		passed=$((passed + 1))
-		echo "ok - $*"
-	else
-		failed=$((failed + 1))
-		echo "not ok - $*"
-	fi
-}
 # verdict TEXT CMD...: ok if CMD succeeds.
 verdict() {
 	local text=$1

@@ -25,18 +25,7 @@ suites=${KQEMU_SUITES:-$(cd "$here/guest" && ls suite-*.sh | sed 's/^suite-//; s
 # What a clean kernel log must not contain.
 bad_log='BUG:|WARNING: CPU|cut here|Oops|general protection fault|refcount_t:|list_(add|del) corruption|kernel BUG|Call Trace:|UBSAN:|KASAN:|scheduling while atomic|possible recursive locking|circular locking|unreferenced object|blocked for more than'
 
-passed=0 failed=0
-say() {
-	local verdict=$1
-	shift
-	if [ "$verdict" = ok ]; then
-		passed=$((passed + 1))
-		echo "ok - $*"
-	else
-		failed=$((failed + 1))
-		echo "not ok - $*"
-	fi
-}
+. "$top/tests/lib.sh"
 
 # boot_suite SUITE: one boot of $kdir with $work/initrd.gz; judge its log.
 boot_suite() {
