@@ -109,50 +109,50 @@ static bool device_initialized(struct udev *udev)
 	return done;
 }
 
-int device_wait_node(int timeout_ms)
+/*
+ * A udev context and a monitor listening on kqemu's subsystem, or -ESRCH
+ * when no udevd runs to be heard, -ENOMEM.  Release with monitor_close().
+ */
+static int monitor_open(struct udev **udevp, struct udev_monitor **monp)
 {
-	struct udev *udev = udev_new();
-	struct udev_monitor *mon = NULL;
-	int r = 0;
-
-	if (!udev)
+	*monp = NULL;
+	*udevp = udev_new();
+	if (!*udevp)
 		return -ENOMEM;
-	if (!udevd_running()) {
-		r = -ESRCH;
-		goto out;
-	}
-	/* Listen first, then look: an event between the two is not lost. */
-	mon = monitor_new(udev);
-	if (!mon) {
-		r = -ENOMEM;
-		goto out;
-	}
-	if (!device_initialized(udev))
-		r = monitor_wait(mon, "add", timeout_ms);
-out:
+	if (!udevd_running())
+		return -ESRCH;
+	*monp = monitor_new(*udevp);
+	return *monp ? 0 : -ENOMEM;
+}
+
+static void monitor_close(struct udev *udev, struct udev_monitor *mon)
+{
 	udev_monitor_unref(mon);
 	udev_unref(udev);
+}
+
+int device_wait_node(int timeout_ms)
+{
+	struct udev_monitor *mon;
+	struct udev *udev;
+	/* Listen first, then look: an event between the two is not lost. */
+	int r = monitor_open(&udev, &mon);
+
+	if (!r && !device_initialized(udev))
+		r = monitor_wait(mon, "add", timeout_ms);
+	monitor_close(udev, mon);
 	return r;
 }
 
 /* What `udevadm trigger --action=change` does for one device, then wait. */
 int device_reapply_rule(int timeout_ms)
 {
-	struct udev *udev = udev_new();
-	struct udev_monitor *mon = NULL;
-	int fd, r;
+	struct udev_monitor *mon;
+	struct udev *udev;
+	int fd, r = monitor_open(&udev, &mon);
 
-	if (!udev)
-		return -ENOMEM;
-	if (!udevd_running()) {
-		r = -ESRCH;
+	if (r)
 		goto out;
-	}
-	mon = monitor_new(udev);
-	if (!mon) {
-		r = -ENOMEM;
-		goto out;
-	}
 	fd = open(SYSPATH "/uevent", O_WRONLY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
@@ -163,7 +163,6 @@ int device_reapply_rule(int timeout_ms)
 	if (!r)
 		r = monitor_wait(mon, "change", timeout_ms);
 out:
-	udev_monitor_unref(mon);
-	udev_unref(udev);
+	monitor_close(udev, mon);
 	return r;
 }
