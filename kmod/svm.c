@@ -479,11 +479,12 @@ static void svm_get_sregs(struct kqemu_vcpu *vcpu, struct kqemu_sregs *s)
 
 #define EFER_ALLOWED	(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX | EFER_FFXSR)
 /*
- * CR4: VME..UMIP (0-11), FSGSBASE, PCIDE, OSXSAVE (16-18), SMEP, SMAP
- * (20, 21).  Not LA57, VMXE, SMXE, PKE, CET, PKS, nor the reserved 15, 19:
- * states a VMRUN may refuse, or an emulator mishandle.
+ * CR4: VME..UMIP (0-11), FSGSBASE, PCIDE (16, 17), SMEP, SMAP (20, 21).
+ * Not LA57, VMXE, SMXE, PKE, CET, PKS, nor the reserved 15, 19: states a
+ * VMRUN may refuse, or an emulator mishandle.  Not OSXSAVE either: the
+ * guest's FPU state is what FXSAVE holds, and XCR0 stays the host's.
  */
-#define CR4_ALLOWED	(GENMASK_ULL(11, 0) | GENMASK_ULL(18, 16) | GENMASK_ULL(21, 20))
+#define CR4_ALLOWED	(GENMASK_ULL(11, 0) | GENMASK_ULL(17, 16) | GENMASK_ULL(21, 20))
 #define SVM_CR0_CD	BIT_ULL(30)
 #define SVM_CR0_NW	BIT_ULL(29)
 #define SVM_CR4_PCIDE	BIT_ULL(17)

@@ -498,12 +498,19 @@ static void port_io(struct vcpu *vcpu, bool out, uint16_t port, uint8_t *data, i
 	}
 }
 
-/* The guest's CPUID: the host's, without the virtualization bits. */
+/*
+ * The guest's CPUID: the host's, without the virtualization bits, and
+ * without XSAVE: kqemu keeps a guest's x87 and SSE state only.
+ */
 static void cpuid(uint32_t fn, uint32_t idx, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
 {
 	__cpuid_count(fn, idx, *a, *b, *c, *d);
 	if (fn == 1)
-		*c &= ~(1u << 5);	/* VMX */
+		*c &= ~(1u << 5 | 1u << 26 | 1u << 27 | 1u << 28);	/* VMX, XSAVE, OSXSAVE, AVX */
+	if (fn == 7 && idx == 0)
+		*b &= ~(1u << 5 | 1u << 16);	/* AVX2, AVX-512F */
+	if (fn == 0xd)
+		*a = *b = *c = *d = 0;
 	if (fn == 0x80000001)
 		*c &= ~(1u << 2);	/* SVM */
 }

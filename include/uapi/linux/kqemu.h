@@ -201,10 +201,12 @@ struct kqemu_dtable {
  * Special registers.  SET refuses (EINVAL) flags or reserved set, and
  * states that no CPU can enter or go on from: CR0.PG without CR0.PE,
  * EFER.LME without CR4.PAE, CR0.NW without CR0.CD, CR3 bits above 51,
- * CR4.PCIDE outside long mode, bits of CR0 (above 31), CR4 (LA57, VMXE,
- * SMXE, PKE, CET, PKS, reserved) and EFER (other than SCE, LME, LMA, NXE,
- * FFXSR) that kqemu does not give guests, and EFER.SVME.  EFER.LMA is
- * computed: LME with CR0.PG.
+ * CR4.PCIDE outside long mode, bits of CR0 (above 31), CR4 (OSXSAVE,
+ * LA57, VMXE, SMXE, PKE, CET, PKS, reserved) and EFER (other than SCE, LME,
+ * LMA, NXE, FFXSR) that kqemu does not give guests, and EFER.SVME.
+ * EFER.LMA is computed: LME with CR0.PG.
+ * A guest's floating-point state is x87 and SSE, what FXSAVE holds: XSETBV
+ * is #UD and OSXSAVE refused, so a VMM must not offer XSAVE or AVX in CPUID.
  */
 struct kqemu_sregs {
 	struct kqemu_segment cs, ds, es, fs, gs, ss, tr, ldt;

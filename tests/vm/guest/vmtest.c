@@ -713,6 +713,9 @@ static void test_sregs_rules(int cpufd)
 	s.cr4 |= 1ULL << 12;
 	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with CR4.LA57");
 	s = good;
+	s.cr4 |= 1ULL << 18;
+	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with CR4.OSXSAVE");
+	s = good;
 	s.cr0 |= 1ULL << 40;
 	expect_errno(ioctl(cpufd, KQEMU_SET_SREGS, &s), EINVAL, "SET_SREGS with CR0 bits above 31");
 	s = good;
