@@ -1,9 +1,70 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Guests that try to hurt the host, one per --arg.  Each must end in a
- * clean exit that kqemu-run reports, never in a host crash.
+ * clean exit that kqemu-run reports, never in a host crash.  Where kqemu
+ * must give the guest an exception (#GP for a refused MSR, #UD for what a
+ * CPU without virtualization would refuse), the guest's own handler
+ * checks the vector and that RIP still points at the instruction, and
+ * exits with 100 + the vector.
  */
 #include "guest.h"
+
+struct idt_gate {
+	uint16_t offset_lo, selector;
+	uint8_t ist, type;
+	uint16_t offset_mid;
+	uint32_t offset_hi, zero;
+} __attribute__((packed));
+
+static struct idt_gate idt[32] __attribute__((aligned(16)));
+static volatile uint64_t faulting_rip;	/* where the exception must point */
+
+void ud_entry(void);
+void gp_entry(void);
+void on_fault(uint64_t rip, unsigned long vector);
+asm(".text\n"
+    "ud_entry:\n"
+    "	movq (%rsp), %rdi\n"		/* no error code */
+    "	movl $6, %esi\n"
+    "	call on_fault\n"
+    "gp_entry:\n"
+    "	movq 8(%rsp), %rdi\n"		/* past the error code */
+    "	movl $13, %esi\n"
+    "	call on_fault\n");
+
+void on_fault(uint64_t rip, unsigned long vector)
+{
+	puts_serial(vector == 6 ? "hostile: #UD" : "hostile: #GP");
+	if (rip == faulting_rip) {
+		puts_serial(" at the faulting instruction\n");
+	} else {
+		puts_serial(" at ");
+		put_hex(rip);
+		puts_serial(", not at ");
+		put_hex(faulting_rip);
+		puts_serial("\n");
+	}
+	outb(EXIT_PORT, 100 + vector);
+	for (;;)
+		asm volatile("cli; hlt");
+}
+
+static void catch_faults(void)
+{
+	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) idtr = {
+		sizeof(idt) - 1, (uint64_t)idt
+	};
+	uint64_t ud = (uint64_t)ud_entry, gp = (uint64_t)gp_entry;
+
+	idt[6] = (struct idt_gate){ .offset_lo = ud, .selector = 0x08, .type = 0x8e,
+				    .offset_mid = ud >> 16, .offset_hi = ud >> 32 };
+	idt[13] = (struct idt_gate){ .offset_lo = gp, .selector = 0x08, .type = 0x8e,
+				     .offset_mid = gp >> 16, .offset_hi = gp >> 32 };
+	asm volatile("lidt %0" : : "m"(idtr));
+}
+
+/* Where each exception must point: the instruction's own address. */
+#define MARK	"lea 1f(%%rip), %%r11\n mov %%r11, %0\n1: "
 
 int main(unsigned long vcpu, unsigned long what, unsigned long nvcpus)
 {
@@ -20,13 +81,16 @@ int main(unsigned long vcpu, unsigned long what, unsigned long nvcpus)
 	case 3:		/* jump into memory no slot backs */
 		((void (*)(void))0x20000000UL)();
 		break;
-	case 4:		/* RDMSR of EFER: refused, #GP, no IDT: triple fault */
-		asm volatile("rdmsr" : : "c"(0xc0000080) : "rax", "rdx");
+	case 4:		/* RDMSR of EFER: refused by kqemu-run, so #GP */
+		catch_faults();
+		asm volatile(MARK "rdmsr" : "=m"(faulting_rip) : "c"(0xc0000080)
+			     : "rax", "rdx", "r11", "memory");
 		break;
-	case 5:		/* SVM instructions and cache flushes */
+	case 5:		/* cache flushes are skipped; SVM/VMX instructions #UD */
+		catch_faults();
 		asm volatile("wbinvd; invd");
 		puts_serial("hostile: wbinvd and invd ran as no-ops\n");
-		asm volatile("lidt %0; vmmcall" : : "m"(none));	/* #UD: triple fault */
+		asm volatile(MARK "vmmcall" : "=m"(faulting_rip) : : "r11", "memory");
 		break;
 	case 6:		/* HLT forever with interrupts off */
 		for (;;)
@@ -35,7 +99,13 @@ int main(unsigned long vcpu, unsigned long what, unsigned long nvcpus)
 		for (;;)
 			;
 	case 8:		/* debug registers: #UD */
-		asm volatile("lidt %0; mov %%rax, %%dr0" : : "m"(none), "a"(0));
+		catch_faults();
+		asm volatile(MARK "mov %%rax, %%dr0" : "=m"(faulting_rip) : "a"(0)
+			     : "r11", "memory");
+		break;
+	case 9:		/* VMCALL, VMX's: #UD too */
+		catch_faults();
+		asm volatile(MARK "vmcall" : "=m"(faulting_rip) : : "r11", "memory");
 		break;
 	}
 	return 42;

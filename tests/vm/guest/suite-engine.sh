@@ -19,14 +19,30 @@ run_guest "interrupts raised while the guest has them off wait for the window" 0
 run_guest "4 vCPUs in one VM, one thread each" 0 "4 vCPUs, total 10000 as expected" member --smp 4 $G/smp.bin
 run_guest "a CPUID exit is answered by userspace" 0 "Hello" member $G/hello.bin
 
-run_guest "hostile: triple fault is a SHUTDOWN exit" 124 "exit: SHUTDOWN" member --arg 1 $G/hostile.bin
+if [ -n "${bochs_svm:-}" ]; then
+	# Bochs's SVM panics the whole machine on a guest's triple fault
+	# instead of taking the SHUTDOWN intercept.
+	echo "# skipped under Bochs: hostile: triple fault is a SHUTDOWN exit"
+else
+	run_guest "hostile: triple fault is a SHUTDOWN exit" 124 "exit: SHUTDOWN" member --arg 1 $G/hostile.bin
+fi
 run_guest "hostile: wild writes to unbacked memory are MMIO exits" 42 "mmio: write 0x3ffff000 <- 0xbadbad (8 bytes)" member --arg 2 $G/hostile.bin
 run_guest "hostile: executing unbacked memory is an internal error" 123 "INTERNAL_ERROR 1" member --arg 3 $G/hostile.bin
-run_guest "hostile: RDMSR goes to userspace, which refuses it with #GP" 124 "RDMSR of MSR 0xc0000080 refused" member --arg 4 $G/hostile.bin
-run_guest "hostile: WBINVD and INVD do nothing, VMMCALL is #UD" 124 "exit: SHUTDOWN" member --arg 5 $G/hostile.bin
+run_guest "hostile: RDMSR goes to userspace, which refuses it with #GP" 113 "RDMSR of MSR 0xc0000080 refused" member --arg 4 $G/hostile.bin
+run_guest "hostile: the refused RDMSR's #GP points at the RDMSR" 113 "#GP at the faulting instruction" member --arg 4 $G/hostile.bin
+run_guest "hostile: WBINVD and INVD do nothing" 106 "wbinvd and invd ran as no-ops" member --arg 5 $G/hostile.bin
+run_guest "hostile: VMMCALL is #UD, at the VMMCALL" 106 "#UD at the faulting instruction" member --arg 5 $G/hostile.bin
+run_guest "hostile: VMCALL is #UD, at the VMCALL" 106 "#UD at the faulting instruction" member --arg 9 $G/hostile.bin
 run_guest "hostile: HLT with interrupts off ends the guest" 0 "exit: HLT" member --arg 6 $G/hostile.bin
-run_guest "hostile: a guest spinning forever is stopped by a signal" 122 "exit: TIMEOUT" member --timeout 3 --arg 7 $G/hostile.bin
-run_guest "hostile: debug register access is #UD" 124 "exit: SHUTDOWN" member --arg 8 $G/hostile.bin
+if [ -n "${bochs_svm:-}" ]; then
+	# Bochs's VMRUN loads the guest's RFLAGS before it counts itself in
+	# the guest, so a guest's IF=0 masks the host's interrupts despite
+	# V_INTR_MASKING: no INTR exit ever comes, and the host stalls.
+	echo "# skipped under Bochs: hostile: a guest spinning forever is stopped by a signal"
+else
+	run_guest "hostile: a guest spinning forever is stopped by a signal" 122 "exit: TIMEOUT" member --timeout 3 --arg 7 $G/hostile.bin
+fi
+run_guest "hostile: debug register access is #UD, at the MOV" 106 "#UD at the faulting instruction" member --arg 8 $G/hostile.bin
 run_guest "a state no CPU enters is a FAIL_ENTRY exit" 123 "exit: FAIL_ENTRY" member --invalid-cs $G/hello.bin
 
 # The errors a user meets, each in one sentence.
