@@ -168,6 +168,14 @@ bench:
 
 .PHONY: bench
 
+# The engine suite on Bochs's trinity_apu, an AMD CPU with the NRIP-save
+# that QEMU does not emulate: one boot of Debian 12's kernel.
+check-bochs: guest helper tools
+	KQEMU_BUILD=$(CURDIR)/$(BUILD)/bochs KQEMU_BOOT_SH=$(CURDIR)/tests/vm/bochs.sh \
+	KQEMU_SUITES=nrip KQEMU_BOOT_LIMIT=1500 tests/vm/run.sh bookworm
+
+.PHONY: check-bochs
+
 # The VM suites and the debug suite under a kernel built with KASAN, UBSAN,
 # lockdep, kmemleak and fault injection (tests/debug/debug.config).  A cold
 # run builds that kernel first (about 30 minutes on 2 cores); it is cached.

@@ -14,13 +14,16 @@ build=${KQEMU_BUILD:-$top/build}
 releases=${*:-bookworm trixie sid}
 fuzz_calls=${FUZZ_CALLS:-100000}
 # bench is not a test (`make bench` asks for it by name); debug needs the
-# debug kernel (`make check-debug`).
+# debug kernel (`make check-debug`); nrip needs Bochs's AMD CPU
+# (`make check-bochs`); vmx Bochs's Intel CPU (`make check-vmx`).
 # KQEMU_KERNEL_SH and KQEMU_BUILD_SH replace kernel.sh and build.sh (the
 # debug kernel has its own).
 kernel_sh=${KQEMU_KERNEL_SH:-$here/kernel.sh}
 build_sh=${KQEMU_BUILD_SH:-$here/build.sh}
+# KQEMU_BOOT_SH replaces boot.sh (bochs.sh: the CPU models QEMU lacks).
+boot_sh=${KQEMU_BOOT_SH:-$here/boot.sh}
 boot_limit=${KQEMU_BOOT_LIMIT:-900}
-suites=${KQEMU_SUITES:-$(cd "$here/guest" && ls suite-*.sh | sed 's/^suite-//; s/\.sh$//' | grep -vxE 'bench|debug')}
+suites=${KQEMU_SUITES:-$(cd "$here/guest" && ls suite-*.sh | sed 's/^suite-//; s/\.sh$//' | grep -vxE 'bench|debug|nrip|vmx')}
 
 # What a clean kernel log must not contain.
 bad_log='BUG:|WARNING: CPU|cut here|Oops|general protection fault|refcount_t:|list_(add|del) corruption|kernel BUG|Call Trace:|UBSAN:|KASAN:|scheduling while atomic|possible recursive locking|circular locking|unreferenced object|blocked for more than'
@@ -30,7 +33,7 @@ bad_log='BUG:|WARNING: CPU|cut here|Oops|general protection fault|refcount_t:|li
 # boot_suite SUITE: one boot of $kdir with $work/initrd.gz; judge its log.
 boot_suite() {
 	local suite=$1 log=$work/serial-$1.log tag="[$abi $1]" start=$SECONDS line
-	"$here/boot.sh" "$kdir/vmlinuz" "$work/initrd.gz" "$log" "$boot_limit" \
+	"$boot_sh" "$kdir/vmlinuz" "$work/initrd.gz" "$log" "$boot_limit" \
 		kqemu_suite="$suite" fuzz_calls="$fuzz_calls" sfuzz_calls="${SFUZZ_CALLS:-1000000}" \
 		${KQEMU_CMDLINE:-}
 	echo "# $tag VM ran for $((SECONDS - start)) s; serial log: $log"
