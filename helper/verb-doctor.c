@@ -7,7 +7,9 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +54,27 @@ static void say(struct verdict *v, enum result r, const char *fix, const char *f
 	snprintf(v->fix, sizeof(v->fix), "%s", fix ? fix : "");
 }
 
+/*
+ * Whether IA32_FEATURE_CONTROL (MSR 0x3a) is locked with VMXON outside SMX
+ * off, as firmware leaves it when VT-x is disabled in its setup.  Needs the
+ * msr module and root; false when the MSR cannot be read.
+ */
+static bool feature_control_locked_off(void)
+{
+	char *p = root_path("/dev/cpu/0/msr");
+	uint64_t fc;
+	ssize_t n = -1;
+	int fd;
+
+	fd = open(p, O_RDONLY | O_CLOEXEC);
+	free(p);
+	if (fd >= 0) {
+		n = pread(fd, &fc, sizeof(fc), 0x3a);
+		close(fd);
+	}
+	return n == sizeof(fc) && (fc & 1) && !(fc & 4);
+}
+
 static void check_cpu(struct doctor *d, struct verdict *v)
 {
 	char *info;
@@ -65,6 +88,10 @@ static void check_cpu(struct doctor *d, struct verdict *v)
 	intel = strstr(info, "GenuineIntel") != NULL;
 	if (strstr(info, " vmx") || strstr(info, " svm"))
 		say(v, PASS, NULL, "the CPU has %s", strstr(info, " vmx") ? "VT-x (vmx)" : "AMD-V (svm)");
+	else if (intel && feature_control_locked_off())
+		say(v, FAIL,
+		    "enable \"Intel Virtualization Technology\" (VT-x) in the firmware setup, then power the machine off and on",
+		    "the firmware locked VT-x off (IA32_FEATURE_CONTROL is locked without VMXON): kqemu reports EPERM");
 	else
 		say(v, FAIL, intel ?
 		    "enable \"Intel Virtualization Technology\" (VT-x) in the firmware setup; the kernel hides vmx when firmware locked it off" :

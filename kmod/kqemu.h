@@ -176,6 +176,9 @@ extern int kqemu_backend_error;		/* why there is none */
 int kqemu_svm_init(void);
 void kqemu_svm_exit(void);
 extern struct kqemu_backend kqemu_svm_backend;
+int kqemu_vmx_init(void);
+void kqemu_vmx_exit(void);
+extern struct kqemu_backend kqemu_vmx_backend;
 
 
 /* Emulation helpers shared by the backends (emulate.c). */

@@ -175,15 +175,32 @@ static struct miscdevice kqemu_dev = {
 	.mode	= 0600,
 };
 
+static void kqemu_backend_exit(void)
+{
+	if (kqemu_backend == &kqemu_svm_backend)
+		kqemu_svm_exit();
+	else if (kqemu_backend == &kqemu_vmx_backend)
+		kqemu_vmx_exit();
+}
+
 static int __init kqemu_init(void)
 {
 	int ret;
 
-	/* Without a backend /dev/kqemu still opens and says why in its capabilities. */
+	/*
+	 * Without a backend /dev/kqemu still opens and says why in its
+	 * capabilities.  A CPU has SVM or VMX, never both: where SVM is
+	 * absent (ENODEV), VMX is tried, and its answer is the one given.
+	 */
 	kqemu_backend_error = kqemu_svm_init();
-	if (!kqemu_backend_error)
+	if (!kqemu_backend_error) {
 		kqemu_backend = &kqemu_svm_backend;
-	else
+	} else if (kqemu_backend_error == ENODEV) {
+		kqemu_backend_error = kqemu_vmx_init();
+		if (!kqemu_backend_error)
+			kqemu_backend = &kqemu_vmx_backend;
+	}
+	if (kqemu_backend_error)
 		pr_info("no hardware virtualization backend (%d): vCPUs will be refused\n",
 			-kqemu_backend_error);
 
@@ -197,8 +214,7 @@ static int __init kqemu_init(void)
 	}
 	if (ret) {
 		pr_err("cannot register /dev/kqemu: %d\n", ret);
-		if (kqemu_backend)
-			kqemu_svm_exit();
+		kqemu_backend_exit();
 		return ret;
 	}
 	return 0;
@@ -207,8 +223,7 @@ static int __init kqemu_init(void)
 static void __exit kqemu_exit(void)
 {
 	misc_deregister(&kqemu_dev);
-	if (kqemu_backend)
-		kqemu_svm_exit();
+	kqemu_backend_exit();
 	kqemu_acl_exit();
 	/* Policy lists replaced at run time may still be on their way out. */
 	rcu_barrier();

@@ -88,6 +88,15 @@ static const char *accel_name(void)
 	return opt.kvm ? "/dev/kvm" : "/dev/kqemu";
 }
 
+/* Whether this is an Intel CPU (VT-x), whose words differ from AMD's (SVM). */
+static bool intel_cpu(void)
+{
+	unsigned int a, b, c, d;
+
+	return __get_cpuid(0, &a, &b, &c, &d) &&
+	       b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e;	/* GenuineIntel */
+}
+
 static void __attribute__((noreturn, format(printf, 1, 2))) die(const char *fmt, ...)
 {
 	va_list ap;
@@ -107,7 +116,8 @@ static void __attribute__((noreturn)) die_open(int err)
 	switch (err) {
 	case ENOENT:
 		die("%s does not exist: the %s module is not loaded (run 'sudo kqemuctl load', or 'sudo modprobe %s')",
-		    accel_name(), opt.kvm ? "kvm" : "kqemu", opt.kvm ? "kvm_amd" : "kqemu");
+		    accel_name(), opt.kvm ? "kvm" : "kqemu",
+		    opt.kvm ? (intel_cpu() ? "kvm_intel" : "kvm_amd") : "kqemu");
 	case ENXIO:
 	case ENODEV:
 		die("%s exists but no driver answers it: load the module ('sudo kqemuctl load')",
@@ -134,6 +144,9 @@ static void __attribute__((noreturn)) die_ioctl(const char *what, int err)
 		die("%s: out of memory, or over your locked-memory limit: kqemu pins guest memory and counts it against RLIMIT_MEMLOCK ('ulimit -l'); raise the limit or give the guest less memory (--mem)",
 		    what);
 	case EBUSY:
+		if (intel_cpu())
+			die("%s: another hypervisor holds the CPU's virtualization (kvm_intel, VirtualBox, VMware): VT-x has room for one, and kqemu does not share it. Stop its guests; on Linux 6.12+ KVM takes VT-x when it loads unless booted with kvm.enable_virt_at_load=0 (or kvm loaded with enable_virt_at_load=0)",
+			    what);
 		die("%s: another hypervisor holds the CPU's virtualization (kvm_amd or kvm_intel, VirtualBox, VMware). Stop its guests; on Linux 6.12+ KVM takes it when it loads unless booted with kvm.enable_virt_at_load=0; or load kqemu with share_svm=1",
 		    what);
 	default:
@@ -148,8 +161,12 @@ static void __attribute__((noreturn)) die_no_backend(int sysfd)
 	ioctl(sysfd, KQEMU_CHECK_CAPABILITY, &cap);
 	switch (cap.value) {
 	case EPERM:
+		if (intel_cpu())
+			die("this CPU's virtualization (Intel VT-x) is disabled by the firmware (IA32_FEATURE_CONTROL): enable VT-x ('Intel Virtualization Technology') in the BIOS/UEFI setup, then reboot");
 		die("this CPU's virtualization (AMD-V/SVM) is disabled by the firmware: enable SVM (or 'Virtualization Technology') in the BIOS/UEFI setup, then reboot");
 	case ENODEV:
+		if (intel_cpu())
+			die("this CPU has no hardware virtualization that kqemu can use (it needs Intel VT-x with EPT and unrestricted guest); inside a VM, ask for nested virtualization");
 		die("this CPU has no hardware virtualization that kqemu can use (it needs AMD-V with nested paging); inside a VM, ask for nested virtualization");
 	default:
 		die("kqemu has no hardware virtualization backend here (%s)",

@@ -350,6 +350,13 @@ printf 'vendor_id\t: GenuineIntel\nflags\t\t: fpu vme sse\n' >"$R/proc/cpuinfo"
 kq doctor
 check "doctor: no vmx on Intel names VT-x and the firmware fix" \
 	'[ $rc -eq 1 ] && doctor_says cpu-virtualization FAIL "no VT-x (vmx)" && fix_says cpu-virtualization "Intel Virtualization Technology"'
+# IA32_FEATURE_CONTROL, as /dev/cpu/0/msr gives it at offset 0x3a: locked, VMX off.
+mkdir -p "$R/dev/cpu/0"
+{ head -c 58 /dev/zero; printf '\001\000\000\000\000\000\000\000'; } >"$R/dev/cpu/0/msr"
+kq doctor
+check "doctor: VT-x locked off in IA32_FEATURE_CONTROL names the firmware setup and EPERM" \
+	'[ $rc -eq 1 ] && doctor_says cpu-virtualization FAIL "locked VT-x off (IA32_FEATURE_CONTROL" && fix_says cpu-virtualization "enable \"Intel Virtualization Technology\" (VT-x) in the firmware setup"'
+rm -r "$R/dev/cpu"
 printf 'vendor_id\t: AuthenticAMD\nflags\t\t: fpu\n' >"$R/proc/cpuinfo"
 kq doctor
 check "doctor: no svm on AMD names SVM Mode" 'doctor_says cpu-virtualization FAIL "no VT-x or AMD-V" && fix_says cpu-virtualization "SVM Mode"'

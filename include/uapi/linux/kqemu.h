@@ -62,7 +62,7 @@ struct kqemu_capability {
 #define KQEMU_CAP_BACKEND_ERROR		9	/* why none: errno (positive), 0 if one */
 #define KQEMU_CAP_MAX_VCPUS		10	/* vCPUs per VM */
 #define KQEMU_CAP_EXITS			11	/* bit (1 << KQEMU_EXIT_*) per exit */
-#define KQEMU_CAP_NRIP_SAVE		12	/* 1: the CPU gives the next RIP */
+#define KQEMU_CAP_NRIP_SAVE		12	/* 1: the CPU gives the next RIP (VMX: always) */
 #define KQEMU_CAP_DECODE_ASSISTS	13	/* 1: the CPU gives MMIO insn bytes */
 
 /* Values of KQEMU_CAP_BACKEND. */
@@ -144,11 +144,15 @@ struct kqemu_slot_id {
  *   EEXIST      a vCPU with this id exists in the VM
  *   EOPNOTSUPP  no usable hardware virtualization: KQEMU_CAP_BACKEND is
  *               KQEMU_BACKEND_NONE, and KQEMU_CAP_BACKEND_ERROR says why:
- *               ENODEV (the CPU has no AMD-V with nested paging),
- *               EPERM (disabled by the firmware: VM_CR.SVMDIS)
+ *               ENODEV (the CPU has neither AMD-V with nested paging nor
+ *               Intel VT-x with EPT and unrestricted guest),
+ *               EPERM (disabled by the firmware: on AMD VM_CR.SVMDIS, on
+ *               Intel IA32_FEATURE_CONTROL locked without VMXON outside SMX)
  *   EBUSY       another hypervisor holds the CPU's virtualization (e.g.
- *               kvm_amd with enable_virt_at_load=1, or while KVM has VMs);
- *               checked again at each KQEMU_RUN, which fails the same way
+ *               kvm_amd or kvm_intel with enable_virt_at_load=1, or while
+ *               KVM has VMs); checked again at each KQEMU_RUN, which fails
+ *               the same way.  SVM: only with share_svm=0.  VMX: whenever
+ *               CR4.VMXE is set on the CPU (kqemu never shares VT-x)
  *   EDQUOT      the user already holds max_vcpus_per_user vCPUs
  *   EACCES, EIO, ENOMEM, EMFILE as for the VM
  */
@@ -243,6 +247,10 @@ struct kqemu_sregs {
  *   IRQ_WINDOW  request_interrupt_window was set and the guest can now take
  *               an interrupt (ready_for_interrupt_injection).
  *   FAIL_ENTRY  the CPU refused the guest state: hardware_exit_reason.
+ *               SVM: VMEXIT_INVALID (0xffffffff), info1/info2 EXITINFO1/2.
+ *               VMX: the exit reason with bit 31 set (33: invalid guest
+ *               state), info1 the exit qualification; or 0xffffffff when
+ *               VMLAUNCH itself failed, info1 the VM-instruction error.
  *   INTERNAL_ERROR  kqemu cannot go on with this guest (suberror).
  *   INTR        see EINTR above.
  */

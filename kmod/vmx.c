@@ -1,0 +1,1631 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The Intel VT-x backend, with EPT and unrestricted guest.
+ *
+ * kqemu is in VMX operation only for one guest entry at a time: with
+ * interrupts off it sets CR4.VMXE, executes VMXON, makes the vCPU's VMCS
+ * current, writes every field, enters the guest, reads back what it needs,
+ * VMCLEARs the VMCS and leaves with VMXOFF, putting CR4 back as it found
+ * it.  So no VMX state outlives the window: a vCPU that moves to another
+ * CPU needs nothing special (its VMCS is clear, and is launched afresh each
+ * time), CPU hotplug and suspend never find kqemu in VMX operation, and
+ * kvm_intel, which refuses to enable VMX where CR4.VMXE is set, never sees
+ * it set.  The price is a VMXON/VMXOFF pair per entry.
+ *
+ * Only one VMXON per CPU: where CR4.VMXE is already set, another hypervisor
+ * (kvm_intel, which on 6.12+ enables VMX when it loads, VirtualBox, VMware)
+ * owns VMX operation and kqemu refuses with EBUSY.  Sharing it as the SVM
+ * backend does is not safe here: the VMCS that is current belongs to the
+ * other, and VMXON is not ours to repeat.
+ *
+ * The guest state is kept in struct vmx_vcpu, not in the VMCS, since the
+ * VMCS can only be read inside the window.  Field encodings and control
+ * bits are those of the Intel SDM, vol. 3C, appendices A-C, written out here
+ * rather than taken from the kernel's asm/vmx.h, whose names change.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/idr.h>
+#include <linux/io.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/percpu.h>
+#include <linux/slab.h>
+#include <linux/stddef.h>
+#include <asm/cpufeature.h>
+#include <asm/desc.h>
+#include <asm/fpu/api.h>
+#include <asm/msr-index.h>
+#include <asm/segment.h>
+
+#include "kqemu.h"
+
+/* MSRs */
+#define VMX_MSR_FEATURE_CONTROL	0x03a
+#define VMX_MSR_BASIC		0x480
+#define VMX_MSR_PINBASED	0x481
+#define VMX_MSR_PROCBASED	0x482
+#define VMX_MSR_EXIT		0x483
+#define VMX_MSR_ENTRY		0x484
+#define VMX_MSR_CR0_FIXED0	0x486
+#define VMX_MSR_CR0_FIXED1	0x487
+#define VMX_MSR_CR4_FIXED0	0x488
+#define VMX_MSR_CR4_FIXED1	0x489
+#define VMX_MSR_PROCBASED2	0x48b
+#define VMX_MSR_EPT_VPID_CAP	0x48c
+#define VMX_MSR_TRUE_PINBASED	0x48d
+#define VMX_MSR_TRUE_PROCBASED	0x48e
+#define VMX_MSR_TRUE_EXIT	0x48f
+#define VMX_MSR_TRUE_ENTRY	0x490
+#define VMX_MSR_FS_BASE		0xc0000100
+#define VMX_MSR_GS_BASE		0xc0000101
+#define VMX_MSR_KERNEL_GS_BASE	0xc0000102
+#define VMX_MSR_SYSENTER_CS	0x174
+#define VMX_MSR_SYSENTER_ESP	0x175
+#define VMX_MSR_SYSENTER_EIP	0x176
+#define VMX_MSR_DEBUGCTL	0x1d9
+
+#define FC_LOCKED		BIT_ULL(0)
+#define FC_VMXON_OUTSIDE_SMX	BIT_ULL(2)
+
+/* VMCS fields: 16-bit */
+#define F_VPID			0x0000
+#define F_GUEST_ES_SEL		0x0800	/* ES, CS, SS, DS, FS, GS, LDTR, TR: +2 each */
+#define F_HOST_ES_SEL		0x0c00
+#define F_HOST_CS_SEL		0x0c02
+#define F_HOST_SS_SEL		0x0c04
+#define F_HOST_DS_SEL		0x0c06
+#define F_HOST_FS_SEL		0x0c08
+#define F_HOST_GS_SEL		0x0c0a
+#define F_HOST_TR_SEL		0x0c0c
+/* 64-bit */
+#define F_EPT_POINTER		0x201a
+#define F_GUEST_PHYS_ADDR	0x2400
+#define F_VMCS_LINK		0x2800
+#define F_GUEST_DEBUGCTL	0x2802
+#define F_GUEST_EFER		0x2806
+#define F_GUEST_PDPTE0		0x280a	/* 0-3: +2 each */
+#define F_HOST_EFER		0x2c02
+/* 32-bit */
+#define F_PIN_CTLS		0x4000
+#define F_PROC_CTLS		0x4002
+#define F_EXCEPTION_BITMAP	0x4004
+#define F_CR3_TARGET_COUNT	0x400a
+#define F_EXIT_CTLS		0x400c
+#define F_EXIT_MSR_STORE_COUNT	0x400e
+#define F_EXIT_MSR_LOAD_COUNT	0x4010
+#define F_ENTRY_CTLS		0x4012
+#define F_ENTRY_MSR_LOAD_COUNT	0x4014
+#define F_ENTRY_INTR_INFO	0x4016
+#define F_ENTRY_ERROR_CODE	0x4018
+#define F_ENTRY_INSN_LEN	0x401a
+#define F_PROC_CTLS2		0x401e
+#define F_VM_INSN_ERROR		0x4400
+#define F_EXIT_REASON		0x4402
+#define F_EXIT_INTR_INFO	0x4404
+#define F_EXIT_INTR_ERROR	0x4406
+#define F_IDT_VECT_INFO		0x4408
+#define F_IDT_VECT_ERROR	0x440a
+#define F_EXIT_INSN_LEN		0x440c
+#define F_GUEST_ES_LIMIT	0x4800	/* ES..TR as above, then GDTR, IDTR */
+#define F_GUEST_GDTR_LIMIT	0x4810
+#define F_GUEST_IDTR_LIMIT	0x4812
+#define F_GUEST_ES_AR		0x4814	/* ES..TR */
+#define F_GUEST_INTR_STATE	0x4824
+#define F_GUEST_ACTIVITY	0x4826
+#define F_GUEST_SYSENTER_CS	0x482a
+#define F_HOST_SYSENTER_CS	0x4c00
+/* natural width */
+#define F_CR0_MASK		0x6000
+#define F_CR4_MASK		0x6002
+#define F_CR0_SHADOW		0x6004
+#define F_CR4_SHADOW		0x6006
+#define F_EXIT_QUAL		0x6400
+#define F_GUEST_CR0		0x6800
+#define F_GUEST_CR3		0x6802
+#define F_GUEST_CR4		0x6804
+#define F_GUEST_ES_BASE		0x6806	/* ES..TR */
+#define F_GUEST_GDTR_BASE	0x6816
+#define F_GUEST_IDTR_BASE	0x6818
+#define F_GUEST_DR7		0x681a
+#define F_GUEST_RSP		0x681c
+#define F_GUEST_RIP		0x681e
+#define F_GUEST_RFLAGS		0x6820
+#define F_GUEST_PENDING_DBG	0x6822
+#define F_GUEST_SYSENTER_ESP	0x6824
+#define F_GUEST_SYSENTER_EIP	0x6826
+#define F_HOST_CR0		0x6c00
+#define F_HOST_CR3		0x6c02
+#define F_HOST_CR4		0x6c04
+#define F_HOST_FS_BASE		0x6c06
+#define F_HOST_GS_BASE		0x6c08
+#define F_HOST_TR_BASE		0x6c0a
+#define F_HOST_GDTR_BASE	0x6c0c
+#define F_HOST_IDTR_BASE	0x6c0e
+#define F_HOST_SYSENTER_ESP	0x6c10
+#define F_HOST_SYSENTER_EIP	0x6c12
+
+/* Pin-based controls */
+#define PIN_EXT_INTR		BIT(0)
+#define PIN_NMI			BIT(3)
+/* Primary processor-based controls */
+#define PROC_INTR_WINDOW	BIT(2)
+#define PROC_HLT		BIT(7)
+#define PROC_MWAIT		BIT(10)
+#define PROC_CR3_LOAD		BIT(15)
+#define PROC_CR3_STORE		BIT(16)
+#define PROC_CR8_LOAD		BIT(19)
+#define PROC_CR8_STORE		BIT(20)
+#define PROC_MOV_DR		BIT(23)
+#define PROC_UNCOND_IO		BIT(24)
+#define PROC_MONITOR		BIT(29)
+#define PROC_SECONDARY		BIT(31)
+/* Secondary */
+#define PROC2_EPT		BIT(1)
+#define PROC2_VPID		BIT(5)
+#define PROC2_WBINVD		BIT(6)
+#define PROC2_UNRESTRICTED	BIT(7)
+/* Exit controls */
+#define EXIT_SAVE_DEBUG		BIT(2)
+#define EXIT_HOST_64		BIT(9)
+#define EXIT_ACK_INTR		BIT(15)
+#define EXIT_SAVE_EFER		BIT(20)
+#define EXIT_LOAD_EFER		BIT(21)
+/* Entry controls */
+#define ENTRY_LOAD_DEBUG	BIT(2)
+#define ENTRY_IA32E		BIT(9)
+#define ENTRY_LOAD_EFER		BIT(15)
+
+/* Basic exit reasons */
+#define XR_EXCEPTION		0
+#define XR_EXT_INTR		1
+#define XR_TRIPLE_FAULT		2
+#define XR_INIT			3
+#define XR_SIPI			4
+#define XR_IO_SMI		5
+#define XR_OTHER_SMI		6
+#define XR_INTR_WINDOW		7
+#define XR_TASK_SWITCH		9
+#define XR_CPUID		10
+#define XR_GETSEC		11
+#define XR_HLT			12
+#define XR_INVD			13
+#define XR_RSM			17
+#define XR_VMCALL		18	/* 18-27: the VMX instructions */
+#define XR_VMXON		27
+#define XR_CR_ACCESS		28
+#define XR_DR_ACCESS		29
+#define XR_IO			30
+#define XR_RDMSR		31
+#define XR_WRMSR		32
+#define XR_MWAIT		36
+#define XR_MONITOR		39
+#define XR_EPT_VIOLATION	48
+#define XR_EPT_MISCONFIG	49
+#define XR_INVEPT		50
+#define XR_INVVPID		53
+#define XR_WBINVD		54
+#define XR_XSETBV		55
+#define XR_VMFUNC		59
+#define XR_ENTRY_FAILED		BIT(31)
+
+/* Interruption information (entry, exit, IDT vectoring) */
+#define INTR_VALID		BIT(31)
+#define INTR_ERROR_VALID	BIT(11)
+#define INTR_TYPE_MASK		(7U << 8)
+#define INTR_TYPE_EXT		(0U << 8)
+#define INTR_TYPE_NMI		(2U << 8)
+#define INTR_TYPE_HW_EXC	(3U << 8)
+#define INTR_TYPE_SW_INT	(4U << 8)
+#define INTR_TYPE_PRIV_SW_EXC	(5U << 8)
+#define INTR_TYPE_SW_EXC	(6U << 8)
+
+#define INTR_STATE_STI		BIT(0)
+#define INTR_STATE_MOV_SS	BIT(1)
+#define PENDING_DBG_BS		BIT_ULL(14)
+
+/* Access rights as the VMCS holds them */
+#define AR_UNUSABLE		BIT(16)
+
+/* EPT entries: read, write, execute; leaves write-back, guest PAT ignored. */
+#define EPT_R			BIT_ULL(0)
+#define EPT_W			BIT_ULL(1)
+#define EPT_X			BIT_ULL(2)
+#define EPT_RWX			(EPT_R | EPT_W | EPT_X)
+#define EPT_WB			(6ULL << 3)
+#define EPT_IPAT		BIT_ULL(6)
+#define EPT_ADDR		GENMASK_ULL(51, 12)
+#define EPTP_WB_4LEVEL		(6ULL | (3ULL << 3))
+
+#define CAP_EPT_4LEVEL		BIT_ULL(6)
+#define CAP_EPT_WB		BIT_ULL(14)
+#define CAP_INVEPT		BIT_ULL(20)
+#define CAP_INVEPT_SINGLE	BIT_ULL(25)
+#define CAP_INVEPT_ALL		BIT_ULL(26)
+#define CAP_INVVPID		BIT_ULL(32)
+#define CAP_INVVPID_SINGLE	BIT_ULL(41)
+#define CAP_INVVPID_ALL		BIT_ULL(42)
+
+#define VMX_CR0_PE		BIT_ULL(0)
+#define VMX_CR0_NE		BIT_ULL(5)
+#define VMX_CR0_NW		BIT_ULL(29)
+#define VMX_CR0_CD		BIT_ULL(30)
+#define VMX_CR0_PG		BIT_ULL(31)
+#define VMX_CR4_PAE		BIT_ULL(5)
+#define VMX_CR4_VMXE		BIT_ULL(13)
+#define VMX_CR4_PCIDE		BIT_ULL(17)
+#define VMX_RFLAGS_TF		BIT_ULL(8)
+#define VMX_RFLAGS_IF		BIT_ULL(9)
+#define SEG_ATTR_P		BIT(7)
+#define SEG_ATTR_L		BIT(9)
+#define SEG_ATTR_DB		BIT(10)
+#define SEG_ATTR_G		BIT(11)
+
+#define VEC_DB	1
+#define VEC_NMI	2
+#define VEC_UD	6
+#define VEC_GP	13
+#define VEC_AC	17
+
+/* What one CPU needs to enter VMX operation. */
+struct vmx_cpu {
+	void *vmxon_region;
+};
+
+static DEFINE_PER_CPU(struct vmx_cpu, vmx_cpus);
+static DEFINE_IDA(vmx_vpids);
+
+static struct {
+	u32 revision;
+	u32 pin, proc, proc2, exit, entry;	/* the controls, fixed bits applied */
+	u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
+	u64 cr0_forced;				/* set in the guest's CR0, hidden from it */
+	u64 ept_vpid_cap;
+} vmx;
+
+struct vmx_vm {
+	u64 *ept_root;
+	u64 eptp;
+};
+
+/* One segment register as the VMCS has it. */
+struct vmx_segment {
+	u64 base;
+	u32 limit;
+	u32 ar;
+	u16 selector;
+};
+
+struct vmx_vcpu {
+	void *vmcs;
+	u64 vmcs_pa;
+	u16 vpid;			/* 0: none */
+	/* The guest's state, between entries.  cr0 and cr4 as it sees them. */
+	struct vmx_segment seg[8];	/* ES, CS, SS, DS, FS, GS, LDTR, TR */
+	u64 gdt_base, idt_base;
+	u32 gdt_limit, idt_limit;
+	u64 cr0, cr2, cr3, cr4, efer, cr8;
+	u64 kernel_gs_base;
+	u64 pdpte[4];
+	bool pdptes_stale;		/* load them from guest memory at entry */
+	u32 intr_state;
+	u64 pending_dbg;
+	u64 exit_rip;			/* where the last exit left the guest */
+	bool irq_window;
+	/* The event this entry injects, and one an exit cut short. */
+	u32 inject_info, inject_error, inject_len;
+	u32 reinject_info, reinject_error, reinject_len;
+	/* What the last exit said. */
+	u32 exit_reason, exit_intr_info, exit_intr_error, idt_info, idt_error;
+	u32 exit_insn_len, insn_error;
+	u64 exit_qual, exit_gpa;
+	bool exit_nmi;
+};
+
+/* The order of kqemu_sregs' segments in the VMCS's. */
+enum { S_ES, S_CS, S_SS, S_DS, S_FS, S_GS, S_LDTR, S_TR };
+
+static inline u64 vmx_rdmsr(u32 msr)
+{
+	u32 lo, hi;
+
+	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((u64)hi << 32) | lo;
+}
+
+static inline void vmx_wrmsr(u32 msr, u64 val)
+{
+	asm volatile("wrmsr" : : "c"(msr), "a"((u32)val), "d"((u32)(val >> 32))
+		     : "memory");
+}
+
+static void vmx_cpuid(u32 leaf, u32 *eax, u32 *ebx, u32 *ecx, u32 *edx)
+{
+	asm volatile("cpuid"
+		     : "=a"(*eax), "=b"(*ebx), "=c"(*ecx), "=d"(*edx)
+		     : "a"(leaf), "c"(0));
+}
+
+/*
+ * CR4 is written directly, not through the kernel's cr4 helpers (which
+ * 7.x exports to KVM alone): VMXE is set only with interrupts off and is
+ * cleared again before they come back, so the kernel's shadow of CR4 is
+ * right whenever anything can look at it.
+ */
+static inline unsigned long vmx_read_cr4(void)
+{
+	unsigned long val;
+
+	asm volatile("mov %%cr4, %0" : "=r"(val));
+	return val;
+}
+
+static inline void vmx_write_cr4(unsigned long val)
+{
+	asm volatile("mov %0, %%cr4" : : "r"(val) : "memory");
+}
+
+static inline unsigned long vmx_read_cr0(void)
+{
+	unsigned long val;
+
+	asm volatile("mov %%cr0, %0" : "=r"(val));
+	return val;
+}
+
+static inline unsigned long vmx_read_cr3(void)
+{
+	unsigned long val;
+
+	asm volatile("mov %%cr3, %0" : "=r"(val));
+	return val;
+}
+
+static inline unsigned long vmx_read_cr2(void)
+{
+	unsigned long val;
+
+	asm volatile("mov %%cr2, %0" : "=r"(val));
+	return val;
+}
+
+static inline void vmx_write_cr2(unsigned long val)
+{
+	asm volatile("mov %0, %%cr2" : : "r"(val));
+}
+
+static inline unsigned long vmx_get_dr7(void)
+{
+	unsigned long val;
+
+	asm volatile("mov %%dr7, %0" : "=r"(val));
+	return val;
+}
+
+static inline void vmx_set_dr7(unsigned long val)
+{
+	asm volatile("mov %0, %%dr7" : : "r"(val));
+}
+
+/* VMX instructions: true on success (neither CF nor ZF set). */
+static inline bool vmx_on(u64 pa)
+{
+	bool ok;
+
+	asm volatile("vmxon %1; seta %0" : "=qm"(ok) : "m"(pa) : "cc", "memory");
+	return ok;
+}
+
+static inline void vmx_off(void)
+{
+	asm volatile("vmxoff" : : : "cc", "memory");
+}
+
+static inline bool vmcs_clear(u64 pa)
+{
+	bool ok;
+
+	asm volatile("vmclear %1; seta %0" : "=qm"(ok) : "m"(pa) : "cc", "memory");
+	return ok;
+}
+
+static inline bool vmcs_load(u64 pa)
+{
+	bool ok;
+
+	asm volatile("vmptrld %1; seta %0" : "=qm"(ok) : "m"(pa) : "cc", "memory");
+	return ok;
+}
+
+static inline void vmwrite(unsigned long field, unsigned long value)
+{
+	/* A failure leaves the field as it was; VM entry's checks catch it. */
+	asm volatile("vmwrite %1, %0" : : "r"(field), "rm"(value) : "cc", "memory");
+}
+
+static inline unsigned long vmread(unsigned long field)
+{
+	unsigned long value = 0;
+
+	asm volatile("vmread %1, %0" : "+rm"(value) : "r"(field) : "cc");
+	return value;
+}
+
+static inline void vmx_invept(unsigned long type, u64 eptp)
+{
+	struct { u64 eptp, zero; } desc = { eptp, 0 };
+
+	asm volatile("invept %0, %1" : : "m"(desc), "r"(type) : "cc", "memory");
+}
+
+static inline void vmx_invvpid(unsigned long type, u16 vpid)
+{
+	struct { u64 vpid, addr; } desc = { vpid, 0 };
+
+	asm volatile("invvpid %0, %1" : : "m"(desc), "r"(type) : "cc", "memory");
+}
+
+int __kqemu_vmx_vmrun(u64 *gprs);
+
+/* --- extended page tables ---------------------------------------------- */
+
+static u64 *ept_table(u64 entry)
+{
+	return phys_to_virt(entry & EPT_ADDR);
+}
+
+static int vmx_vm_init(struct kqemu_vm *vm)
+{
+	struct vmx_vm *v = kzalloc(sizeof(*v), GFP_KERNEL_ACCOUNT);
+
+	if (!v)
+		return -ENOMEM;
+	v->ept_root = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!v->ept_root) {
+		kfree(v);
+		return -ENOMEM;
+	}
+	v->eptp = virt_to_phys(v->ept_root) | EPTP_WB_4LEVEL;
+	vm->arch = v;
+	return 0;
+}
+
+static void ept_free(u64 *table, int level)
+{
+	int i;
+
+	if (level > 1)
+		for (i = 0; i < 512; i++)
+			if (table[i] & EPT_RWX)
+				ept_free(ept_table(table[i]), level - 1);
+	free_page((unsigned long)table);
+}
+
+static void vmx_vm_free(struct kqemu_vm *vm)
+{
+	struct vmx_vm *v = vm->arch;
+
+	ept_free(v->ept_root, 4);
+	kfree(v);
+	vm->arch = NULL;
+}
+
+static u64 *ept_leaf(struct vmx_vm *v, u64 gpa, bool create)
+{
+	u64 *table = v->ept_root;
+	int shift;
+
+	for (shift = 39; shift > 12; shift -= 9) {
+		u64 *entry = &table[(gpa >> shift) & 511];
+
+		if (!(*entry & EPT_RWX)) {
+			u64 *next;
+
+			if (!create)
+				return NULL;
+			next = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+			if (!next)
+				return NULL;
+			*entry = virt_to_phys(next) | EPT_RWX;
+		}
+		table = ept_table(*entry);
+	}
+	return &table[(gpa >> 12) & 511];
+}
+
+static int vmx_map(struct kqemu_vm *vm, u64 gpa, phys_addr_t hpa, bool writable)
+{
+	u64 *leaf = ept_leaf(vm->arch, gpa, true);
+
+	if (!leaf)
+		return -ENOMEM;
+	*leaf = hpa | EPT_R | EPT_X | EPT_WB | EPT_IPAT | (writable ? EPT_W : 0);
+	return 0;
+}
+
+static void vmx_unmap(struct kqemu_vm *vm, u64 gpa)
+{
+	u64 *leaf = ept_leaf(vm->arch, gpa, false);
+
+	if (leaf)
+		*leaf = 0;
+}
+
+/* --- vCPU state -------------------------------------------------------- */
+
+/*
+ * kqemu's attrib has AVL, L, D/B, G in bits 8-11; the VMCS's access rights
+ * in bits 12-15, and "unusable" in bit 16, which a segment without P is.
+ */
+static void seg_in(struct vmx_segment *v, const struct kqemu_segment *s)
+{
+	v->selector = s->selector;
+	v->limit = s->limit;
+	v->base = s->base;
+	v->ar = (s->attrib & 0xff) | ((s->attrib & 0xf00) << 4);
+	if (!(s->attrib & SEG_ATTR_P))
+		v->ar |= AR_UNUSABLE;
+}
+
+static void seg_out(struct kqemu_segment *s, const struct vmx_segment *v)
+{
+	s->selector = v->selector;
+	s->limit = v->limit;
+	s->base = v->base;
+	s->attrib = (v->ar & 0xff) | ((v->ar >> 4) & 0xf00);
+	if (v->ar & AR_UNUSABLE)
+		s->attrib &= ~SEG_ATTR_P;
+}
+
+/*
+ * The access rights VM entry accepts for what SVM takes as is: SVM uses the
+ * byte limit and ignores G, VMX insists that G agrees with the limit;
+ * VMX wants code and data segments marked accessed, as loading them would.
+ */
+static u32 seg_ar_for_entry(const struct vmx_segment *v)
+{
+	u32 ar = v->ar;
+
+	/* Unusable: only SS's DPL (the CPL) still counts. */
+	if (ar & AR_UNUSABLE)
+		return ar;
+	if (v->limit > 0xfffff)
+		ar |= BIT(15);
+	else if ((v->limit & 0xfff) != 0xfff)
+		ar &= ~BIT(15);
+	if (ar & BIT(4))	/* S: code or data */
+		ar |= 1;
+	return ar;
+}
+
+static void vmx_reset_state(struct vmx_vcpu *vx)
+{
+	static const struct kqemu_segment data = { .attrib = 0x93, .limit = 0xffff };
+	int i;
+
+	for (i = 0; i < 6; i++)
+		seg_in(&vx->seg[i], &data);
+	seg_in(&vx->seg[S_CS], &(struct kqemu_segment){ .attrib = 0x9b, .limit = 0xffff });
+	seg_in(&vx->seg[S_LDTR], &(struct kqemu_segment){ .attrib = 0x82, .limit = 0xffff });
+	seg_in(&vx->seg[S_TR], &(struct kqemu_segment){ .attrib = 0x8b, .limit = 0xffff });
+	vx->gdt_limit = 0xffff;
+	vx->idt_limit = 0xffff;
+	vx->cr0 = 0x10;		/* ET */
+}
+
+static int vmx_vcpu_init(struct kqemu_vcpu *vcpu)
+{
+	struct vmx_vcpu *vx;
+	int vpid;
+
+	/* Refused here already, not only at the first run, where we can tell. */
+	preempt_disable();
+	if (vmx_read_cr4() & VMX_CR4_VMXE) {
+		preempt_enable();
+		return -EBUSY;
+	}
+	preempt_enable();
+
+	vx = kzalloc(sizeof(*vx), GFP_KERNEL_ACCOUNT);
+	if (!vx)
+		return -ENOMEM;
+	vx->vmcs = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	if (!vx->vmcs) {
+		kfree(vx);
+		return -ENOMEM;
+	}
+	*(u32 *)vx->vmcs = vmx.revision;
+	vx->vmcs_pa = virt_to_phys(vx->vmcs);
+	if (vmx.proc2 & PROC2_VPID) {
+		vpid = ida_alloc_range(&vmx_vpids, 1, 0xffff, GFP_KERNEL);
+		/* Out of VPIDs: run without one, flushing at each entry and exit. */
+		vx->vpid = vpid > 0 ? vpid : 0;
+	}
+	vmx_reset_state(vx);
+	vx->exit_rip = ~0ULL;
+	vcpu->rflags = 2;
+	vcpu->arch = vx;
+	return 0;
+}
+
+static void vmx_vcpu_free(struct kqemu_vcpu *vcpu)
+{
+	struct vmx_vcpu *vx = vcpu->arch;
+
+	if (vx->vpid)
+		ida_free(&vmx_vpids, vx->vpid);
+	free_page((unsigned long)vx->vmcs);
+	kfree(vx);
+	vcpu->arch = NULL;
+}
+
+static void vmx_get_regs(struct kqemu_vcpu *vcpu, struct kqemu_regs *regs)
+{
+	u64 *r = vcpu->gprs;
+
+	regs->rax = r[0]; regs->rcx = r[1]; regs->rdx = r[2]; regs->rbx = r[3];
+	regs->rsp = r[4]; regs->rbp = r[5]; regs->rsi = r[6]; regs->rdi = r[7];
+	regs->r8 = r[8]; regs->r9 = r[9]; regs->r10 = r[10]; regs->r11 = r[11];
+	regs->r12 = r[12]; regs->r13 = r[13]; regs->r14 = r[14]; regs->r15 = r[15];
+	regs->rip = vcpu->rip;
+	regs->rflags = vcpu->rflags;
+}
+
+static void vmx_set_regs(struct kqemu_vcpu *vcpu, const struct kqemu_regs *regs)
+{
+	u64 *r = vcpu->gprs;
+
+	r[0] = regs->rax; r[1] = regs->rcx; r[2] = regs->rdx; r[3] = regs->rbx;
+	r[4] = regs->rsp; r[5] = regs->rbp; r[6] = regs->rsi; r[7] = regs->rdi;
+	r[8] = regs->r8; r[9] = regs->r9; r[10] = regs->r10; r[11] = regs->r11;
+	r[12] = regs->r12; r[13] = regs->r13; r[14] = regs->r14; r[15] = regs->r15;
+	vcpu->rip = regs->rip;
+	/* As on SVM: bit 1 set, reserved bits and VM clear. */
+	vcpu->rflags = (regs->rflags & 0x3d7fd7ULL) | 2;
+	vcpu->pending_exit = 0;
+}
+
+static void vmx_get_sregs(struct kqemu_vcpu *vcpu, struct kqemu_sregs *s)
+{
+	struct vmx_vcpu *vx = vcpu->arch;
+
+	seg_out(&s->es, &vx->seg[S_ES]);
+	seg_out(&s->cs, &vx->seg[S_CS]);
+	seg_out(&s->ss, &vx->seg[S_SS]);
+	seg_out(&s->ds, &vx->seg[S_DS]);
+	seg_out(&s->fs, &vx->seg[S_FS]);
+	seg_out(&s->gs, &vx->seg[S_GS]);
+	seg_out(&s->ldt, &vx->seg[S_LDTR]);
+	seg_out(&s->tr, &vx->seg[S_TR]);
+	s->gdt.base = vx->gdt_base;
+	s->gdt.limit = vx->gdt_limit;
+	s->idt.base = vx->idt_base;
+	s->idt.limit = vx->idt_limit;
+	s->cr0 = vx->cr0;
+	s->cr2 = vx->cr2;
+	s->cr3 = vx->cr3;
+	s->cr4 = vx->cr4;
+	s->efer = vx->efer;
+}
+
+/*
+ * The same rules as the SVM backend's, so that both accept the same states:
+ * CR4 without OSXSAVE, as the guest's FPU state is what FXSAVE holds and
+ * XCR0 stays the host's.
+ */
+#define EFER_ALLOWED	(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX | EFER_FFXSR)
+#define CR4_ALLOWED	(GENMASK_ULL(11, 0) | GENMASK_ULL(17, 16) | GENMASK_ULL(21, 20))
+#define VMX_CR3_MBZ	GENMASK_ULL(63, 52)
+
+static bool pae_paging(u64 cr0, u64 cr4, u64 efer)
+{
+	return (cr0 & VMX_CR0_PG) && (cr4 & VMX_CR4_PAE) && !(efer & EFER_LMA);
+}
+
+static int vmx_set_sregs(struct kqemu_vcpu *vcpu, const struct kqemu_sregs *s)
+{
+	struct vmx_vcpu *vx = vcpu->arch;
+	u64 efer = s->efer & ~EFER_LMA;
+
+	if ((s->efer & ~EFER_ALLOWED) || (s->cr0 >> 32) || (s->cr4 & ~CR4_ALLOWED))
+		return -EINVAL;
+	if ((s->cr0 & VMX_CR0_PG) && !(s->cr0 & VMX_CR0_PE))
+		return -EINVAL;
+	if ((s->cr0 & VMX_CR0_NW) && !(s->cr0 & VMX_CR0_CD))
+		return -EINVAL;
+	if (s->cr3 & VMX_CR3_MBZ)
+		return -EINVAL;
+	if ((efer & EFER_LME) && !(s->cr4 & VMX_CR4_PAE))
+		return -EINVAL;
+	if ((efer & EFER_LME) && (s->cr0 & VMX_CR0_PG))
+		efer |= EFER_LMA;
+	if ((s->cr4 & VMX_CR4_PCIDE) && !(efer & EFER_LMA))
+		return -EINVAL;
+	/* And what this CPU cannot hold in VMX operation. */
+	if (((s->cr0 | vmx.cr0_forced) & ~vmx.cr0_fixed1) ||
+	    ((s->cr4 | vmx.cr4_fixed0) & ~vmx.cr4_fixed1))
+		return -EINVAL;
+
+	seg_in(&vx->seg[S_ES], &s->es);
+	seg_in(&vx->seg[S_CS], &s->cs);
+	seg_in(&vx->seg[S_SS], &s->ss);
+	seg_in(&vx->seg[S_DS], &s->ds);
+	seg_in(&vx->seg[S_FS], &s->fs);
+	seg_in(&vx->seg[S_GS], &s->gs);
+	seg_in(&vx->seg[S_LDTR], &s->ldt);
+	seg_in(&vx->seg[S_TR], &s->tr);
+	vx->gdt_base = s->gdt.base;
+	vx->gdt_limit = s->gdt.limit;
+	vx->idt_base = s->idt.base;
+	vx->idt_limit = s->idt.limit;
+	vx->cr0 = s->cr0;
+	vx->cr2 = s->cr2;
+	vx->cr3 = s->cr3;
+	vx->cr4 = s->cr4;
+	vx->efer = efer;
+	vx->pdptes_stale = pae_paging(vx->cr0, vx->cr4, vx->efer);
+	return 0;
+}
+
+/* --- entering the guest ------------------------------------------------ */
+
+static bool guest_can_take_irq(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
+{
+	return (vcpu->rflags & VMX_RFLAGS_IF) &&
+	       !(vx->intr_state & (INTR_STATE_STI | INTR_STATE_MOV_SS));
+}
+
+/* Error codes go with these exceptions, and only in protected mode. */
+static bool exception_has_error(struct vmx_vcpu *vx, u8 vector)
+{
+	return (vx->cr0 & VMX_CR0_PE) &&
+	       (vector == 8 || (vector >= 10 && vector <= 14) || vector == VEC_AC);
+}
+
+static void queue_exception(struct kqemu_vcpu *vcpu, u8 vector, bool has_error)
+{
+	vcpu->exception.pending = true;
+	vcpu->exception.vector = vector;
+	vcpu->exception.has_error = has_error;
+	vcpu->exception.error = 0;
+}
+
+/* As svm_prepare_events: what the guest takes at this entry, by priority. */
+static int vmx_prepare_events(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
+{
+	vx->inject_info = 0;
+	vx->inject_len = 0;
+	if (vx->reinject_info) {
+		vx->inject_info = vx->reinject_info;
+		vx->inject_error = vx->reinject_error;
+		vx->inject_len = vx->reinject_len;
+		vx->reinject_info = 0;
+	} else if (vcpu->exception.pending) {
+		u8 vector = vcpu->exception.vector;
+
+		vx->inject_info = vector | INTR_TYPE_HW_EXC | INTR_VALID;
+		if (vcpu->exception.has_error && exception_has_error(vx, vector)) {
+			vx->inject_info |= INTR_ERROR_VALID;
+			vx->inject_error = vcpu->exception.error;
+		}
+		vcpu->exception.pending = false;
+	} else if (vcpu->pending_irq >= 0 && guest_can_take_irq(vcpu, vx)) {
+		vx->inject_info = vcpu->pending_irq | INTR_TYPE_EXT | INTR_VALID;
+		vcpu->pending_irq = -1;
+	}
+
+	vx->irq_window = false;
+	if (vcpu->pending_irq >= 0) {
+		vx->irq_window = true;
+	} else if (READ_ONCE(vcpu->run->request_interrupt_window)) {
+		if (!vx->inject_info && guest_can_take_irq(vcpu, vx)) {
+			vcpu->run->exit_reason = KQEMU_EXIT_IRQ_WINDOW;
+			return 1;
+		}
+		vx->irq_window = true;
+	}
+	return 0;
+}
+
+static void write_controls(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
+{
+	struct vmx_vm *v = vcpu->vm->arch;
+	u32 proc = vmx.proc, entry = vmx.entry;
+
+	if (vx->irq_window)
+		proc |= PROC_INTR_WINDOW;
+	if (vx->efer & EFER_LMA)
+		entry |= ENTRY_IA32E;
+	vmwrite(F_PIN_CTLS, vmx.pin);
+	vmwrite(F_PROC_CTLS, proc);
+	vmwrite(F_PROC_CTLS2, vmx.proc2 & (vx->vpid ? ~0U : ~PROC2_VPID));
+	vmwrite(F_EXIT_CTLS, vmx.exit);
+	vmwrite(F_ENTRY_CTLS, entry);
+	/* #DB and #AC: a guest must not loop in microcode delivering them. */
+	vmwrite(F_EXCEPTION_BITMAP, BIT(VEC_DB) | BIT(VEC_AC));
+	vmwrite(F_CR3_TARGET_COUNT, 0);
+	vmwrite(F_EXIT_MSR_STORE_COUNT, 0);
+	vmwrite(F_EXIT_MSR_LOAD_COUNT, 0);
+	vmwrite(F_ENTRY_MSR_LOAD_COUNT, 0);
+	vmwrite(F_EPT_POINTER, v->eptp);
+	if (vx->vpid)
+		vmwrite(F_VPID, vx->vpid);
+	vmwrite(F_VMCS_LINK, ~0UL);
+	/* The bits VMX operation forces: the guest sees and sets its own. */
+	vmwrite(F_CR0_MASK, vmx.cr0_forced);
+	vmwrite(F_CR0_SHADOW, vx->cr0);
+	vmwrite(F_CR4_MASK, vmx.cr4_fixed0);
+	vmwrite(F_CR4_SHADOW, vx->cr4);
+	vmwrite(F_ENTRY_INTR_INFO, vx->inject_info);
+	vmwrite(F_ENTRY_ERROR_CODE, vx->inject_error);
+	vmwrite(F_ENTRY_INSN_LEN, vx->inject_len);
+}
+
+static void write_guest_state(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
+{
+	u64 pending_dbg = vx->pending_dbg & ~PENDING_DBG_BS;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		const struct vmx_segment *sg = &vx->seg[i];
+
+		vmwrite(F_GUEST_ES_SEL + 2 * i, sg->selector);
+		vmwrite(F_GUEST_ES_LIMIT + 2 * i, sg->limit);
+		vmwrite(F_GUEST_ES_AR + 2 * i, seg_ar_for_entry(sg));
+		vmwrite(F_GUEST_ES_BASE + 2 * i, sg->base);
+	}
+	vmwrite(F_GUEST_GDTR_BASE, vx->gdt_base);
+	vmwrite(F_GUEST_GDTR_LIMIT, vx->gdt_limit);
+	vmwrite(F_GUEST_IDTR_BASE, vx->idt_base);
+	vmwrite(F_GUEST_IDTR_LIMIT, vx->idt_limit);
+	vmwrite(F_GUEST_CR0, vx->cr0 | vmx.cr0_forced);
+	vmwrite(F_GUEST_CR3, vx->cr3);
+	vmwrite(F_GUEST_CR4, vx->cr4 | vmx.cr4_fixed0);
+	vmwrite(F_GUEST_EFER, vx->efer);
+	vmwrite(F_GUEST_DR7, 0x400);
+	vmwrite(F_GUEST_DEBUGCTL, 0);
+	vmwrite(F_GUEST_RSP, vcpu->gprs[4]);
+	vmwrite(F_GUEST_RIP, vcpu->rip);
+	vmwrite(F_GUEST_RFLAGS, vcpu->rflags);
+	vmwrite(F_GUEST_SYSENTER_CS, 0);
+	vmwrite(F_GUEST_SYSENTER_ESP, 0);
+	vmwrite(F_GUEST_SYSENTER_EIP, 0);
+	vmwrite(F_GUEST_ACTIVITY, 0);
+	vmwrite(F_GUEST_INTR_STATE, vx->intr_state);
+	/* With STI or MOV-SS blocking, VM entry wants BS to say whether TF is. */
+	if ((vx->intr_state & (INTR_STATE_STI | INTR_STATE_MOV_SS)) &&
+	    (vcpu->rflags & VMX_RFLAGS_TF))
+		pending_dbg |= PENDING_DBG_BS;
+	vmwrite(F_GUEST_PENDING_DBG, pending_dbg);
+	if (pae_paging(vx->cr0, vx->cr4, vx->efer))
+		for (i = 0; i < 4; i++)
+			vmwrite(F_GUEST_PDPTE0 + 2 * i, vx->pdpte[i]);
+}
+
+struct vmx_host {
+	u16 ds, es, fs, gs, ldt, tr;
+	u64 fs_base, kernel_gs_base, debugctl;
+	unsigned long dr7;
+	struct desc_ptr gdt, idt;
+};
+
+/* The base of the TSS that TR selects, from its 16-byte GDT descriptor. */
+static u64 host_tr_base(const struct vmx_host *h)
+{
+	const u8 *d = (const u8 *)h->gdt.address + (h->tr & ~7);
+	u64 base;
+
+	base = d[2] | (d[3] << 8) | (d[4] << 16) | ((u64)d[7] << 24);
+	base |= (u64)(*(const u32 *)(d + 8)) << 32;
+	return base;
+}
+
+static void write_host_state(struct vmx_host *h, unsigned long cr4)
+{
+	asm volatile("sgdt %0" : "=m"(h->gdt));
+	asm volatile("sidt %0" : "=m"(h->idt));
+	asm volatile("str %0" : "=r"(h->tr));
+	asm volatile("sldt %0" : "=r"(h->ldt));
+	savesegment(ds, h->ds);
+	savesegment(es, h->es);
+	savesegment(fs, h->fs);
+	savesegment(gs, h->gs);
+	h->fs_base = vmx_rdmsr(VMX_MSR_FS_BASE);
+
+	vmwrite(F_HOST_CR0, vmx_read_cr0());
+	vmwrite(F_HOST_CR3, vmx_read_cr3());
+	vmwrite(F_HOST_CR4, cr4);
+	/* Host selectors must have RPL and TI clear; the rest is put back below. */
+	vmwrite(F_HOST_CS_SEL, __KERNEL_CS);
+	vmwrite(F_HOST_SS_SEL, __KERNEL_DS);
+	vmwrite(F_HOST_DS_SEL, 0);
+	vmwrite(F_HOST_ES_SEL, 0);
+	vmwrite(F_HOST_FS_SEL, 0);
+	vmwrite(F_HOST_GS_SEL, 0);
+	vmwrite(F_HOST_TR_SEL, h->tr);
+	vmwrite(F_HOST_FS_BASE, h->fs_base);
+	vmwrite(F_HOST_GS_BASE, vmx_rdmsr(VMX_MSR_GS_BASE));
+	vmwrite(F_HOST_TR_BASE, host_tr_base(h));
+	vmwrite(F_HOST_GDTR_BASE, h->gdt.address);
+	vmwrite(F_HOST_IDTR_BASE, h->idt.address);
+	vmwrite(F_HOST_SYSENTER_CS, vmx_rdmsr(VMX_MSR_SYSENTER_CS));
+	vmwrite(F_HOST_SYSENTER_ESP, vmx_rdmsr(VMX_MSR_SYSENTER_ESP));
+	vmwrite(F_HOST_SYSENTER_EIP, vmx_rdmsr(VMX_MSR_SYSENTER_EIP));
+	vmwrite(F_HOST_EFER, vmx_rdmsr(MSR_EFER));
+}
+
+/*
+ * What VM exit leaves wrong: GDT and IDT limits of 0xffff, a TR limit of
+ * 0x67, null LDTR, DS, ES, FS and GS selectors.
+ */
+static void restore_host_state(const struct vmx_host *h)
+{
+	asm volatile("lgdt %0" : : "m"(h->gdt));
+	asm volatile("lidt %0" : : "m"(h->idt));
+	if (h->ldt)
+		asm volatile("lldt %0" : : "r"(h->ldt));
+	loadsegment(ds, h->ds);
+	loadsegment(es, h->es);
+	if (h->fs) {
+		loadsegment(fs, h->fs);
+		vmx_wrmsr(VMX_MSR_FS_BASE, h->fs_base);
+	}
+	if (h->gs)
+		load_gs_index(h->gs);	/* before KernelGSBase is put back */
+	/* The TSS limit: reloaded now if this task uses an I/O bitmap, else lazily. */
+	invalidate_tss_limit();
+}
+
+static void read_guest_state(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
+{
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		struct vmx_segment *sg = &vx->seg[i];
+		u32 ar = vmread(F_GUEST_ES_AR + 2 * i);
+
+		sg->selector = vmread(F_GUEST_ES_SEL + 2 * i);
+		sg->limit = vmread(F_GUEST_ES_LIMIT + 2 * i);
+		sg->base = vmread(F_GUEST_ES_BASE + 2 * i);
+		/* An unusable segment keeps the attributes it was given. */
+		if (ar & AR_UNUSABLE)
+			sg->ar = (sg->ar & ~SEG_ATTR_P) | AR_UNUSABLE;
+		else
+			sg->ar = ar;
+	}
+	vx->gdt_base = vmread(F_GUEST_GDTR_BASE);
+	vx->gdt_limit = vmread(F_GUEST_GDTR_LIMIT);
+	vx->idt_base = vmread(F_GUEST_IDTR_BASE);
+	vx->idt_limit = vmread(F_GUEST_IDTR_LIMIT);
+	vx->cr0 = (vmread(F_GUEST_CR0) & ~vmx.cr0_forced) | (vx->cr0 & vmx.cr0_forced);
+	vx->cr3 = vmread(F_GUEST_CR3);
+	vx->cr4 = (vmread(F_GUEST_CR4) & ~vmx.cr4_fixed0) | (vx->cr4 & vmx.cr4_fixed0);
+	vx->efer = vmread(F_GUEST_EFER);
+	vcpu->gprs[4] = vmread(F_GUEST_RSP);
+	vcpu->rip = vmread(F_GUEST_RIP);
+	vcpu->rflags = vmread(F_GUEST_RFLAGS);
+	vx->intr_state = vmread(F_GUEST_INTR_STATE) & (INTR_STATE_STI | INTR_STATE_MOV_SS);
+	vx->pending_dbg = vmread(F_GUEST_PENDING_DBG);
+	if (pae_paging(vx->cr0, vx->cr4, vx->efer))
+		for (i = 0; i < 4; i++)
+			vx->pdpte[i] = vmread(F_GUEST_PDPTE0 + 2 * i);
+}
+
+static void read_exit_info(struct vmx_vcpu *vx)
+{
+	vx->exit_reason = vmread(F_EXIT_REASON);
+	vx->exit_qual = vmread(F_EXIT_QUAL);
+	vx->exit_intr_info = vmread(F_EXIT_INTR_INFO);
+	vx->exit_intr_error = vmread(F_EXIT_INTR_ERROR);
+	vx->idt_info = vmread(F_IDT_VECT_INFO);
+	vx->idt_error = vmread(F_IDT_VECT_ERROR);
+	vx->exit_insn_len = vmread(F_EXIT_INSN_LEN);
+	vx->exit_gpa = vmread(F_GUEST_PHYS_ADDR);
+}
+
+/*
+ * With interrupts off: enter VMX operation, run the guest once, leave.
+ * Returns 0, or -EBUSY when another hypervisor holds VMX on this CPU.
+ */
+static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
+{
+	struct vmx_cpu *vc = this_cpu_ptr(&vmx_cpus);
+	struct vmx_vm *v = vcpu->vm->arch;
+	unsigned long cr4 = vmx_read_cr4();
+	struct vmx_host h;
+	u64 host_kgs;
+	int failed;
+
+	if (cr4 & VMX_CR4_VMXE)
+		return -EBUSY;
+	vmx_write_cr4(cr4 | VMX_CR4_VMXE);
+	if (!vmx_on(virt_to_phys(vc->vmxon_region))) {
+		/* VMXON refused: someone is in VMX operation after all. */
+		vmx_write_cr4(cr4);
+		return -EBUSY;
+	}
+	/*
+	 * Translations of this EPT root may have been left by an earlier VM
+	 * whose root page this one reuses, or by kqemu before a slot changed,
+	 * and VPIDs may have been used by another hypervisor since: flush.
+	 */
+	if (vmx.ept_vpid_cap & CAP_INVEPT_SINGLE)
+		vmx_invept(1, v->eptp);
+	else
+		vmx_invept(2, 0);
+	if (vx->vpid) {
+		if (vmx.ept_vpid_cap & CAP_INVVPID_SINGLE)
+			vmx_invvpid(1, vx->vpid);
+		else
+			vmx_invvpid(2, 0);
+	}
+	if (!vmcs_clear(vx->vmcs_pa) || !vmcs_load(vx->vmcs_pa)) {
+		vmx_off();
+		vmx_write_cr4(cr4);
+		return -EIO;
+	}
+
+	write_controls(vcpu, vx);
+	write_guest_state(vcpu, vx);
+	write_host_state(&h, cr4 | VMX_CR4_VMXE);
+
+	/* What VMX does not switch: KernelGSBase (SWAPGS), CR2, debug state. */
+	host_kgs = vmx_rdmsr(VMX_MSR_KERNEL_GS_BASE);
+	vmx_wrmsr(VMX_MSR_KERNEL_GS_BASE, vx->kernel_gs_base);
+	h.dr7 = vmx_get_dr7();
+	h.debugctl = vmx_rdmsr(VMX_MSR_DEBUGCTL);
+	asm volatile("fxrstor64 %0" : : "m"(vcpu->fpu));
+	vmx_write_cr2(vx->cr2);
+
+	failed = __kqemu_vmx_vmrun(vcpu->gprs);
+
+	vx->cr2 = vmx_read_cr2();
+	asm volatile("fxsave64 %0" : "=m"(vcpu->fpu));
+	restore_host_state(&h);
+	vx->kernel_gs_base = vmx_rdmsr(VMX_MSR_KERNEL_GS_BASE);
+	vmx_wrmsr(VMX_MSR_KERNEL_GS_BASE, host_kgs);
+	if (h.dr7 & 0xff)
+		vmx_set_dr7(h.dr7);
+	if (h.debugctl)
+		vmx_wrmsr(VMX_MSR_DEBUGCTL, h.debugctl);
+
+	vx->exit_nmi = false;
+	if (failed) {
+		vx->exit_reason = ~0U;
+		vx->insn_error = vmread(F_VM_INSN_ERROR);
+	} else {
+		read_exit_info(vx);
+		if (!(vx->exit_reason & XR_ENTRY_FAILED))
+			read_guest_state(vcpu, vx);
+		vx->exit_nmi = (vx->exit_reason & 0xffff) == XR_EXCEPTION &&
+			       (vx->exit_intr_info & INTR_TYPE_MASK) == INTR_TYPE_NMI;
+	}
+
+	vmcs_clear(vx->vmcs_pa);
+	vmx_off();
+	vmx_write_cr4(cr4);
+
+	/*
+	 * An NMI that arrived in the guest ended it and was not delivered:
+	 * give it to the host's handler now that we are out of VMX operation.
+	 */
+	if (vx->exit_nmi)
+		asm volatile("int $2");
+	return 0;
+}
+
+/* --- exits -------------------------------------------------------------- */
+
+static int exit_internal(struct kqemu_vcpu *vcpu, u32 suberror, u64 d0, u64 d1)
+{
+	struct kqemu_run *run = vcpu->run;
+
+	run->exit_reason = KQEMU_EXIT_INTERNAL_ERROR;
+	run->internal.suberror = suberror;
+	run->internal.data[0] = d0;
+	run->internal.data[1] = d1;
+	run->internal.data[2] = vcpu->rip;
+	return 1;
+}
+
+static int handle_io(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
+{
+	struct kqemu_run *run = vcpu->run;
+	u64 q = vx->exit_qual;
+	u8 size = (q & 7) + 1;
+	u64 next = vcpu->rip + vx->exit_insn_len;
+
+	if (q & BIT(4))
+		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_STRING_IO, q, 0);
+	size = size == 4 ? 4 : size == 2 ? 2 : 1;
+	run->exit_reason = KQEMU_EXIT_IO;
+	run->io.direction = (q & BIT(3)) ? KQEMU_EXIT_IO_IN : KQEMU_EXIT_IO_OUT;
+	run->io.size = size;
+	run->io.port = q >> 16;
+	run->io.count = 1;
+	run->io.data_offset = offsetof(struct kqemu_run, io_data);
+	if (run->io.direction == KQEMU_EXIT_IO_OUT) {
+		memcpy(run->io_data, &vcpu->gprs[0], size);
+		vcpu->rip = next;
+	} else {
+		memset(run->io_data, 0, 8);
+		vcpu->pending_exit = KQEMU_EXIT_IO;
+		vcpu->io_size = size;
+		vcpu->next_rip = next;
+	}
+	return 1;
+}
+
+static bool long_mode_cs(struct vmx_vcpu *vx)
+{
+	return (vx->efer & EFER_LMA) && (vx->seg[S_CS].ar & BIT(13));
+}
+
+/* Up to 15 bytes at the guest's RIP, stopping where memory ends. */
+static unsigned int fetch_insn(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx, u8 *bytes)
+{
+	struct kqemu_vm *vm = vcpu->vm;
+	u64 linear = long_mode_cs(vx) ? vcpu->rip : vx->seg[S_CS].base + vcpu->rip;
+	u64 cr0 = vx->cr0 | vmx.cr0_forced;
+	unsigned int got = 0;
+
+	down_read(&vm->mmu_lock);
+	while (got < 15) {
+		u64 gpa;
+		unsigned int chunk = min_t(unsigned int, 15 - got,
+					   PAGE_SIZE - offset_in_page(linear + got));
+
+		if (kqemu_gva_to_gpa(vm, cr0, vx->cr3, vx->cr4, vx->efer,
+				     linear + got, &gpa) ||
+		    kqemu_read_guest(vm, gpa, bytes + got, chunk))
+			break;
+		got += chunk;
+	}
+	up_read(&vm->mmu_lock);
+	return got;
+}
+
+static int handle_ept_violation(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
+{
+	struct kqemu_run *run = vcpu->run;
+	u64 gpa = vx->exit_gpa, q = vx->exit_qual;
+	struct kqemu_insn insn;
+	struct kqemu_slot *slot;
+	unsigned int avail;
+	u8 bytes[15];
+	int mode;
+
+	down_read(&vcpu->vm->mmu_lock);
+	slot = kqemu_slot_find(vcpu->vm, gpa);
+	up_read(&vcpu->vm->mmu_lock);
+	if (slot && !((q & BIT(1)) && (slot->flags & KQEMU_MEM_READONLY)))
+		return 0;	/* raced with a slot change: try again */
+	/*
+	 * Instruction fetches, and the guest's own page walks (a linear
+	 * address, but not of the access itself), cannot be emulated.
+	 */
+	if ((q & BIT(2)) || ((q & BIT(7)) && !(q & BIT(8))))
+		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, gpa, q);
+
+	avail = fetch_insn(vcpu, vx, bytes);
+	mode = long_mode_cs(vx) ? 64 :
+	       (vx->cr0 & VMX_CR0_PE) && (vx->seg[S_CS].ar & BIT(14)) ? 32 : 16;
+	if (kqemu_decode_mmio(bytes, avail, mode, &insn)) {
+		u64 first8 = 0;
+
+		memcpy(&first8, bytes, min_t(unsigned int, avail, 8));
+		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, gpa, first8);
+	}
+
+	run->exit_reason = KQEMU_EXIT_MMIO;
+	run->mmio.phys_addr = gpa;
+	run->mmio.len = insn.size;
+	run->mmio.is_write = insn.is_write;
+	memset(run->mmio.data, 0, sizeof(run->mmio.data));
+	if (insn.is_write) {
+		u64 value = insn.has_imm ? insn.imm : kqemu_reg_read(vcpu->gprs, &insn);
+
+		memcpy(run->mmio.data, &value, insn.size);
+		vcpu->rip += insn.len;
+	} else {
+		vcpu->pending_exit = KQEMU_EXIT_MMIO;
+		vcpu->mmio_insn = insn;
+		vcpu->next_rip = vcpu->rip + insn.len;
+	}
+	return 1;
+}
+
+/*
+ * MOV to or from a control register that exits: CR0 and CR4 when the guest
+ * changes a bit VMX operation forces, CR3 where the CPU insists on exiting,
+ * and CR8, whose real register is the host's task priority.
+ */
+static int handle_cr(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
+{
+	u64 q = vx->exit_qual, val;
+	unsigned int cr = q & 15, type = (q >> 4) & 3, reg = (q >> 8) & 15;
+
+	if (type == 1) {		/* MOV from CR */
+		if (cr == 3)
+			vcpu->gprs[reg] = vx->cr3;
+		else if (cr == 8)
+			vcpu->gprs[reg] = vx->cr8;
+		else
+			return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, q, 0);
+		vcpu->rip += vx->exit_insn_len;
+		return 0;
+	}
+	if (type != 0)			/* CLTS, LMSW of a forced bit */
+		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, q, 0);
+
+	val = vcpu->gprs[reg];
+	switch (cr) {
+	case 0:
+		if ((val >> 32) || ((val & VMX_CR0_PG) && !(val & VMX_CR0_PE)) ||
+		    ((val & VMX_CR0_NW) && !(val & VMX_CR0_CD)) ||
+		    ((val & VMX_CR0_PG) && (vx->efer & EFER_LME) && !(vx->cr4 & VMX_CR4_PAE)) ||
+		    ((val | vmx.cr0_forced) & ~vmx.cr0_fixed1))
+			goto gp;
+		if ((val & VMX_CR0_PG) && (vx->efer & EFER_LME))
+			vx->efer |= EFER_LMA;
+		else
+			vx->efer &= ~EFER_LMA;
+		vx->cr0 = val;
+		vx->pdptes_stale = pae_paging(vx->cr0, vx->cr4, vx->efer);
+		break;
+	case 3:
+		vx->cr3 = val & ~BIT_ULL(63);
+		vx->pdptes_stale = pae_paging(vx->cr0, vx->cr4, vx->efer);
+		break;
+	case 4:
+		if ((val & ~CR4_ALLOWED) || ((val | vmx.cr4_fixed0) & ~vmx.cr4_fixed1))
+			goto gp;
+		vx->cr4 = val;
+		vx->pdptes_stale = pae_paging(vx->cr0, vx->cr4, vx->efer);
+		break;
+	case 8:
+		if (val & ~0xfULL)
+			goto gp;
+		vx->cr8 = val;
+		break;
+	default:
+		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, q, 0);
+	}
+	vcpu->rip += vx->exit_insn_len;
+	return 0;
+gp:
+	queue_exception(vcpu, VEC_GP, true);
+	return 0;
+}
+
+static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
+{
+	struct kqemu_run *run = vcpu->run;
+	u32 reason = vx->exit_reason & 0xffff;
+
+	if (vx->exit_reason == ~0U) {
+		/* VMLAUNCH itself failed: a control or host field VMX refused. */
+		run->exit_reason = KQEMU_EXIT_FAIL_ENTRY;
+		run->fail_entry.hardware_exit_reason = ~0U;
+		run->fail_entry.info1 = vx->insn_error;
+		run->fail_entry.info2 = 0;
+		return 1;
+	}
+	if (vx->exit_reason & XR_ENTRY_FAILED) {
+		/* The guest state: 33 invalid state, 34 MSR loading, 41 machine check. */
+		run->exit_reason = KQEMU_EXIT_FAIL_ENTRY;
+		run->fail_entry.hardware_exit_reason = vx->exit_reason;
+		run->fail_entry.info1 = vx->exit_qual;
+		run->fail_entry.info2 = 0;
+		return 1;
+	}
+	vx->exit_rip = vcpu->rip;
+
+	/* An event whose delivery the exit cut short is delivered again. */
+	if (vx->idt_info & INTR_VALID) {
+		u32 type = vx->idt_info & INTR_TYPE_MASK;
+
+		vx->reinject_info = vx->idt_info & (INTR_VALID | INTR_ERROR_VALID |
+						    INTR_TYPE_MASK | 0xff);
+		vx->reinject_error = vx->idt_error;
+		vx->reinject_len = (type == INTR_TYPE_SW_INT || type == INTR_TYPE_SW_EXC ||
+				    type == INTR_TYPE_PRIV_SW_EXC) ? vx->exit_insn_len : 0;
+		/* Not an NMI: kqemu never gives the guest one. */
+		if (type == INTR_TYPE_NMI)
+			vx->reinject_info = 0;
+	}
+
+	switch (reason) {
+	case XR_EXCEPTION: {
+		u32 info = vx->exit_intr_info;
+		u8 vector = info & 0xff;
+
+		if (vx->exit_nmi)
+			return 0;	/* the host's, given to it already */
+		if (vector == VEC_DB || vector == VEC_AC) {
+			/* Give it to the guest, one exit at a time. */
+			queue_exception(vcpu, vector, vector == VEC_AC);
+			return 0;
+		}
+		break;
+	}
+	case XR_EXT_INTR:
+	case XR_INIT:
+	case XR_SIPI:
+	case XR_IO_SMI:
+	case XR_OTHER_SMI:
+		return 0;	/* the host takes it once interrupts are back on */
+	case XR_INTR_WINDOW:
+		vx->irq_window = false;
+		if (vcpu->pending_irq < 0 && READ_ONCE(run->request_interrupt_window)) {
+			run->exit_reason = KQEMU_EXIT_IRQ_WINDOW;
+			return 1;
+		}
+		return 0;
+	case XR_TRIPLE_FAULT:
+		run->exit_reason = KQEMU_EXIT_SHUTDOWN;
+		return 1;
+	case XR_CPUID:
+		run->exit_reason = KQEMU_EXIT_CPUID;
+		run->cpuid.function = vcpu->gprs[0];
+		run->cpuid.index = vcpu->gprs[1];
+		run->cpuid.eax = run->cpuid.ebx = run->cpuid.ecx = run->cpuid.edx = 0;
+		vcpu->pending_exit = KQEMU_EXIT_CPUID;
+		vcpu->next_rip = vcpu->rip + vx->exit_insn_len;
+		return 1;
+	case XR_HLT:
+		vcpu->rip += vx->exit_insn_len;
+		run->exit_reason = KQEMU_EXIT_HLT;
+		return 1;
+	case XR_IO:
+		return handle_io(vcpu, vx);
+	case XR_RDMSR:
+	case XR_WRMSR:
+		run->exit_reason = KQEMU_EXIT_MSR;
+		run->msr.index = vcpu->gprs[1];
+		run->msr.is_write = reason == XR_WRMSR;
+		run->msr.error = 0;
+		run->msr.data = run->msr.is_write ?
+			(u32)vcpu->gprs[0] | (vcpu->gprs[2] << 32) : 0;
+		vcpu->pending_exit = KQEMU_EXIT_MSR;
+		vcpu->next_rip = vcpu->rip + vx->exit_insn_len;
+		return 1;
+	case XR_EPT_VIOLATION:
+		return handle_ept_violation(vcpu, vx);
+	case XR_CR_ACCESS:
+		return handle_cr(vcpu, vx);
+	case XR_INVD:
+	case XR_WBINVD:
+		/* Caches are the host's: the guest's flush does nothing. */
+		vcpu->rip += vx->exit_insn_len;
+		return 0;
+	case XR_DR_ACCESS:
+	case XR_GETSEC:
+	case XR_RSM:
+	case XR_VMCALL ... XR_VMXON:
+	case XR_MWAIT:
+	case XR_MONITOR:
+	case XR_INVEPT:
+	case XR_INVVPID:
+	case XR_XSETBV:
+	case XR_VMFUNC:
+		/* As on a CPU without them. */
+		queue_exception(vcpu, VEC_UD, false);
+		return 0;
+	}
+	run->exit_reason = KQEMU_EXIT_UNKNOWN;
+	run->fail_entry.hardware_exit_reason = vx->exit_reason;
+	run->fail_entry.info1 = vx->exit_qual;
+	run->fail_entry.info2 = vx->exit_intr_info;
+	return 1;
+}
+
+/* The PAE page-directory pointers VM entry loads from the VMCS, not memory. */
+static void load_pdptes(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
+{
+	int i;
+
+	if (kqemu_read_guest(vcpu->vm, vx->cr3 & GENMASK_ULL(31, 5), vx->pdpte,
+			     sizeof(vx->pdpte)))
+		for (i = 0; i < 4; i++)
+			vx->pdpte[i] = 0;	/* not present: the guest faults */
+	vx->pdptes_stale = false;
+}
+
+static int vmx_run(struct kqemu_vcpu *vcpu)
+{
+	struct vmx_vcpu *vx = vcpu->arch;
+	struct kqemu_vm *vm = vcpu->vm;
+	int ret;
+
+	/* Past the instruction an exit stopped at: its interrupt shadow is gone. */
+	if (vcpu->rip != vx->exit_rip)
+		vx->intr_state = 0;
+	if (!(vcpu->rflags & VMX_RFLAGS_IF))
+		vx->intr_state &= ~INTR_STATE_STI;
+	if (vmx_prepare_events(vcpu, vx))
+		goto out_to_user;
+
+	down_read(&vm->mmu_lock);
+	if (vx->pdptes_stale)
+		load_pdptes(vcpu, vx);
+	kernel_fpu_begin();
+	local_irq_disable();
+	ret = vmx_enter(vcpu, vx);
+	local_irq_enable();
+	kernel_fpu_end();
+	up_read(&vm->mmu_lock);
+	if (ret)
+		return ret;
+
+	ret = vmx_handle_exit(vcpu, vx);
+	if (ret <= 0)
+		return ret;
+out_to_user:
+	vcpu->run->if_flag = !!(vcpu->rflags & VMX_RFLAGS_IF);
+	vcpu->run->ready_for_interrupt_injection =
+		guest_can_take_irq(vcpu, vx) && vcpu->pending_irq < 0;
+	return 1;
+}
+
+struct kqemu_backend kqemu_vmx_backend = {
+	.name		= "vmx",
+	.id		= KQEMU_BACKEND_VMX,
+	/* The exit's instruction length is always there. */
+	.nrip_save	= true,
+	.vm_init	= vmx_vm_init,
+	.vm_free	= vmx_vm_free,
+	.map		= vmx_map,
+	.unmap		= vmx_unmap,
+	.vcpu_init	= vmx_vcpu_init,
+	.vcpu_free	= vmx_vcpu_free,
+	.get_regs	= vmx_get_regs,
+	.set_regs	= vmx_set_regs,
+	.get_sregs	= vmx_get_sregs,
+	.set_sregs	= vmx_set_sregs,
+	.run		= vmx_run,
+};
+
+/* --- detection --------------------------------------------------------- */
+
+/*
+ * The setting of a control: the bits kqemu wants and the ones the CPU
+ * insists on, or false when it cannot give a bit kqemu needs.
+ */
+static bool adjust_controls(u32 msr, u32 want, u32 need, u32 *out)
+{
+	u64 allowed = vmx_rdmsr(msr);
+	u32 ctl = (want | (u32)allowed) & (u32)(allowed >> 32);
+
+	*out = ctl;
+	return (ctl & need) == need;
+}
+
+static void vmx_free_pages(void)
+{
+	int cpu;
+
+	for_each_possible_cpu(cpu) {
+		struct vmx_cpu *vc = per_cpu_ptr(&vmx_cpus, cpu);
+
+		if (vc->vmxon_region)
+			free_page((unsigned long)vc->vmxon_region);
+		vc->vmxon_region = NULL;
+	}
+}
+
+/* 0, or the positive errno that KQEMU_CAP_BACKEND_ERROR reports. */
+int kqemu_vmx_init(void)
+{
+	u32 eax, ebx, ecx, edx, need, pin_msr, proc_msr, exit_msr, entry_msr;
+	u64 basic, fc;
+	int cpu;
+
+	vmx_cpuid(0, &eax, &ebx, &ecx, &edx);
+	if (eax < 1)
+		return ENODEV;
+	vmx_cpuid(1, &eax, &ebx, &ecx, &edx);
+	if (!(ecx & BIT(5)))
+		return ENODEV;
+	fc = vmx_rdmsr(VMX_MSR_FEATURE_CONTROL);
+	if (!(fc & FC_LOCKED) || !(fc & FC_VMXON_OUTSIDE_SMX)) {
+		pr_info("VT-x is disabled by the firmware (IA32_FEATURE_CONTROL): enable VT-x in the firmware setup\n");
+		return EPERM;
+	}
+#ifdef X86_FEATURE_FRED
+	/* An NMI that ends a guest is handed to the host with INT 2, which FRED does not take. */
+	if (cpu_feature_enabled(X86_FEATURE_FRED)) {
+		pr_info("VT-x with FRED enabled is not supported yet; boot with fred=off\n");
+		return ENODEV;
+	}
+#endif
+
+	basic = vmx_rdmsr(VMX_MSR_BASIC);
+	if (((basic >> 32) & 0x1fff) > PAGE_SIZE || ((basic >> 50) & 15) != 6 ||
+	    (basic & BIT_ULL(48))) {
+		pr_info("this CPU's VMCS does not fit a write-back page\n");
+		return ENODEV;
+	}
+	vmx.revision = basic & 0x7fffffff;
+	/* With the TRUE_* MSRs, some controls the old MSRs force become optional. */
+	if (basic & BIT_ULL(55)) {
+		pin_msr = VMX_MSR_TRUE_PINBASED;
+		proc_msr = VMX_MSR_TRUE_PROCBASED;
+		exit_msr = VMX_MSR_TRUE_EXIT;
+		entry_msr = VMX_MSR_TRUE_ENTRY;
+	} else {
+		pin_msr = VMX_MSR_PINBASED;
+		proc_msr = VMX_MSR_PROCBASED;
+		exit_msr = VMX_MSR_EXIT;
+		entry_msr = VMX_MSR_ENTRY;
+	}
+
+	need = PIN_EXT_INTR | PIN_NMI;
+	if (!adjust_controls(pin_msr, need, need, &vmx.pin))
+		goto no_controls;
+	need = PROC_HLT | PROC_MWAIT | PROC_MOV_DR | PROC_UNCOND_IO | PROC_MONITOR |
+	       PROC_CR8_LOAD | PROC_CR8_STORE | PROC_SECONDARY;
+	if (!adjust_controls(proc_msr, need | PROC_INTR_WINDOW, need | PROC_INTR_WINDOW,
+			     &vmx.proc))
+		goto no_controls;
+	/* Interrupt-window exiting is set per entry; CR3 exits only where forced. */
+	vmx.proc &= ~PROC_INTR_WINDOW;
+	need = PROC2_EPT | PROC2_UNRESTRICTED;
+	if (!adjust_controls(VMX_MSR_PROCBASED2, need | PROC2_VPID | PROC2_WBINVD,
+			     need, &vmx.proc2)) {
+		pr_info("this CPU has VT-x but not EPT with unrestricted guest; kqemu needs both\n");
+		return ENODEV;
+	}
+	need = EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER;
+	/* Interrupts stay pending in the APIC, for the host to take. */
+	if (!adjust_controls(exit_msr, need | EXIT_SAVE_DEBUG, need, &vmx.exit) ||
+	    (vmx.exit & EXIT_ACK_INTR))
+		goto no_controls;
+	need = ENTRY_LOAD_EFER;
+	if (!adjust_controls(entry_msr, need | ENTRY_LOAD_DEBUG | ENTRY_IA32E, need | ENTRY_IA32E,
+			     &vmx.entry))
+		goto no_controls;
+	vmx.entry &= ~ENTRY_IA32E;
+
+	vmx.ept_vpid_cap = vmx_rdmsr(VMX_MSR_EPT_VPID_CAP);
+	if (!(vmx.ept_vpid_cap & CAP_EPT_4LEVEL) || !(vmx.ept_vpid_cap & CAP_EPT_WB) ||
+	    !(vmx.ept_vpid_cap & CAP_INVEPT) ||
+	    !(vmx.ept_vpid_cap & (CAP_INVEPT_SINGLE | CAP_INVEPT_ALL))) {
+		pr_info("this CPU's EPT lacks 4-level write-back tables or INVEPT\n");
+		return ENODEV;
+	}
+	if (!(vmx.ept_vpid_cap & CAP_INVVPID) ||
+	    !(vmx.ept_vpid_cap & (CAP_INVVPID_SINGLE | CAP_INVVPID_ALL)))
+		vmx.proc2 &= ~PROC2_VPID;
+
+	vmx.cr0_fixed0 = vmx_rdmsr(VMX_MSR_CR0_FIXED0);
+	vmx.cr0_fixed1 = vmx_rdmsr(VMX_MSR_CR0_FIXED1);
+	vmx.cr4_fixed0 = vmx_rdmsr(VMX_MSR_CR4_FIXED0);
+	vmx.cr4_fixed1 = vmx_rdmsr(VMX_MSR_CR4_FIXED1);
+	/* Unrestricted guest lifts PE and PG; what is left (NE) kqemu hides. */
+	vmx.cr0_forced = vmx.cr0_fixed0 & ~(VMX_CR0_PE | VMX_CR0_PG);
+
+	for_each_possible_cpu(cpu) {
+		struct vmx_cpu *vc = per_cpu_ptr(&vmx_cpus, cpu);
+
+		vc->vmxon_region = (void *)get_zeroed_page(GFP_KERNEL);
+		if (!vc->vmxon_region) {
+			vmx_free_pages();
+			return ENOMEM;
+		}
+		*(u32 *)vc->vmxon_region = vmx.revision;
+	}
+	pr_info("Intel VT-x with EPT and unrestricted guest (VPID %s)\n",
+		(vmx.proc2 & PROC2_VPID) ? "yes" : "no");
+	return 0;
+
+no_controls:
+	pr_info("this CPU's VT-x lacks controls kqemu needs\n");
+	return ENODEV;
+}
+
+void kqemu_vmx_exit(void)
+{
+	vmx_free_pages();
+	ida_destroy(&vmx_vpids);
+}
