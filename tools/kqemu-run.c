@@ -40,6 +40,8 @@
 #define EXIT_PORT	0xf4
 #define RESULT_PORT	0x500	/* 32-bit writes: results the host checks */
 #define IRQ_PORT	0x510	/* a write raises the timer interrupt */
+#define MSR_IA32_PAT	0x277
+#define PAT_POWER_ON	0x0007040600070406ULL
 #define MMIO_BASE	0xd0000000ULL	/* a device with 8 registers */
 #define ROM_BASE	0xe0000000ULL	/* a read-only slot */
 #define LONG_LOAD	0x100000ULL
@@ -56,6 +58,7 @@ struct vcpu {
 	pthread_t thread;
 	unsigned long exits, timer_irqs, irq_windows;
 	bool irq_pending;
+	uint64_t pat;		/* IA32_PAT, the one MSR this VMM keeps */
 	int result;
 };
 
@@ -605,6 +608,13 @@ static int handle_kqemu_exit(struct vcpu *vcpu)
 		      &run->cpuid.ebx, &run->cpuid.ecx, &run->cpuid.edx);
 		return 1;
 	case KQEMU_EXIT_MSR:
+		if (run->msr.index == MSR_IA32_PAT) {
+			if (run->msr.is_write)
+				vcpu->pat = run->msr.data;
+			else
+				run->msr.data = vcpu->pat;
+			return 1;
+		}
 		printf("exit: %s of MSR %#x refused with #GP\n",
 		       run->msr.is_write ? "WRMSR" : "RDMSR", run->msr.index);
 		run->msr.error = 1;
@@ -818,6 +828,7 @@ int main(int argc, char **argv)
 
 		v->vm = &vm;
 		v->id = i;
+		v->pat = PAT_POWER_ON;
 		create_vcpu(&vm, v);
 		if (opt.real_mode) {
 			setup_real_mode(&s);

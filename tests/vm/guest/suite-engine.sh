@@ -17,7 +17,9 @@ run_guest "a write to a read-only slot is an MMIO exit with its data" 0 "mmio: w
 run_guest "100 injected timer interrupts are counted" 0 "timer: counted 100 interrupts" member --timer 100 --arg 100 $G/timer.bin
 run_guest "interrupts raised while the guest has them off wait for the window" 0 "timer: injected 20 interrupts, 20 interrupt-window exits" member --timer 20 --arg 0x10014 $G/timer.bin
 run_guest "4 vCPUs in one VM, one thread each" 0 "4 vCPUs, total 10000 as expected" member --smp 4 $G/smp.bin
-run_guest "a CPUID exit is answered by userspace" 0 "Hello" member $G/hello.bin
+vendor=$(sed -n 's/^vendor_id[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+run_guest "a CPUID exit is answered by userspace" 0 "cpuid: vendor $vendor" member --arg 1 $G/hello.bin
+run_guest "RDMSR and WRMSR exits are answered by userspace" 0 "msr: PAT 0x0007040600070406, written and read back" member --arg 1 $G/hello.bin
 
 if [ -n "${bochs_svm:-}" ]; then
 	# Bochs's SVM panics the whole machine on a guest's triple fault
