@@ -187,6 +187,7 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 #define VEC_DB	1
 #define VEC_UD	6
 #define VEC_AC	17
+#define VEC_MC	18
 
 /* NPT entries: present, writable, user (nested walks are user accesses). */
 #define NPT_P	BIT_ULL(0)
@@ -397,8 +398,11 @@ static int svm_vcpu_init(struct kqemu_vcpu *vcpu)
 	c = &sv->vmcb->control;
 	/* Debug registers are the host's: guest accesses get #UD. */
 	c->intercept_dr = ~0U;
-	/* #DB and #AC: a guest must not loop in microcode delivering them. */
-	c->intercept_exceptions = BIT(VEC_DB) | BIT(VEC_AC);
+	/*
+	 * #DB and #AC: a guest must not loop in microcode delivering them.
+	 * #MC: a machine check is the host's to handle, not the guest's.
+	 */
+	c->intercept_exceptions = BIT(VEC_DB) | BIT(VEC_AC) | BIT(VEC_MC);
 	c->intercept_misc1 = I1_INTR | I1_NMI | I1_SMI | I1_INIT | I1_CPUID |
 			     I1_RSM | I1_INVD | I1_HLT | I1_INVLPGA | I1_IOIO |
 			     I1_MSR | I1_FERR_FREEZE | I1_SHUTDOWN;
@@ -851,6 +855,13 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 		vcpu->exception.vector = code - EXIT_EXCP_BASE;
 		vcpu->exception.has_error = code == EXIT_EXCP_BASE + VEC_AC;
 		vcpu->exception.error = 0;
+		return 0;
+	case EXIT_EXCP_BASE + VEC_MC:
+		/*
+		 * The hardware error happened while the guest ran: hand it to
+		 * the host's own handler, as if it had come outside the guest.
+		 */
+		asm volatile("int $0x12");
 		return 0;
 	case EXIT_INVD:
 	case EXIT_WBINVD:
