@@ -72,6 +72,33 @@ static inline void __attribute__((noreturn)) guest_exit(uint8_t code)
 		asm volatile("cli; hlt");
 }
 
+struct idt_gate {
+	uint16_t offset_lo, selector;
+	uint8_t ist, type;
+	uint16_t offset_mid;
+	uint32_t offset_hi, zero;
+} __attribute__((packed));
+
+/* A 64-bit interrupt gate to HANDLER in the code segment kqemu-run sets up. */
+static inline struct idt_gate interrupt_gate(void (*handler)(void))
+{
+	uint64_t entry = (uint64_t)handler;
+
+	return (struct idt_gate){
+		.offset_lo = entry, .selector = 0x08, .type = 0x8e,
+		.offset_mid = entry >> 16, .offset_hi = entry >> 32,
+	};
+}
+
+static inline void load_idt(const struct idt_gate *idt, unsigned int entries)
+{
+	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) idtr = {
+		entries * sizeof(*idt) - 1, (uint64_t)idt
+	};
+
+	asm volatile("lidt %0" : : "m"(idtr));
+}
+
 int main(unsigned long vcpu, unsigned long arg, unsigned long nvcpus);
 
 #endif

@@ -9,13 +9,6 @@
  */
 #include "guest.h"
 
-struct idt_gate {
-	uint16_t offset_lo, selector;
-	uint8_t ist, type;
-	uint16_t offset_mid;
-	uint32_t offset_hi, zero;
-} __attribute__((packed));
-
 static struct idt_gate idt[32] __attribute__((aligned(16)));
 static volatile uint64_t faulting_rip;	/* where the exception must point */
 
@@ -44,23 +37,14 @@ void on_fault(uint64_t rip, unsigned long vector)
 		put_hex(faulting_rip);
 		puts_serial("\n");
 	}
-	outb(EXIT_PORT, 100 + vector);
-	for (;;)
-		asm volatile("cli; hlt");
+	guest_exit(100 + vector);
 }
 
 static void catch_faults(void)
 {
-	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) idtr = {
-		sizeof(idt) - 1, (uint64_t)idt
-	};
-	uint64_t ud = (uint64_t)ud_entry, gp = (uint64_t)gp_entry;
-
-	idt[6] = (struct idt_gate){ .offset_lo = ud, .selector = 0x08, .type = 0x8e,
-				    .offset_mid = ud >> 16, .offset_hi = ud >> 32 };
-	idt[13] = (struct idt_gate){ .offset_lo = gp, .selector = 0x08, .type = 0x8e,
-				     .offset_mid = gp >> 16, .offset_hi = gp >> 32 };
-	asm volatile("lidt %0" : : "m"(idtr));
+	idt[6] = interrupt_gate(ud_entry);
+	idt[13] = interrupt_gate(gp_entry);
+	load_idt(idt, 32);
 }
 
 /* Where each exception must point: the instruction's own address. */

@@ -8,13 +8,6 @@
  */
 #include "guest.h"
 
-struct idt_gate {
-	uint16_t offset_lo, selector;
-	uint8_t ist, type;
-	uint16_t offset_mid;
-	uint32_t offset_hi, zero;
-} __attribute__((packed));
-
 static struct idt_gate idt[256] __attribute__((aligned(16)));
 static volatile unsigned long ticks;
 
@@ -26,16 +19,8 @@ asm(".text\n"
 
 int main(unsigned long vcpu, unsigned long want, unsigned long nvcpus)
 {
-	struct { uint16_t limit; uint64_t base; } __attribute__((packed)) idtr = {
-		sizeof(idt) - 1, (uint64_t)idt
-	};
-	uint64_t entry = (uint64_t)timer_entry;
-
-	idt[0x20] = (struct idt_gate){
-		.offset_lo = entry, .selector = 0x08, .type = 0x8e,
-		.offset_mid = entry >> 16, .offset_hi = entry >> 32,
-	};
-	asm volatile("lidt %0" : : "m"(idtr));
+	idt[0x20] = interrupt_gate(timer_entry);
+	load_idt(idt, 256);
 	if (want & 0x10000) {
 		want &= 0xffff;
 		while (ticks < want) {
