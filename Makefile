@@ -176,6 +176,19 @@ check-bochs: guest helper tools
 
 .PHONY: check-bochs
 
+# The engine suite on the VMX backend, under Bochs's corei7_sandy_bridge_2600k
+# (VT-x with EPT, VPID and unrestricted guest; QEMU does not emulate VT-x):
+# one boot of Debian 12's kernel.  check-vmx-all boots all three kernels.
+check-vmx: guest helper tools
+	KQEMU_BUILD=$(CURDIR)/$(BUILD)/vmx KQEMU_BOOT_SH=$(CURDIR)/tests/vm/bochs.sh \
+	KQEMU_BOCHS_CPU=corei7_sandy_bridge_2600k KQEMU_SUITES=vmx KQEMU_BOOT_LIMIT=1500 \
+	tests/vm/run.sh $(or $(KQEMU_VMX_RELEASES),bookworm)
+
+check-vmx-all:
+	$(MAKE) check-vmx KQEMU_VMX_RELEASES="bookworm trixie sid"
+
+.PHONY: check-vmx check-vmx-all
+
 # The VM suites and the debug suite under a kernel built with KASAN, UBSAN,
 # lockdep, kmemleak and fault injection (tests/debug/debug.config).  A cold
 # run builds that kernel first (about 30 minutes on 2 cores); it is cached.

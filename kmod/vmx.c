@@ -37,6 +37,7 @@
 #include <asm/fpu/api.h>
 #include <asm/msr-index.h>
 #include <asm/segment.h>
+#include <asm/tsc.h>
 
 #include "kqemu.h"
 
@@ -47,6 +48,7 @@
 #define VMX_MSR_PROCBASED	0x482
 #define VMX_MSR_EXIT		0x483
 #define VMX_MSR_ENTRY		0x484
+#define VMX_MSR_MISC		0x485
 #define VMX_MSR_CR0_FIXED0	0x486
 #define VMX_MSR_CR0_FIXED1	0x487
 #define VMX_MSR_CR4_FIXED0	0x488
@@ -114,6 +116,7 @@
 #define F_GUEST_INTR_STATE	0x4824
 #define F_GUEST_ACTIVITY	0x4826
 #define F_GUEST_SYSENTER_CS	0x482a
+#define F_GUEST_PREEMPT_TIMER	0x482e
 #define F_HOST_SYSENTER_CS	0x4c00
 /* natural width */
 #define F_CR0_MASK		0x6000
@@ -148,6 +151,7 @@
 /* Pin-based controls */
 #define PIN_EXT_INTR		BIT(0)
 #define PIN_NMI			BIT(3)
+#define PIN_PREEMPT_TIMER	BIT(6)
 /* Primary processor-based controls */
 #define PROC_INTR_WINDOW	BIT(2)
 #define PROC_HLT		BIT(7)
@@ -194,6 +198,7 @@
 #define XR_VMCALL		18	/* 18-27: the VMX instructions */
 #define XR_VMXON		27
 #define XR_CR_ACCESS		28
+#define XR_MCE_DURING_ENTRY	41
 #define XR_DR_ACCESS		29
 #define XR_IO			30
 #define XR_RDMSR		31
@@ -205,6 +210,7 @@
 #define XR_INVEPT		50
 #define XR_INVVPID		53
 #define XR_WBINVD		54
+#define XR_PREEMPT_TIMER	52
 #define XR_XSETBV		55
 #define XR_VMFUNC		59
 #define XR_ENTRY_FAILED		BIT(31)
@@ -266,6 +272,7 @@
 #define VEC_UD	6
 #define VEC_GP	13
 #define VEC_AC	17
+#define VEC_MC	18
 
 /* What one CPU needs to enter VMX operation. */
 struct vmx_cpu {
@@ -280,6 +287,7 @@ static struct {
 	u32 pin, proc, proc2, exit, entry;	/* the controls, fixed bits applied */
 	u64 cr0_fixed0, cr0_fixed1, cr4_fixed0, cr4_fixed1;
 	u64 cr0_forced;				/* set in the guest's CR0, hidden from it */
+	u32 time_slice;				/* VMX-preemption timer ticks, or 0 */
 	u64 ept_vpid_cap;
 } vmx;
 
@@ -319,7 +327,7 @@ struct vmx_vcpu {
 	u32 exit_reason, exit_intr_info, exit_intr_error, idt_info, idt_error;
 	u32 exit_insn_len, insn_error;
 	u64 exit_qual, exit_gpa;
-	bool exit_nmi;
+	bool exit_nmi, exit_mce;	/* the host's, handed to it after the exit */
 };
 
 /* The order of kqemu_sregs' segments in the VMCS's. */
@@ -841,8 +849,11 @@ static void write_controls(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	vmwrite(F_PROC_CTLS2, vmx.proc2 & (vx->vpid ? ~0U : ~PROC2_VPID));
 	vmwrite(F_EXIT_CTLS, vmx.exit);
 	vmwrite(F_ENTRY_CTLS, entry);
-	/* #DB and #AC: a guest must not loop in microcode delivering them. */
-	vmwrite(F_EXCEPTION_BITMAP, BIT(VEC_DB) | BIT(VEC_AC));
+	/*
+	 * #DB and #AC: a guest must not loop in microcode delivering them.
+	 * #MC: a machine check is the host's to handle, not the guest's.
+	 */
+	vmwrite(F_EXCEPTION_BITMAP, BIT(VEC_DB) | BIT(VEC_AC) | BIT(VEC_MC));
 	vmwrite(F_CR3_TARGET_COUNT, 0);
 	vmwrite(F_EXIT_MSR_STORE_COUNT, 0);
 	vmwrite(F_EXIT_MSR_LOAD_COUNT, 0);
@@ -891,6 +902,8 @@ static void write_guest_state(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	vmwrite(F_GUEST_SYSENTER_ESP, 0);
 	vmwrite(F_GUEST_SYSENTER_EIP, 0);
 	vmwrite(F_GUEST_ACTIVITY, 0);
+	if (vmx.time_slice)
+		vmwrite(F_GUEST_PREEMPT_TIMER, vmx.time_slice);
 	vmwrite(F_GUEST_INTR_STATE, vx->intr_state);
 	/* With STI or MOV-SS blocking, VM entry wants BS to say whether TF is. */
 	if ((vx->intr_state & (INTR_STATE_STI | INTR_STATE_MOV_SS)) &&
@@ -1089,7 +1102,7 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	if (h.debugctl)
 		vmx_wrmsr(VMX_MSR_DEBUGCTL, h.debugctl);
 
-	vx->exit_nmi = false;
+	vx->exit_nmi = vx->exit_mce = false;
 	if (failed) {
 		vx->exit_reason = ~0U;
 		vx->insn_error = vmread(F_VM_INSN_ERROR);
@@ -1099,6 +1112,10 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 			read_guest_state(vcpu, vx);
 		vx->exit_nmi = (vx->exit_reason & 0xffff) == XR_EXCEPTION &&
 			       (vx->exit_intr_info & INTR_TYPE_MASK) == INTR_TYPE_NMI;
+		vx->exit_mce = (vx->exit_reason & 0xffff) == XR_MCE_DURING_ENTRY ||
+			       ((vx->exit_reason & 0xffff) == XR_EXCEPTION &&
+				(vx->exit_intr_info & 0xff) == VEC_MC &&
+				(vx->exit_intr_info & INTR_TYPE_MASK) == INTR_TYPE_HW_EXC);
 	}
 
 	vmcs_clear(vx->vmcs_pa);
@@ -1111,6 +1128,15 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	 */
 	if (vx->exit_nmi)
 		asm volatile("int $2");
+	/*
+	 * Likewise a machine check, which hardware reported while the guest
+	 * ran (a guest's own INT 0x12 is a software interrupt, which the
+	 * exception bitmap does not catch, so it cannot get here).  No
+	 * emulator here raises #MC in a guest without killing the host, so
+	 * this path is untested.
+	 */
+	if (vx->exit_mce)
+		asm volatile("int $0x12");
 	return 0;
 }
 
@@ -1340,7 +1366,7 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 		u32 info = vx->exit_intr_info;
 		u8 vector = info & 0xff;
 
-		if (vx->exit_nmi)
+		if (vx->exit_nmi || vx->exit_mce)
 			return 0;	/* the host's, given to it already */
 		if (vector == VEC_DB || vector == VEC_AC) {
 			/* Give it to the guest, one exit at a time. */
@@ -1350,6 +1376,7 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 		break;
 	}
 	case XR_EXT_INTR:
+	case XR_PREEMPT_TIMER:
 	case XR_INIT:
 	case XR_SIPI:
 	case XR_IO_SMI:
@@ -1561,8 +1588,19 @@ int kqemu_vmx_init(void)
 	}
 
 	need = PIN_EXT_INTR | PIN_NMI;
-	if (!adjust_controls(pin_msr, need, need, &vmx.pin))
+	if (!adjust_controls(pin_msr, need | PIN_PREEMPT_TIMER, need, &vmx.pin))
 		goto no_controls;
+	/*
+	 * Each entry gets a time slice of about a millisecond from the
+	 * VMX-preemption timer, where there is one: the host gets the CPU
+	 * back even where an external interrupt would not end the guest.
+	 * Bochs 2.7 is such a place: a guest entered with RFLAGS.IF clear
+	 * takes no external-interrupt exit there, and one spinning with
+	 * interrupts off would hold the CPU forever.
+	 */
+	if (vmx.pin & PIN_PREEMPT_TIMER)
+		vmx.time_slice = clamp_t(u64, (tsc_khz ?: 1000000) >> (vmx_rdmsr(VMX_MSR_MISC) & 31),
+					 1, U32_MAX);
 	need = PROC_HLT | PROC_MWAIT | PROC_MOV_DR | PROC_UNCOND_IO | PROC_MONITOR |
 	       PROC_CR8_LOAD | PROC_CR8_STORE | PROC_SECONDARY;
 	if (!adjust_controls(proc_msr, need | PROC_INTR_WINDOW, need | PROC_INTR_WINDOW,
@@ -1615,8 +1653,8 @@ int kqemu_vmx_init(void)
 		}
 		*(u32 *)vc->vmxon_region = vmx.revision;
 	}
-	pr_info("Intel VT-x with EPT and unrestricted guest (VPID %s)\n",
-		(vmx.proc2 & PROC2_VPID) ? "yes" : "no");
+	pr_info("Intel VT-x with EPT and unrestricted guest (VPID %s, preemption timer %s)\n",
+		(vmx.proc2 & PROC2_VPID) ? "yes" : "no", vmx.time_slice ? "yes" : "no");
 	return 0;
 
 no_controls:

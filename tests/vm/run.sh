@@ -13,9 +13,9 @@ top=$(cd "$here/../.." && pwd)
 build=${KQEMU_BUILD:-$top/build}
 releases=${*:-bookworm trixie sid}
 fuzz_calls=${FUZZ_CALLS:-100000}
-# bench is not a test (`make bench` asks for it by name); debug needs the
-# debug kernel (`make check-debug`); nrip needs Bochs's AMD CPU
-# (`make check-bochs`); vmx Bochs's Intel CPU (`make check-vmx`).
+# bench and bench-vmx are not tests (`make bench` asks for them by name);
+# debug needs the debug kernel (`make check-debug`); nrip needs Bochs's AMD
+# CPU (`make check-bochs`); vmx Bochs's Intel CPU (`make check-vmx`).
 # KQEMU_KERNEL_SH and KQEMU_BUILD_SH replace kernel.sh and build.sh (the
 # debug kernel has its own).
 kernel_sh=${KQEMU_KERNEL_SH:-$here/kernel.sh}
@@ -23,7 +23,7 @@ build_sh=${KQEMU_BUILD_SH:-$here/build.sh}
 # KQEMU_BOOT_SH replaces boot.sh (bochs.sh: the CPU models QEMU lacks).
 boot_sh=${KQEMU_BOOT_SH:-$here/boot.sh}
 boot_limit=${KQEMU_BOOT_LIMIT:-900}
-suites=${KQEMU_SUITES:-$(cd "$here/guest" && ls suite-*.sh | sed 's/^suite-//; s/\.sh$//' | grep -vxE 'bench|debug|nrip|vmx')}
+suites=${KQEMU_SUITES:-$(cd "$here/guest" && ls suite-*.sh | sed 's/^suite-//; s/\.sh$//' | grep -vxE 'bench|bench-vmx|debug|nrip|vmx')}
 
 # What a clean kernel log must not contain.
 bad_log='BUG:|WARNING: CPU|cut here|Oops|general protection fault|refcount_t:|list_(add|del) corruption|kernel BUG|Call Trace:|UBSAN:|KASAN:|scheduling while atomic|possible recursive locking|circular locking|unreferenced object|blocked for more than'

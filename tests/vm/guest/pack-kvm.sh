@@ -1,4 +1,4 @@
-# The kernel's own KVM (kvm, kvm_amd and what they need), so the engine
+# The kernel's own KVM (kvm, kvm_amd or kvm_intel and what they need), so the engine
 # suite and the benchmark can run the same guest on both in one boot.
 # Needs $KQEMU_KDIR: the folder kernel.sh made for this kernel.
 if [ -n "${KQEMU_KDIR:-}" ]; then
@@ -8,19 +8,26 @@ if [ -n "${KQEMU_KDIR:-}" ]; then
 	done
 	mkdir -p "$root/lib/kvm"
 	: >"$root/lib/kvm/order"
+	# pack_module NAME: NAME and what it needs, in load order, into $order.
 	pack_module() {
 		local name=$1 file dep
-		grep -qx "$name" "$root/lib/kvm/names" 2>/dev/null && return 0
+		grep -qx "$name" "$root/lib/kvm/names-$order" 2>/dev/null && return 0
 		file=$(find "$mods/kernel" -name "$name.ko*" | head -n 1)
 		[ -n "$file" ] || return 0	# built in
 		for dep in $(modinfo -F depends "$file" | tr ',' ' '); do
 			pack_module "$dep"
 		done
-		echo "$name" >>"$root/lib/kvm/names"
+		echo "$name" >>"$root/lib/kvm/names-$order"
 		cp "$file" "$root/lib/kvm/"
-		echo "${file##*/}" >>"$root/lib/kvm/order"
+		echo "${file##*/}" >>"$root/lib/kvm/$order"
 	}
 	ln -sf /usr/bin/kmod "$root/lib/kvm/insmod"	# kmod is packed by pack-kmod.sh
+	# /lib/kvm/order for AMD (SVM), /lib/kvm/order-intel for Intel (VMX).
+	order=order
 	pack_module kvm_amd
 	pack_module kvm-amd
+	order=order-intel
+	: >"$root/lib/kvm/$order"
+	pack_module kvm_intel
+	pack_module kvm-intel
 fi
