@@ -162,11 +162,18 @@ check-system:
 .PHONY: demo check-system
 
 # kqemu against the kernel's own KVM in one VM boot (Debian 12's kernel by
-# default; KQEMU_BENCH_RELEASE=trixie or sid for another).
+# default; KQEMU_BENCH_RELEASE=trixie or sid for another): kvm_amd under
+# QEMU, then kvm_intel under Bochs (bench-vmx alone: the Intel leg).
 bench:
 	KQEMU_SUITES=bench tests/vm/run.sh $(or $(KQEMU_BENCH_RELEASE),bookworm)
+	$(MAKE) bench-vmx
 
-.PHONY: bench
+bench-vmx: guest helper tools
+	KQEMU_BUILD=$(CURDIR)/$(BUILD)/bench-vmx KQEMU_BOOT_SH=$(CURDIR)/tests/vm/bochs.sh \
+	KQEMU_BOCHS_CPU=corei7_sandy_bridge_2600k KQEMU_SUITES=bench-vmx KQEMU_BOOT_LIMIT=1500 \
+	tests/vm/run.sh $(or $(KQEMU_BENCH_RELEASE),bookworm)
+
+.PHONY: bench bench-vmx
 
 # The engine suite on Bochs's trinity_apu, an AMD CPU with the NRIP-save
 # that QEMU does not emulate: one boot of Debian 12's kernel.
