@@ -5,14 +5,21 @@ mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 insmod /lib/kqemu.ko allow_groups=990 || echo "not ok - insmod kqemu.ko"
 chgrp 990 /dev/kqemu
 chmod 0660 /dev/kqemu
+# kmemleak scans when we ask (part 4), not in the background meanwhile.
+echo scan=off >/sys/kernel/debug/kmemleak 2>/dev/null
 stats_zero() {
 	[ "$(cat /sys/class/misc/kqemu/stats/vms)" = 0 ] &&
 		[ "$(cat /sys/class/misc/kqemu/stats/vcpus)" = 0 ] &&
 		[ "$(cat /sys/class/misc/kqemu/stats/pinned_bytes)" = 0 ]
 }
+# val KEY TEXT: the number after "KEY=" in sfuzz's "# ...: k=v ..." lines.
+val() {
+	printf '%s\n' "$2" | grep '^# ' | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1
+}
 
 # 1. The structured fuzzer, while root rewrites the policy (the member
 # stays allowed, but every fd must re-check) and toggles strict.
+calls=${sfuzz_calls:-1000000}
 touch /tmp/flip
 (
 	p=/sys/module/kqemu/parameters
@@ -21,49 +28,67 @@ touch /tmp/flip
 		echo 1 >$p/strict
 		echo 990 >$p/allow_groups
 		echo 0 >$p/strict
+		sleep 0.2
 	done
 ) &
 flipper=$!
 start=$(date +%s)
-/bin/runas member /bin/sfuzz "${sfuzz_calls:-1000000}" 1
+out=$(/bin/runas member /bin/sfuzz "$calls" 1 2>&1)
+rc=$?
 rm /tmp/flip
 wait $flipper
-echo "# sfuzz took $(($(date +%s) - start)) s"
+printf '%s\n' "$out"
+echo "# sfuzz took $(($(date +%s) - start)) s (status $rc)"
+got=$(val calls "$out")
+check "sfuzz made $got ioctl calls (wanted $calls) and exited cleanly" \
+	'[ $rc = 0 ] && [ "${got:-0}" -ge "$calls" ] && [ "$(val workers_failed "$out")" = 0 ]'
+check "sfuzz: $(val run_ok "$out") RUNs came back with an exit (at least 1 in 20 calls)" \
+	'[ "$(val run_ok "$out")" -ge $((calls / 20)) ]'
+check "sfuzz: every exit kind but FAIL_ENTRY and UNKNOWN came back" '(
+	for e in 1 2 3 4 5 6 7 9 10; do [ "$(val exit$e "$out")" -gt 0 ] || exit 1; done)'
+check "sfuzz: $(val slot_add_ok "$out") slots added, $(val slot_del_ok "$out") deleted (at least 1 in 200 calls each)" \
+	'[ "$(val slot_add_ok "$out")" -ge $((calls / 200)) ] && [ "$(val slot_del_ok "$out")" -ge $((calls / 200)) ]'
+check "sfuzz: $(val vms "$out") VMs and $(val vcpus "$out") vCPUs created, $(val stolen_closes "$out") vCPU fds closed under their runner, $(val arena_swaps "$out") guest memory unmaps under live slots" \
+	'[ "$(val vms "$out")" -ge 10 ] && [ "$(val vcpus "$out")" -ge $((calls / 2000)) ] &&
+	 [ "$(val stolen_closes "$out")" -gt 0 ] && [ "$(val arena_swaps "$out")" -gt 0 ]'
+check "sfuzz: no invalid slot or VM was accepted" '[ "$(val slot_bad_ok "$out")" = 0 ]'
+check "sfuzz: $(val eio_got "$out") VM and vCPU fds passed to another process all answered EIO there" \
+	'[ "$(val eio_got "$out")" -gt 0 ] && [ "$(val eio_wrong "$out")" = 0 ]'
 check "after the structured fuzzer nothing is left (vms, vcpus, pinned)" stats_zero
 
-# 2. Fault injection: every kmalloc (failslab) and page allocation
-# (fail_page_alloc; user pages exempt) of a process may fail.  Each guest
-# run must end cleanly, and nothing may be left behind.
-for f in failslab fail_page_alloc; do
+# 2. Fault injection: fail the 1st, 2nd, ... fault point (slab, page
+# allocator, user copies) of each call of a guest's life (fail-nth); each
+# must unwind to ENOMEM/EFAULT and leave the VM usable and nothing behind.
+# Nothing fails otherwise (probability 0), and nothing is printed.
+for f in failslab fail_page_alloc fail_usercopy; do
 	d=/sys/kernel/debug/$f
-	echo Y >$d/task-filter
-	echo 10 >$d/probability
-	echo 1 >$d/interval
-	echo -1 >$d/times
+	echo 0 >$d/probability
 	echo 0 >$d/verbose
-	echo N >$d/ignore-gfp-wait
+	echo N >$d/task-filter
+	[ -e $d/ignore-gfp-wait ] && echo N >$d/ignore-gfp-wait
 done
 echo Y >/sys/kernel/debug/fail_page_alloc/ignore-gfp-highmem
-ok=0 clean_fail=0 other=0 i=0
-while [ $i -lt 300 ]; do
-	out=$(sh -c 'echo 1 >/proc/self/make-it-fail; exec /bin/runas member /bin/kqemu-run --quiet /guests/hello.bin' 2>&1)
-	case $? in
-	0) ok=$((ok + 1)) ;;
-	125) clean_fail=$((clean_fail + 1)) ;;
-	*) other=$((other + 1)); echo "# fault run $i: $out" ;;
-	esac
-	i=$((i + 1))
-done
-for f in failslab fail_page_alloc; do echo 0 >/sys/kernel/debug/$f/probability; done
-echo "# fault injection: 300 runs, $ok succeeded, $clean_fail failed with a sentence, $other otherwise"
-check "fault injection: every failed allocation unwinds to a clean error" '[ $other = 0 ] && [ $clean_fail -gt 0 ]'
-check "fault injection: nothing is left behind" stats_zero
+start=$(date +%s)
+out=$(/bin/runas member /bin/sfuzz --faults 2>&1)
+rc=$?
+printf '%s\n' "$out"
+echo "# fault injection took $(($(date +%s) - start)) s (status $rc)"
+check "fault injection: $(val points "$out") fault points failed ($(val enomem "$out") ENOMEM, $(val efault "$out") EFAULT, $(val tolerated "$out") absorbed), none otherwise" \
+	'[ $rc = 0 ] && [ "$(val points "$out")" -ge 20 ] && [ "$(val other "$out")" = 0 ] && [ "$(val setup_bad "$out")" = 0 ]'
+check "fault injection: after each, the same call works and the guest runs to its HLT" \
+	'[ "$(val retry_bad "$out")" = 0 ] && [ "$(val guest_bad "$out")" = 0 ]'
+check "fault injection: closing everything leaves nothing, every time" \
+	'[ "$(val left "$out")" = 0 ] && stats_zero'
 
 # 3. Unload and reload in a loop while other processes race to open.
 touch /tmp/race
+: >/tmp/races
 for n in 1 2; do
-	( while [ -e /tmp/race ]; do /bin/kqemu-run --quiet /guests/hello.bin >/dev/null 2>&1; done ) &
+	( while [ -e /tmp/race ]; do
+		/bin/kqemu-run --quiet /guests/hello.bin >/dev/null 2>&1 && echo . >>/tmp/races
+	done ) &
 done
+start=$(date +%s)
 loaded=0 i=0
 while [ $i -lt 100 ]; do
 	rmmod kqemu 2>/dev/null
@@ -72,20 +97,24 @@ while [ $i -lt 100 ]; do
 done
 rm /tmp/race
 wait
-echo "# unload/reload: 100 rounds, $loaded loads succeeded"
+races=$(wc -l </tmp/races)
+echo "# unload/reload: 100 rounds, $loaded reloads, $races guest runs finished meanwhile, $(($(date +%s) - start)) s"
+check "unload/reload: $loaded of 100 rounds unloaded and reloaded while $races guests ran" \
+	'[ $loaded -ge 10 ] && [ $races -ge 1 ]'
 check "unload/reload racing opens: the module is still usable" \
 	'[ -d /sys/module/kqemu ] || insmod /lib/kqemu.ko; /bin/kqemu-run --quiet /guests/hello.bin'
 
 # 4. kmemleak: two scans (it wants an object to look lost twice).
 if [ -e /sys/kernel/debug/kmemleak ]; then
+	start=$(date +%s)
 	echo scan >/sys/kernel/debug/kmemleak
 	sleep 6
 	echo scan >/sys/kernel/debug/kmemleak
 	leaks=$(grep -c "unreferenced object" /sys/kernel/debug/kmemleak)
 	ours=$(grep -A30 "unreferenced object" /sys/kernel/debug/kmemleak | grep -c "kqemu")
 	grep -A30 "unreferenced object" /sys/kernel/debug/kmemleak | grep -B30 kqemu | sed 's/^/# /'
-	echo "# kmemleak: $leaks unreferenced objects, $ours of them from kqemu"
-	check "kmemleak finds nothing of kqemu's" '[ "$ours" = 0 ]'
+	echo "# kmemleak: $leaks leak reports, $ours lines of them name kqemu; $(($(date +%s) - start)) s"
+	check "kmemleak finds nothing of kqemu's after all of the above" '[ "$ours" = 0 ]'
 else
 	echo "not ok - kmemleak is not in this kernel"
 fi
