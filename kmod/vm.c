@@ -156,12 +156,6 @@ static long vm_add_slot(struct kqemu_vm *vm, void __user *argp)
 	slot->uaddr = s.userspace_addr;
 	slot->flags = s.flags;
 	slot->npages = s.size >> PAGE_SHIFT;
-	slot->pages = kvmalloc_array(slot->npages, sizeof(*slot->pages),
-				     GFP_KERNEL_ACCOUNT);
-	if (!slot->pages) {
-		ret = -ENOMEM;
-		goto out_free_slot;
-	}
 
 	mutex_lock(&vm->lock);
 	if (vm->slots[s.slot] || slot_overlaps(vm, slot->gpa, slot->size)) {
@@ -174,9 +168,19 @@ static long vm_add_slot(struct kqemu_vm *vm, void __user *argp)
 	ret = account_locked_vm(vm->mm, slot->npages, true);
 	if (ret)
 		goto out_uncharge_user;
+	/*
+	 * Only once the quota and RLIMIT_MEMLOCK allow the pinning: the page
+	 * array of the largest slot is 128 MiB.
+	 */
+	slot->pages = kvmalloc_array(slot->npages, sizeof(*slot->pages),
+				     GFP_KERNEL_ACCOUNT);
+	if (!slot->pages) {
+		ret = -ENOMEM;
+		goto out_uncharge_locked;
+	}
 	ret = slot_pin(slot);
 	if (ret)
-		goto out_uncharge_locked;
+		goto out_free_pages;
 	down_write(&vm->mmu_lock);
 	ret = slot_map(vm, slot);
 	if (ret) {
@@ -192,14 +196,14 @@ static long vm_add_slot(struct kqemu_vm *vm, void __user *argp)
 
 out_unpin:
 	unpin_user_pages(slot->pages, slot->npages);
+out_free_pages:
+	kvfree(slot->pages);
 out_uncharge_locked:
 	account_locked_vm(vm->mm, slot->npages, false);
 out_uncharge_user:
 	kqemu_user_uncharge_pinned(vm->client.user, slot->size);
 out_unlock:
 	mutex_unlock(&vm->lock);
-	kvfree(slot->pages);
-out_free_slot:
 	kfree(slot);
 	return ret;
 }
