@@ -183,13 +183,15 @@ check-bochs: guest helper tools
 
 .PHONY: check-bochs
 
-# The engine suite on the VMX backend, under Bochs's corei7_sandy_bridge_2600k
-# (VT-x with EPT, VPID and unrestricted guest; QEMU does not emulate VT-x):
-# one boot of Debian 12's kernel.  check-vmx-all boots all three kernels.
+# The device suite (ACL, quotas, validation, the fuzzer with random guest
+# code: 20,000 calls here) and the engine suite on the VMX backend, under
+# Bochs's corei7_sandy_bridge_2600k (VT-x with EPT, VPID and unrestricted
+# guest; QEMU does not emulate VT-x): two boots of Debian 12's kernel.
+# check-vmx-all boots all three kernels.
 check-vmx: guest helper tools
 	KQEMU_BUILD=$(CURDIR)/$(BUILD)/vmx KQEMU_BOOT_SH=$(CURDIR)/tests/vm/bochs.sh \
-	KQEMU_BOCHS_CPU=corei7_sandy_bridge_2600k KQEMU_SUITES=vmx KQEMU_BOOT_LIMIT=1500 \
-	tests/vm/run.sh $(or $(KQEMU_VMX_RELEASES),bookworm)
+	KQEMU_BOCHS_CPU=corei7_sandy_bridge_2600k KQEMU_SUITES="device vmx" KQEMU_BOOT_LIMIT=1500 \
+	FUZZ_CALLS=$(or $(FUZZ_CALLS),20000) tests/vm/run.sh $(or $(KQEMU_VMX_RELEASES),bookworm)
 
 check-vmx-all:
 	$(MAKE) check-vmx KQEMU_VMX_RELEASES="bookworm trixie sid"

@@ -26,7 +26,7 @@ else
 	run tests/vm/run.sh || status=1
 	echo "# the engine suite on Bochs's AMD CPU, which has the NRIP-save that QEMU lacks"
 	run make -s check-bochs || status=1
-	echo "# the engine suite on Bochs's Intel CPU: the VMX backend, which QEMU cannot run (Debian 12's kernel; make check-vmx-all for all three)"
+	echo "# the device and engine suites on Bochs's Intel CPU: the VMX backend, which QEMU cannot run (Debian 12's kernel; make check-vmx-all for all three)"
 	run make -s check-vmx || status=1
 fi
 

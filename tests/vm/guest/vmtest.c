@@ -7,6 +7,7 @@
  * Usage: vmtest KQEMU_KO SQUAT_KO FUZZ_CALLS
  */
 #define _GNU_SOURCE
+#include <cpuid.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <stdint.h>
@@ -643,19 +644,35 @@ static int create_vcpu(int vmfd, unsigned int id)
 	return ioctl(vmfd, KQEMU_CREATE_VCPU, &args);
 }
 
+/* Whether this is an Intel CPU: Bochs's Sandy Bridge, for the VMX backend. */
+static int intel_cpu(void)
+{
+	unsigned int a, b, c, d;
+
+	return __get_cpuid(0, &a, &b, &c, &d) &&
+	       b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e;	/* GenuineIntel */
+}
+
 static void test_backend_caps(int devfd)
 {
-	static const struct { __u32 cap; __u64 want; const char *name; } caps[] = {
+	static const struct cap_want { __u32 cap; __u64 want; const char *name; } svm_caps[] = {
 		{ KQEMU_CAP_BACKEND, KQEMU_BACKEND_SVM, "BACKEND is SVM under -cpu EPYC" },
 		{ KQEMU_CAP_BACKEND_ERROR, 0, "BACKEND_ERROR is 0" },
 		{ KQEMU_CAP_MAX_VCPUS, KQEMU_MAX_VCPUS, "MAX_VCPUS" },
 		{ KQEMU_CAP_NRIP_SAVE, 0, "NRIP_SAVE is 0 (QEMU does not emulate it)" },
 		{ KQEMU_CAP_DECODE_ASSISTS, 0, "DECODE_ASSISTS is 0 (QEMU does not emulate them)" },
+	}, vmx_caps[] = {
+		{ KQEMU_CAP_BACKEND, KQEMU_BACKEND_VMX, "BACKEND is VMX on an Intel CPU" },
+		{ KQEMU_CAP_BACKEND_ERROR, 0, "BACKEND_ERROR is 0" },
+		{ KQEMU_CAP_MAX_VCPUS, KQEMU_MAX_VCPUS, "MAX_VCPUS" },
+		{ KQEMU_CAP_NRIP_SAVE, 1, "NRIP_SAVE is 1 (VMX gives every exit's length)" },
+		{ KQEMU_CAP_DECODE_ASSISTS, 0, "DECODE_ASSISTS is 0 on VMX" },
 	};
+	const struct cap_want *caps = intel_cpu() ? vmx_caps : svm_caps;
 	struct kqemu_capability cap = { .cap = KQEMU_CAP_EXITS };
 	unsigned int i;
 
-	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+	for (i = 0; i < sizeof(svm_caps) / sizeof(svm_caps[0]); i++) {
 		struct kqemu_capability c = { .cap = caps[i].cap };
 
 		report(ioctl(devfd, KQEMU_CHECK_CAPABILITY, &c) == 0 && c.value == caps[i].want,
