@@ -902,6 +902,16 @@ static int svm_run(struct kqemu_vcpu *vcpu)
 	/* Past the instruction an exit stopped at: its interrupt shadow is gone. */
 	if (vmcb->save.rip != vcpu->rip)
 		vmcb->control.int_state = 0;
+	/*
+	 * V_INTR_MASKING is what lets a host interrupt end a guest that runs
+	 * with IF=0; without it the host gets no interrupt, IPI or timer on
+	 * this CPU until the guest exits by itself.  Set it again at every
+	 * entry: QEMU's SVM (7.2) refuses some states (CR3 bits above its
+	 * physical address width, CR4 bits its CPU model lacks) with a
+	 * #VMEXIT before it has read INT_CTL, and then writes its empty
+	 * INT_CTL back into the VMCB.
+	 */
+	vmcb->control.int_ctl |= INT_CTL_V_INTR_MASKING;
 	vmcb->save.rax = vcpu->gprs[0];
 	vmcb->save.rsp = vcpu->gprs[4];
 	vmcb->save.rip = vcpu->rip;

@@ -83,7 +83,7 @@ static struct {
 	int smp, timer_irqs, timeout;
 	unsigned long arg;
 	unsigned long fill_seed;
-	bool bench, invalid_cs;
+	bool bench, invalid_cs, refused_first;
 } opt = { .mem_mib = 6, .smp = 1, .timeout = 60 };
 
 static const char *accel_name(void)
@@ -731,9 +731,29 @@ static void __attribute__((noreturn)) usage(int status)
 	       "  --kvm           run on /dev/kvm instead, for comparison\n"
 	       "  --timeout S     give up after S seconds (default 60)\n"
 	       "  --invalid-cs    a 64-bit code segment with D set, which no CPU enters\n"
+	       "  --refused-first vCPU 0 first tries a state VMRUN refuses (CR3 bit 51),\n"
+	       "                  then runs the guest as usual\n"
 	       "  --trace, --quiet\n",
 	       REAL_LOAD, LONG_LOAD, DATA_BASE);
 	exit(status);
+}
+
+/*
+ * One RUN in a state that VMRUN refuses: CR3 bit 51, beyond the physical
+ * address width of QEMU's CPU models and of most CPUs.  What the refusal
+ * leaves behind must not outlive it (the caller then sets the real state).
+ */
+static void refused_entry(struct vm *vm, struct vcpu *v, struct kqemu_sregs *s,
+			  struct kqemu_regs *r)
+{
+	struct kqemu_sregs bad = *s;
+
+	bad.cr3 |= 1ULL << 51;
+	set_state(vm, v, &bad, r);
+	if (ioctl(v->fd, KQEMU_RUN, 0))
+		die_ioctl("running the refused state", errno);
+	printf("refused first: exit %u%s\n", v->krun->exit_reason,
+	       v->krun->exit_reason == KQEMU_EXIT_FAIL_ENTRY ? " (FAIL_ENTRY)" : "");
 }
 
 static void parse_args(int argc, char **argv)
@@ -751,6 +771,7 @@ static void parse_args(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "bench", no_argument, NULL, 'b' },
 		{ "invalid-cs", no_argument, NULL, 'I' },
+		{ "refused-first", no_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -770,6 +791,7 @@ static void parse_args(int argc, char **argv)
 		case 'q': opt.quiet = true; break;
 		case 'b': opt.bench = true; break;
 		case 'I': opt.invalid_cs = true; break;
+		case 'R': opt.refused_first = true; break;
 		case 'h': usage(0);
 		default: usage(EXIT_SETUP);
 		}
@@ -844,6 +866,8 @@ int main(int argc, char **argv)
 			r.rsi = opt.arg;
 			r.rdx = vm.nvcpus;
 		}
+		if (i == 0 && opt.refused_first && !vm.kvm)
+			refused_entry(&vm, v, &s, &r);
 		set_state(&vm, v, &s, &r);
 	}
 	t_vcpus = now() - t0;
