@@ -217,6 +217,7 @@ struct svm_vcpu {
 	int last_cpu;
 	int tlb_gen;
 	u64 reinject;			/* an event a VM exit interrupted */
+	struct vmcb_save entered;	/* the state the last VMRUN was given */
 };
 
 static inline u64 svm_rdmsr(u32 msr)
@@ -919,6 +920,7 @@ static int svm_run(struct kqemu_vcpu *vcpu)
 	if (svm_prepare_events(vcpu, sv))
 		goto out_to_user;
 
+	sv->entered = vmcb->save;
 	down_read(&vm->mmu_lock);
 	kernel_fpu_begin();
 	local_irq_disable();
@@ -928,6 +930,15 @@ static int svm_run(struct kqemu_vcpu *vcpu)
 	up_read(&vm->mmu_lock);
 	if (ret)
 		return ret;
+
+	/*
+	 * A refused VMRUN ran no guest, so the guest's state is what it was
+	 * given.  QEMU's SVM (7.2) writes the host's own state into the save
+	 * area on that #VMEXIT (kernel RIP, RSP, CR3), which GET_REGS and
+	 * GET_SREGS would otherwise hand to userspace.
+	 */
+	if ((u32)vmcb->control.exit_code == EXIT_ERR)
+		vmcb->save = sv->entered;
 
 	vcpu->gprs[0] = vmcb->save.rax;
 	vcpu->gprs[4] = vmcb->save.rsp;

@@ -46,6 +46,7 @@
 #define ROM_BASE	0xe0000000ULL	/* a read-only slot */
 #define LONG_LOAD	0x100000ULL
 #define REAL_LOAD	0x7c00ULL
+#define PAGE_TABLES	0x1000ULL	/* long mode: identity map, from here */
 #define DATA_BASE	0x400000ULL	/* --fill: the hash guest's input */
 
 struct vm;
@@ -346,7 +347,7 @@ static struct kqemu_segment seg(uint16_t sel, uint16_t attrib, uint32_t limit)
  */
 static void setup_long_mode(struct vm *vm, struct kqemu_sregs *s)
 {
-	uint64_t *pml4 = (uint64_t *)(vm->mem + 0x1000);
+	uint64_t *pml4 = (uint64_t *)(vm->mem + PAGE_TABLES);
 	uint64_t *pdpt = (uint64_t *)(vm->mem + 0x2000);
 	uint64_t *pd_low = (uint64_t *)(vm->mem + 0x3000);
 	uint64_t *pd_high = (uint64_t *)(vm->mem + 0x4000);
@@ -371,7 +372,7 @@ static void setup_long_mode(struct vm *vm, struct kqemu_sregs *s)
 	s->gdt.limit = 23;
 	s->idt.limit = 0xffff;
 	s->cr0 = 0x80000031;	/* PG, NE, ET, PE */
-	s->cr3 = 0x1000;
+	s->cr3 = PAGE_TABLES;
 	s->cr4 = 0x20;		/* PAE */
 	s->efer = 0x500;	/* LME, LMA */
 }
@@ -577,6 +578,22 @@ static void inject_if_ready(struct vcpu *vcpu)
 	vcpu->timer_irqs++;
 }
 
+/*
+ * After a refused entry the vCPU must hold the state it was given, not
+ * what the hardware (or an emulator) left in its place.
+ */
+static void print_state_after_refusal(struct vcpu *v, uint64_t rip, uint64_t cr3)
+{
+	struct kqemu_regs r;
+	struct kqemu_sregs s;
+
+	if (ioctl(v->fd, KQEMU_GET_REGS, &r) || ioctl(v->fd, KQEMU_GET_SREGS, &s))
+		die_ioctl("reading the state after a refused entry", errno);
+	printf("after the refused entry: rip %#llx cr3 %#llx (%s)\n",
+	       (unsigned long long)r.rip, (unsigned long long)s.cr3,
+	       r.rip == rip && s.cr3 == cr3 ? "as given" : "NOT as given");
+}
+
 /* 1: go on; 0: this vCPU is done. */
 static int handle_kqemu_exit(struct vcpu *vcpu)
 {
@@ -626,6 +643,8 @@ static int handle_kqemu_exit(struct vcpu *vcpu)
 	case KQEMU_EXIT_FAIL_ENTRY:
 		printf("exit: FAIL_ENTRY: the CPU refused the guest state (hardware reason %#llx)\n",
 		       (unsigned long long)run->fail_entry.hardware_exit_reason);
+		if (!vm->kvm && vcpu->id == 0)
+			print_state_after_refusal(vcpu, LONG_LOAD, PAGE_TABLES);
 		stop_all(vm, EXIT_FAILED);
 		return 0;
 	case KQEMU_EXIT_INTERNAL_ERROR:
@@ -754,6 +773,7 @@ static void refused_entry(struct vm *vm, struct vcpu *v, struct kqemu_sregs *s,
 		die_ioctl("running the refused state", errno);
 	printf("refused first: exit %u%s\n", v->krun->exit_reason,
 	       v->krun->exit_reason == KQEMU_EXIT_FAIL_ENTRY ? " (FAIL_ENTRY)" : "");
+	print_state_after_refusal(v, r->rip, bad.cr3);
 }
 
 static void parse_args(int argc, char **argv)

@@ -64,6 +64,7 @@ else
 fi
 run_guest "hostile: debug register access is #UD, at the MOV" 106 "#UD at the faulting instruction" member --arg 8 $G/hostile.bin
 run_guest "a state no CPU enters is a FAIL_ENTRY exit" 123 "exit: FAIL_ENTRY" member --invalid-cs $G/hello.bin
+run_guest "after a refused entry the vCPU holds the state it was given" 123 "after the refused entry: .*(as given)" member --invalid-cs $G/hello.bin
 
 # The errors a user meets, each in one sentence.
 run_guest "an outsider is told it is not allowed" 125 "permission denied on /dev/kqemu: you are not allowed" outsider $G/hello.bin
