@@ -24,7 +24,7 @@ cat >"$dir/iso/isolinux/isolinux.cfg" <<EOC
 DEFAULT kqemu
 LABEL kqemu
   KERNEL /vmlinuz
-  APPEND initrd=/initrd.gz console=ttyS0 panic=-1 loglevel=4 kqemu_drain=1 $*
+  APPEND initrd=/initrd.gz console=ttyS0 panic=-1 loglevel=4 kqemu_drain=300 $*
 EOC
 xorriso -as mkisofs -quiet -o "$dir/boot.iso" -b isolinux/isolinux.bin -c isolinux/boot.cat \
 	-no-emul-boot -boot-load-size 4 -boot-info-table "$dir/iso" 2>/dev/null
