@@ -201,10 +201,13 @@ check-vmx-all:
 # The VM suites and the debug suite under a kernel built with KASAN, UBSAN,
 # lockdep, kmemleak and fault injection (tests/debug/debug.config).  A cold
 # run builds that kernel first (about 30 minutes on 2 cores); it is cached.
+# DEBUG_SUITES=debug runs the debug suite alone; SFUZZ_CALLS=N changes the
+# fuzzer's count.
+DEBUG_SUITES := device engine debug
 check-debug: guest helper tools
 	KQEMU_KERNEL_SH=$(CURDIR)/tests/debug/kernel.sh \
 	KQEMU_BUILD_SH=$(CURDIR)/tests/debug/build.sh \
-	KQEMU_SUITES="device engine debug" KQEMU_BOOT_LIMIT=1800 \
+	KQEMU_SUITES="$(DEBUG_SUITES)" KQEMU_BOOT_LIMIT=1800 \
 	tests/vm/run.sh debug
 
 .PHONY: check-debug
