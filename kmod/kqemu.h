@@ -181,6 +181,17 @@ void kqemu_vmx_exit(void);
 extern struct kqemu_backend kqemu_vmx_backend;
 
 
+/* A guest-physical table, NPT or EPT alike (gpt.c). */
+struct kqemu_gpt {
+	u64 *root;
+	u64 table_bits;		/* what an entry pointing to a table carries */
+	u64 present;		/* an entry with any of these bits is in use */
+};
+
+int kqemu_gpt_init(struct kqemu_gpt *gpt, u64 table_bits, u64 present);
+void kqemu_gpt_free(struct kqemu_gpt *gpt);
+u64 *kqemu_gpt_leaf(struct kqemu_gpt *gpt, u64 gpa, bool create);
+
 /* Emulation helpers shared by the backends (emulate.c). */
 int kqemu_decode_mmio(const u8 *bytes, unsigned int avail, int mode,
 		      struct kqemu_insn *insn);

@@ -193,7 +193,6 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 #define NPT_P	BIT_ULL(0)
 #define NPT_RW	BIT_ULL(1)
 #define NPT_US	BIT_ULL(2)
-#define NPT_ADDR GENMASK_ULL(51, 12)
 
 struct svm_cpu {
 	struct page *hsave;		/* VM_HSAVE_PA: where VMRUN puts the host */
@@ -207,7 +206,7 @@ static struct page *iopm_pages, *msrpm_pages;	/* every port and MSR intercepted 
 static u32 max_asid;
 
 struct svm_vm {
-	u64 *npt_root;
+	struct kqemu_gpt npt;
 };
 
 struct svm_vcpu {
@@ -259,19 +258,14 @@ void __kqemu_svm_vmrun(u64 vmcb_pa, u64 *gprs, u64 host_save_pa);
 
 /* --- nested page tables ------------------------------------------------ */
 
-static u64 *npt_table(u64 entry)
-{
-	return phys_to_virt(entry & NPT_ADDR);
-}
-
 static int svm_vm_init(struct kqemu_vm *vm)
 {
 	struct svm_vm *svm = kzalloc(sizeof(*svm), GFP_KERNEL_ACCOUNT);
 
 	if (!svm)
 		return -ENOMEM;
-	svm->npt_root = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-	if (!svm->npt_root) {
+	/* Nested walks are user accesses: tables are present, writable, user. */
+	if (kqemu_gpt_init(&svm->npt, NPT_P | NPT_RW | NPT_US, NPT_P)) {
 		kfree(svm);
 		return -ENOMEM;
 	}
@@ -279,53 +273,19 @@ static int svm_vm_init(struct kqemu_vm *vm)
 	return 0;
 }
 
-static void npt_free(u64 *table, int level)
-{
-	int i;
-
-	if (level > 1)
-		for (i = 0; i < 512; i++)
-			if (table[i] & NPT_P)
-				npt_free(npt_table(table[i]), level - 1);
-	free_page((unsigned long)table);
-}
-
 static void svm_vm_free(struct kqemu_vm *vm)
 {
 	struct svm_vm *svm = vm->arch;
 
-	npt_free(svm->npt_root, 4);
+	kqemu_gpt_free(&svm->npt);
 	kfree(svm);
 	vm->arch = NULL;
 }
 
-/* The leaf entry for gpa, creating the tables above it when create is set. */
-static u64 *npt_leaf(struct svm_vm *svm, u64 gpa, bool create)
-{
-	u64 *table = svm->npt_root;
-	int shift;
-
-	for (shift = 39; shift > 12; shift -= 9) {
-		u64 *entry = &table[(gpa >> shift) & 511];
-
-		if (!(*entry & NPT_P)) {
-			u64 *next;
-
-			if (!create)
-				return NULL;
-			next = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-			if (!next)
-				return NULL;
-			*entry = virt_to_phys(next) | NPT_P | NPT_RW | NPT_US;
-		}
-		table = npt_table(*entry);
-	}
-	return &table[(gpa >> 12) & 511];
-}
-
 static int svm_map(struct kqemu_vm *vm, u64 gpa, phys_addr_t hpa, bool writable)
 {
-	u64 *leaf = npt_leaf(vm->arch, gpa, true);
+	struct svm_vm *svm = vm->arch;
+	u64 *leaf = kqemu_gpt_leaf(&svm->npt, gpa, true);
 
 	if (!leaf)
 		return -ENOMEM;
@@ -335,7 +295,8 @@ static int svm_map(struct kqemu_vm *vm, u64 gpa, phys_addr_t hpa, bool writable)
 
 static void svm_unmap(struct kqemu_vm *vm, u64 gpa)
 {
-	u64 *leaf = npt_leaf(vm->arch, gpa, false);
+	struct svm_vm *svm = vm->arch;
+	u64 *leaf = kqemu_gpt_leaf(&svm->npt, gpa, false);
 
 	if (leaf)
 		*leaf = 0;
@@ -413,7 +374,7 @@ static int svm_vcpu_init(struct kqemu_vcpu *vcpu)
 	c->msrpm_base_pa = page_to_phys(msrpm_pages);
 	c->int_ctl = INT_CTL_V_INTR_MASKING;
 	c->nested_ctl = NESTED_CTL_NP;
-	c->nested_cr3 = virt_to_phys(svm_vm->npt_root);
+	c->nested_cr3 = virt_to_phys(svm_vm->npt.root);
 	svm_reset_state(&sv->vmcb->save);
 	vcpu->rflags = 2;
 	vcpu->arch = sv;

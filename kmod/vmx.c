@@ -240,7 +240,6 @@
 #define EPT_RWX			(EPT_R | EPT_W | EPT_X)
 #define EPT_WB			(6ULL << 3)
 #define EPT_IPAT		BIT_ULL(6)
-#define EPT_ADDR		GENMASK_ULL(51, 12)
 #define EPTP_WB_4LEVEL		(6ULL | (3ULL << 3))
 
 #define CAP_EPT_4LEVEL		BIT_ULL(6)
@@ -292,7 +291,7 @@ static struct {
 } vmx;
 
 struct vmx_vm {
-	u64 *ept_root;
+	struct kqemu_gpt ept;
 	u64 eptp;
 };
 
@@ -477,73 +476,34 @@ int __kqemu_vmx_vmrun(u64 *gprs);
 
 /* --- extended page tables ---------------------------------------------- */
 
-static u64 *ept_table(u64 entry)
-{
-	return phys_to_virt(entry & EPT_ADDR);
-}
-
 static int vmx_vm_init(struct kqemu_vm *vm)
 {
 	struct vmx_vm *v = kzalloc(sizeof(*v), GFP_KERNEL_ACCOUNT);
 
 	if (!v)
 		return -ENOMEM;
-	v->ept_root = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-	if (!v->ept_root) {
+	if (kqemu_gpt_init(&v->ept, EPT_RWX, EPT_RWX)) {
 		kfree(v);
 		return -ENOMEM;
 	}
-	v->eptp = virt_to_phys(v->ept_root) | EPTP_WB_4LEVEL;
+	v->eptp = virt_to_phys(v->ept.root) | EPTP_WB_4LEVEL;
 	vm->arch = v;
 	return 0;
-}
-
-static void ept_free(u64 *table, int level)
-{
-	int i;
-
-	if (level > 1)
-		for (i = 0; i < 512; i++)
-			if (table[i] & EPT_RWX)
-				ept_free(ept_table(table[i]), level - 1);
-	free_page((unsigned long)table);
 }
 
 static void vmx_vm_free(struct kqemu_vm *vm)
 {
 	struct vmx_vm *v = vm->arch;
 
-	ept_free(v->ept_root, 4);
+	kqemu_gpt_free(&v->ept);
 	kfree(v);
 	vm->arch = NULL;
 }
 
-static u64 *ept_leaf(struct vmx_vm *v, u64 gpa, bool create)
-{
-	u64 *table = v->ept_root;
-	int shift;
-
-	for (shift = 39; shift > 12; shift -= 9) {
-		u64 *entry = &table[(gpa >> shift) & 511];
-
-		if (!(*entry & EPT_RWX)) {
-			u64 *next;
-
-			if (!create)
-				return NULL;
-			next = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-			if (!next)
-				return NULL;
-			*entry = virt_to_phys(next) | EPT_RWX;
-		}
-		table = ept_table(*entry);
-	}
-	return &table[(gpa >> 12) & 511];
-}
-
 static int vmx_map(struct kqemu_vm *vm, u64 gpa, phys_addr_t hpa, bool writable)
 {
-	u64 *leaf = ept_leaf(vm->arch, gpa, true);
+	struct vmx_vm *v = vm->arch;
+	u64 *leaf = kqemu_gpt_leaf(&v->ept, gpa, true);
 
 	if (!leaf)
 		return -ENOMEM;
@@ -553,7 +513,8 @@ static int vmx_map(struct kqemu_vm *vm, u64 gpa, phys_addr_t hpa, bool writable)
 
 static void vmx_unmap(struct kqemu_vm *vm, u64 gpa)
 {
-	u64 *leaf = ept_leaf(vm->arch, gpa, false);
+	struct vmx_vm *v = vm->arch;
+	u64 *leaf = kqemu_gpt_leaf(&v->ept, gpa, false);
 
 	if (leaf)
 		*leaf = 0;
