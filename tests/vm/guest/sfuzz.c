@@ -68,6 +68,14 @@ struct counts {
 	atomic_long slot_add, slot_add_ok, slot_del_ok, slot_bad_ok;
 	atomic_long arena_swaps, stolen_closes, passed, sregs_set;
 	atomic_long eio_got, eio_wrong;
+	atomic_long run_max_us;		/* the longest RUN, kick included */
+	atomic_long run_max_at;		/* when it ended, seconds into the run */
+	/* The hardware exit codes behind KQEMU_EXIT_UNKNOWN, first come first kept. */
+	atomic_ulong unknown_code[8];
+	atomic_long unknown_n[8];
+	/* The first of them in full, and where its guest was. */
+	atomic_bool unknown_seen;
+	uint64_t unknown_info1, unknown_info2, unknown_rip, unknown_cr0, unknown_efer;
 };
 
 static struct counts *cnt;
@@ -525,6 +533,59 @@ static void kick_arm(bool on)
 	timer_settime(kick, 0, &its, NULL);
 }
 
+static long fuzz_t0_us;		/* when the fuzzing began */
+
+static long now_us(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000L + t.tv_nsec / 1000;
+}
+
+static void note_run_time(long us)
+{
+	long max = atomic_load(&cnt->run_max_us);
+
+	while (us > max) {
+		if (atomic_compare_exchange_weak(&cnt->run_max_us, &max, us)) {
+			atomic_store(&cnt->run_max_at, (now_us() - fuzz_t0_us) / 1000000);
+			return;
+		}
+	}
+}
+
+static void note_unknown(unsigned long code)
+{
+	unsigned int i;
+
+	for (i = 0; i < 8; i++) {
+		unsigned long seen = 0;
+
+		/* Slot values are code + 1, so that 0 means free. */
+		if (atomic_compare_exchange_strong(&cnt->unknown_code[i], &seen, code + 1) ||
+		    seen == code + 1) {
+			atomic_fetch_add(&cnt->unknown_n[i], 1);
+			return;
+		}
+	}
+}
+
+static void describe_unknown(int fd, struct kqemu_run *run)
+{
+	struct kqemu_regs r;
+	struct kqemu_sregs sr;
+
+	cnt->unknown_info1 = run->fail_entry.info1;
+	cnt->unknown_info2 = run->fail_entry.info2;
+	if (ioctl(fd, KQEMU_GET_REGS, &r) == 0)
+		cnt->unknown_rip = r.rip;
+	if (ioctl(fd, KQEMU_GET_SREGS, &sr) == 0) {
+		cnt->unknown_cr0 = sr.cr0;
+		cnt->unknown_efer = sr.efer;
+	}
+}
+
 /* Answer the exit the way a VMM would, sometimes oddly. */
 static void answer(uint64_t *s, struct kqemu_run *run)
 {
@@ -643,18 +704,25 @@ static void vcpu_session(uint64_t *s, int base_id)
 			call(fd, KQEMU_SET_REGS, arg(s, &r, sizeof(r)));
 			restart = false;
 		} else if (op < 72) {
-			long ret;
+			long ret, t0;
 
 			run->request_interrupt_window = chance(s, 8);
 			run->immediate_exit = chance(s, 32);
 			atomic_fetch_add(&cnt->runs, 1);
 			kick_arm(true);
+			t0 = now_us();
 			ret = call(fd, KQEMU_RUN, NULL);
+			note_run_time(now_us() - t0);
 			kick_arm(false);
 			if (ret == 0) {
 				atomic_fetch_add(&cnt->run_ok, 1);
 				if (run->exit_reason <= KQEMU_EXIT_INTR)
 					atomic_fetch_add(&cnt->exits[run->exit_reason], 1);
+				if (run->exit_reason == KQEMU_EXIT_UNKNOWN) {
+					note_unknown(run->fail_entry.hardware_exit_reason);
+					if (!atomic_exchange(&cnt->unknown_seen, true))
+						describe_unknown(fd, run);
+				}
 				answer(s, run);
 				/* A guest that cannot go on: mostly start it afresh. */
 				restart = (run->exit_reason == KQEMU_EXIT_INTERNAL_ERROR ||
@@ -712,6 +780,7 @@ static void vcpu_session(uint64_t *s, int base_id)
 static void *vcpu_thread(void *argp)
 {
 	uint64_t s = (uintptr_t)argp;
+
 	kick_init();
 	while (!atomic_load(&stop))
 		vcpu_session(&s, (s & 1) * 8);
@@ -779,8 +848,42 @@ static int worker(uint64_t seed)
 	return 0;
 }
 
+/*
+ * Per CPU, the longest time a thread bound to it waited for a 2 ms sleep
+ * to end.  A long RUN shows up on its own CPU only when that CPU alone was
+ * held; on every CPU at once when the whole machine (the emulator under
+ * it) stood still.
+ */
+#define STALL_CPUS	2
+static long stall_max_us[STALL_CPUS], stall_at_s[STALL_CPUS];
+
+static void *stall_monitor(void *p)
+{
+	long n = (long)p, last, now;
+	struct timespec nap = { 0, 2000000 };
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(n, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+		return NULL;
+	last = now_us();
+	while (!atomic_load(&stop)) {
+		nanosleep(&nap, NULL);
+		now = now_us();
+		if (now - last > stall_max_us[n]) {
+			stall_max_us[n] = now - last;
+			stall_at_s[n] = (now - fuzz_t0_us) / 1000000;
+		}
+		last = now;
+	}
+	return NULL;
+}
+
 static long fuzz(long calls, uint64_t seed)
 {
+	pthread_t monitors[STALL_CPUS];
+	long nmon = 0;
 	pid_t pids[WORKERS + 1];
 	int sock[2], i, bad = 0, status;
 	struct timespec t0, t1;
@@ -793,6 +896,7 @@ static long fuzz(long calls, uint64_t seed)
 	}
 	atomic_store(&cnt->budget, calls);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	fuzz_t0_us = now_us();
 	for (i = 0; i <= WORKERS; i++) {
 		pids[i] = fork();
 		if (pids[i] == 0) {
@@ -807,11 +911,17 @@ static long fuzz(long calls, uint64_t seed)
 	}
 	close(sock[0]);
 	close(sock[1]);
+	while (nmon < STALL_CPUS &&
+	       !pthread_create(&monitors[nmon], NULL, stall_monitor, (void *)nmon))
+		nmon++;
 	for (i = 0; i <= WORKERS; i++)
 		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
 		    WEXITSTATUS(status))
 			bad++;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
+	atomic_store(&stop, true);
+	while (nmon--)
+		pthread_join(monitors[nmon], NULL);
 
 	printf("# sfuzz: calls=%ld errors=%ld bogus=%ld runs=%ld run_ok=%ld run_eintr=%ld vms=%ld vcpus=%ld vcpu_edquot=%ld sregs_set=%ld\n",
 	       atomic_load(&cnt->calls), atomic_load(&cnt->errors), atomic_load(&cnt->bogus),
@@ -827,6 +937,21 @@ static long fuzz(long calls, uint64_t seed)
 	printf("# sfuzz: exits:");
 	for (e = 0; e <= KQEMU_EXIT_INTR; e++)
 		printf(" exit%ld=%ld", e, atomic_load(&cnt->exits[e]));
+	printf("\n# sfuzz: run_max_ms=%ld run_max_at=%ld",
+	       (atomic_load(&cnt->run_max_us) + 999) / 1000, atomic_load(&cnt->run_max_at));
+	for (e = 0; e < STALL_CPUS; e++)
+		printf(" stall_cpu%ld_ms=%ld stall_cpu%ld_at=%ld", e,
+		       (stall_max_us[e] + 999) / 1000, e, stall_at_s[e]);
+	printf(" unknown_codes=");
+	for (e = 0; e < 8 && atomic_load(&cnt->unknown_code[e]); e++)
+		printf("%s%#lx:%ld", e ? "," : "", atomic_load(&cnt->unknown_code[e]) - 1,
+		       atomic_load(&cnt->unknown_n[e]));
+	printf("%s", e ? "" : "none");
+	if (atomic_load(&cnt->unknown_seen))
+		printf(" unknown_first=info1:%#llx,info2:%#llx,rip:%#llx,cr0:%#llx,efer:%#llx",
+		       (unsigned long long)cnt->unknown_info1, (unsigned long long)cnt->unknown_info2,
+		       (unsigned long long)cnt->unknown_rip, (unsigned long long)cnt->unknown_cr0,
+		       (unsigned long long)cnt->unknown_efer);
 	printf("\n");
 	return bad;
 }
