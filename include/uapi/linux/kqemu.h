@@ -253,6 +253,9 @@ struct kqemu_sregs {
  *               VMLAUNCH itself failed, info1 the VM-instruction error.
  *   INTERNAL_ERROR  kqemu cannot go on with this guest (suberror).
  *   INTR        see EINTR above.
+ *   UNKNOWN     an exit the hardware gave that kqemu does not handle, in
+ *               fail_entry: hardware_exit_reason the exit code, info1 and
+ *               info2 its details.  The guest is left as it stopped.
  */
 struct kqemu_run {
 	/* in */
