@@ -17,8 +17,8 @@ shift 4
 # interrupt pending in its IRR, deliverable (PPR 0x10), without taking it:
 # across a VMRUN with V_INTR_MASKING and the INTR intercept set, which must
 # #VMEXIT at once, and in the host's own code too, until an IPI reaches that
-# vCPU (7-35 s under the fuzzer, reported as soft lockups).  Two runs of
-# 1,000,000 fuzzer calls with a thread per vCPU saw no stall over 0.5 s.
+# vCPU (7-35 s under the fuzzer, reported as soft lockups).  Three runs of
+# 1,000,000 fuzzer calls with a thread per vCPU saw no CPU stall over 0.7 s.
 thread=single
 case " $* " in *" kqemu_suite=debug "*) thread=multi ;; esac
 timeout --foreground "$limit" qemu-system-x86_64 -accel "tcg,thread=${KQEMU_TCG_THREAD:-$thread}" \
