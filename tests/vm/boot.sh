@@ -12,13 +12,13 @@ shift 4
 # patching, and the kernel dies on the patch's int3 ("Oops: int3" in
 # __schedule when kvm_amd creates a VM, without kqemu loaded at all).  Two
 # vCPUs on one thread still interleave.
-# The debug suite (make check-debug) gets a thread per vCPU: it does not load
-# kvm_amd, and with one thread QEMU 7.2 sometimes leaves a vCPU's LAPIC timer
-# interrupt pending in its IRR, deliverable (PPR 0x10), without taking it:
-# across a VMRUN with V_INTR_MASKING and the INTR intercept set, which must
-# #VMEXIT at once, and in the host's own code too, until an IPI reaches that
-# vCPU (7-35 s under the fuzzer, reported as soft lockups).  Three runs of
-# 1,000,000 fuzzer calls with a thread per vCPU saw no CPU stall over 0.7 s.
+# The debug suite (make check-debug) gets a thread per vCPU, where its
+# fuzzer runs three times as fast: it does not load kvm_amd.  In both modes
+# QEMU 7.2 sometimes leaves a vCPU's LAPIC timer interrupt pending in its
+# IRR, deliverable (PPR 0x10), without taking it: across a VMRUN with
+# V_INTR_MASKING and the INTR intercept set, which must #VMEXIT at once, and
+# in the host's own code too, until an IPI reaches that vCPU (7-35 s under
+# the fuzzer, reported as soft lockups).
 thread=single
 case " $* " in *" kqemu_suite=debug "*) thread=multi ;; esac
 timeout --foreground "$limit" qemu-system-x86_64 -accel "tcg,thread=${KQEMU_TCG_THREAD:-$thread}" \
