@@ -49,6 +49,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <linux/membarrier.h>
 
 #include "vmtest.h"
 
@@ -586,6 +587,33 @@ static void describe_unknown(int fd, struct kqemu_run *run)
 	}
 }
 
+/*
+ * QEMU 7.2's TCG sometimes leaves a vCPU's LAPIC timer interrupt pending in
+ * its IRR without taking it until some IPI reaches that vCPU (see
+ * tests/vm/boot.sh); a busy CPU then has no tick for tens of seconds, and
+ * the kernel reports a soft lockup that no real CPU would give.  So every
+ * 10 ms a thread bound to each CPU sends an expedited membarrier, an IPI to
+ * every other CPU running a thread of this process.  Bound, so that one of
+ * them always runs on a CPU that has its tick.
+ */
+#define HEARTBEATS	2
+
+static void *heartbeat(void *p)
+{
+	struct timespec nap = { 0, 10000000 };
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET((long)p, &set);
+	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+		return NULL;	/* no such CPU: the other one beats */
+	while (!atomic_load(&stop)) {
+		nanosleep(&nap, NULL);
+		syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+	}
+	return NULL;
+}
+
 /* Answer the exit the way a VMM would, sometimes oddly. */
 static void answer(uint64_t *s, struct kqemu_run *run)
 {
@@ -826,7 +854,7 @@ static int worker(uint64_t seed)
 {
 	void *(*bodies[])(void *) = { vm_thread, slot_thread, vcpu_thread, vcpu_thread };
 	struct sigaction sa = { .sa_handler = on_kick };
-	pthread_t th[4];
+	pthread_t th[4], beats[HEARTBEATS];
 	int i;
 
 	guard = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -839,10 +867,15 @@ static int worker(uint64_t seed)
 	mprotect(guard + PAGE, PAGE, PROT_NONE);
 	sigaction(SIGALRM, &sa, NULL);	/* no SA_RESTART: RUN returns EINTR */
 	atomic_store(&vmfd, create_vm(devfd));
+	syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
 	for (i = 0; i < 4; i++)
 		pthread_create(&th[i], NULL, bodies[i], (void *)(uintptr_t)(seed * 7919 + i + 1));
+	for (i = 0; i < HEARTBEATS; i++)
+		pthread_create(&beats[i], NULL, heartbeat, (void *)(long)i);
 	for (i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
+	for (i = 0; i < HEARTBEATS; i++)
+		pthread_join(beats[i], NULL);
 	close(atomic_load(&vmfd));
 	close(devfd);
 	return 0;
