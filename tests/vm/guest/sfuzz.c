@@ -596,16 +596,23 @@ static void describe_unknown(int fd, struct kqemu_run *run)
  * every other CPU running a thread of this process.  Bound, so that one of
  * them always runs on a CPU that has its tick.
  */
-#define HEARTBEATS	2
+#define VM_CPUS		2	/* -smp of tests/vm/boot.sh */
+
+/* Keep the calling thread on CPU n; false where the VM has no such CPU. */
+static bool bind_to_cpu(long n)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(n, &set);
+	return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
+}
 
 static void *heartbeat(void *p)
 {
 	struct timespec nap = { 0, 10000000 };
-	cpu_set_t set;
 
-	CPU_ZERO(&set);
-	CPU_SET((long)p, &set);
-	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+	if (!bind_to_cpu((long)p))
 		return NULL;	/* no such CPU: the other one beats */
 	while (!atomic_load(&stop)) {
 		nanosleep(&nap, NULL);
@@ -854,7 +861,7 @@ static int worker(uint64_t seed)
 {
 	void *(*bodies[])(void *) = { vm_thread, slot_thread, vcpu_thread, vcpu_thread };
 	struct sigaction sa = { .sa_handler = on_kick };
-	pthread_t th[4], beats[HEARTBEATS];
+	pthread_t th[4], beats[VM_CPUS];
 	int i;
 
 	guard = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -870,11 +877,11 @@ static int worker(uint64_t seed)
 	syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
 	for (i = 0; i < 4; i++)
 		pthread_create(&th[i], NULL, bodies[i], (void *)(uintptr_t)(seed * 7919 + i + 1));
-	for (i = 0; i < HEARTBEATS; i++)
+	for (i = 0; i < VM_CPUS; i++)
 		pthread_create(&beats[i], NULL, heartbeat, (void *)(long)i);
 	for (i = 0; i < 4; i++)
 		pthread_join(th[i], NULL);
-	for (i = 0; i < HEARTBEATS; i++)
+	for (i = 0; i < VM_CPUS; i++)
 		pthread_join(beats[i], NULL);
 	close(atomic_load(&vmfd));
 	close(devfd);
@@ -887,18 +894,14 @@ static int worker(uint64_t seed)
  * held; on every CPU at once when the whole machine (the emulator under
  * it) stood still.
  */
-#define STALL_CPUS	2
-static long stall_max_us[STALL_CPUS], stall_at_s[STALL_CPUS];
+static long stall_max_us[VM_CPUS], stall_at_s[VM_CPUS];
 
 static void *stall_monitor(void *p)
 {
 	long n = (long)p, last, now;
 	struct timespec nap = { 0, 2000000 };
-	cpu_set_t set;
 
-	CPU_ZERO(&set);
-	CPU_SET(n, &set);
-	if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set))
+	if (!bind_to_cpu(n))
 		return NULL;
 	last = now_us();
 	while (!atomic_load(&stop)) {
@@ -915,7 +918,7 @@ static void *stall_monitor(void *p)
 
 static long fuzz(long calls, uint64_t seed)
 {
-	pthread_t monitors[STALL_CPUS];
+	pthread_t monitors[VM_CPUS];
 	long nmon = 0;
 	pid_t pids[WORKERS + 1];
 	int sock[2], i, bad = 0, status;
@@ -944,7 +947,7 @@ static long fuzz(long calls, uint64_t seed)
 	}
 	close(sock[0]);
 	close(sock[1]);
-	while (nmon < STALL_CPUS &&
+	while (nmon < VM_CPUS &&
 	       !pthread_create(&monitors[nmon], NULL, stall_monitor, (void *)nmon))
 		nmon++;
 	for (i = 0; i <= WORKERS; i++)
@@ -972,7 +975,7 @@ static long fuzz(long calls, uint64_t seed)
 		printf(" exit%ld=%ld", e, atomic_load(&cnt->exits[e]));
 	printf("\n# sfuzz: run_max_ms=%ld run_max_at=%ld",
 	       (atomic_load(&cnt->run_max_us) + 999) / 1000, atomic_load(&cnt->run_max_at));
-	for (e = 0; e < STALL_CPUS; e++)
+	for (e = 0; e < VM_CPUS; e++)
 		printf(" stall_cpu%ld_ms=%ld stall_cpu%ld_at=%ld", e,
 		       (stall_max_us[e] + 999) / 1000, e, stall_at_s[e]);
 	printf(" unknown_codes=");
