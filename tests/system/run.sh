@@ -81,7 +81,7 @@ Type=oneshot
 ExecStart=/usr/local/sbin/kqemu-test
 StandardOutput=tty
 StandardError=tty
-TTYPath=/dev/ttyS0
+TTYPath=/dev/ttyS1
 [Install]
 WantedBy=multi-user.target
 EOU
@@ -90,9 +90,12 @@ EOU
 }
 
 # boot TAG ABI LOG [a=b...]: make the disk image from the tree and boot
-# kernel ABI from it; judge the lines the test unit prints.
+# kernel ABI from it; judge the lines the test unit prints.  The unit writes
+# to a serial port of its own (ttyS1, LOG.test): on the console, ttyS0
+# (LOG), the kernel's messages can land in the middle of one of its lines.
 boot() {
 	local tag=$1 abi=$2 log=$3 t0=$SECONDS line
+	local out=${log%.log}.test.log
 	shift 3
 	umount "$root/proc" 2>/dev/null || true
 	rm -f "$root/usr/sbin/policy-rc.d" "$work/disk.img"
@@ -104,23 +107,27 @@ boot() {
 	step "booting $abi under QEMU TCG (-cpu EPYC) with systemd (disk image made in $((SECONDS - t0)) s)"
 	t0=$SECONDS
 	timeout --foreground 900 qemu-system-x86_64 -accel tcg -cpu EPYC -smp 2 -m 2048 \
-		-nographic -no-reboot -monitor none -serial stdio -nic none \
+		-nographic -no-reboot -monitor none -serial stdio -serial file:"$out" -nic none \
 		-drive file="$work/disk.img",format=raw,if=virtio \
 		-kernel "$root/boot/vmlinuz-$abi" -initrd "$root/boot/initrd.img-$abi" \
 		-append "root=/dev/vda rw console=ttyS0 panic=-1 loglevel=4 initcall_debug log_buf_len=4M kqemu_abi=$abi $*" \
 		</dev/null >"$log" 2>&1
-	echo "# [$tag] the VM ran for $((SECONDS - t0)) s; serial log: $log"
+	echo "# [$tag] the VM ran for $((SECONDS - t0)) s; console: $log; the test's output: $out"
 	while IFS= read -r line; do
 		case "$line" in
 		"ok - "*) say ok "[$tag] ${line#ok - }" ;;
 		"not ok - "*) say fail "[$tag] ${line#not ok - }" ;;
 		"# "*) echo "# [$tag] ${line#\# }" ;;
 		esac
-	done < <(tr -d '\r' <"$log" | sed -n '/^=== kqemu-system: start ===/,/^=== kqemu-system: done ===/p')
-	if tr -d '\r' <"$log" | grep -q '^=== kqemu-system: done ==='; then
+	done < <(tr -d '\r' <"$out" | sed -n '/^=== kqemu-system: start ===/,/^=== kqemu-system: done ===/p')
+	if tr -d '\r' <"$out" | grep -q '^=== kqemu-system: done ==='; then
 		say ok "[$tag] the system booted and ran its test to the end"
 	else
-		tail -n 40 "$log"
+		echo "# the console's last lines, and the kernel's errors:"
+		tr -d '\r' <"$log" | tail -n 40 | sed 's/^/#   /'
+		tr -d '\r' <"$log" | grep -E '^\[ *[0-9.]+\] ' | grep -v 'calling\|initcall' | tail -n 40 | sed 's/^/#   /'
+		echo "# the test's last lines:"
+		tr -d '\r' <"$out" | tail -n 20 | sed 's/^/#   /'
 		say fail "[$tag] the system booted and ran its test to the end"
 	fi
 	rm -f "$work/disk.img"
