@@ -201,9 +201,11 @@ check-vmx-all:
 # The VM suites and the debug suite under a kernel built with KASAN, UBSAN,
 # lockdep, kmemleak and fault injection (tests/debug/debug.config).  A cold
 # run builds that kernel first (about 30 minutes on 2 cores); it is cached.
+# By default every suite that make check boots, and the debug suite;
 # DEBUG_SUITES=debug runs the debug suite alone; SFUZZ_CALLS=N changes the
 # fuzzer's count.
-DEBUG_SUITES := device engine debug
+DEBUG_SUITES := $(filter-out bench bench-vmx nrip vmx,\
+	$(patsubst tests/vm/guest/suite-%.sh,%,$(wildcard tests/vm/guest/suite-*.sh)))
 check-debug: guest helper tools
 	KQEMU_KERNEL_SH=$(CURDIR)/tests/debug/kernel.sh \
 	KQEMU_BUILD_SH=$(CURDIR)/tests/debug/build.sh \
