@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -68,6 +69,7 @@ struct counts {
 	atomic_long vms, vcpus, vcpu_edquot;
 	atomic_long slot_add, slot_add_ok, slot_del_ok, slot_bad_ok;
 	atomic_long arena_swaps, stolen_closes, passed, sregs_set;
+	atomic_long runs_on_stolen;	/* RUNs whose fd another thread took */
 	atomic_long eio_got, eio_wrong;
 	atomic_long run_max_us;		/* the longest RUN, kick included */
 	atomic_long run_max_at;		/* when it ended, seconds into the run */
@@ -81,7 +83,16 @@ struct counts {
 
 static struct counts *cnt;
 static atomic_int vmfd = -1, vm_gen;
-static atomic_int victim = -1;		/* a vCPU fd any thread may close */
+/*
+ * A vCPU fd that any thread may close under its owner.  The owner must know:
+ * the fd's number may be reused at once (by another thread's vCPU, say), and
+ * what its own run area holds then is not what the RUN it made returned.
+ */
+struct stealable {
+	int fd;
+	atomic_bool taken;	/* set before the thief closes fd */
+};
+static _Atomic(struct stealable *) victim;
 static atomic_bool stop;
 static int devfd, sock_tx;
 static uint8_t *guard;			/* RW page, then PROT_NONE page */
@@ -279,8 +290,12 @@ static void *vm_thread(void *argp)
 			if (chance(&s, 3))
 				device_calls(&s);
 			if (chance(&s, 6)) {
-				fd = atomic_exchange(&victim, -1);
-				if (fd >= 0) {
+				struct stealable *v = atomic_exchange(&victim, NULL);
+
+				if (v) {
+					fd = v->fd;
+					/* Not v's after this: its owner may be gone. */
+					atomic_store(&v->taken, true);
 					close(fd);	/* its owner may be in RUN */
 					atomic_fetch_add(&cnt->stolen_closes, 1);
 				}
@@ -686,7 +701,8 @@ static void vcpu_session(uint64_t *s, int base_id)
 {
 	struct kqemu_create_vcpu c = { .id = chance(s, 8) ? rnd(s) % KQEMU_MAX_VCPUS :
 						(base_id + rnd(s) % 4) % KQEMU_MAX_VCPUS };
-	int vm = atomic_load(&vmfd), fd, i, len = 16 + rnd(s) % 112, mine;
+	int vm = atomic_load(&vmfd), fd, i, len = 16 + rnd(s) % 112;
+	struct stealable me = { .fd = -1 }, *mine;
 	struct kqemu_run *run;
 	bool published = false, restart = true, have_sr0;
 	struct kqemu_sregs sr0;
@@ -709,9 +725,10 @@ static void vcpu_session(uint64_t *s, int base_id)
 	}
 	/* The state it starts in, to go back to after mutations. */
 	have_sr0 = call(fd, KQEMU_GET_SREGS, &sr0) == 0;
+	me.fd = fd;
 	if (chance(s, 4)) {
-		mine = -1;
-		if (atomic_compare_exchange_strong(&victim, &mine, fd))
+		mine = NULL;
+		if (atomic_compare_exchange_strong(&victim, &mine, &me))
 			published = true;
 	}
 
@@ -749,7 +766,10 @@ static void vcpu_session(uint64_t *s, int base_id)
 			ret = call(fd, KQEMU_RUN, NULL);
 			note_run_time(now_us() - t0);
 			kick_arm(false);
-			if (ret == 0) {
+			if (atomic_load(&me.taken)) {
+				/* fd may name another vCPU now: not ours to judge. */
+				atomic_fetch_add(&cnt->runs_on_stolen, 1);
+			} else if (ret == 0) {
 				atomic_fetch_add(&cnt->run_ok, 1);
 				if (run->exit_reason <= KQEMU_EXIT_INTR)
 					atomic_fetch_add(&cnt->exits[run->exit_reason], 1);
@@ -803,11 +823,15 @@ static void vcpu_session(uint64_t *s, int base_id)
 	}
 
 	/* Take the fd back unless another thread has closed it already. */
-	mine = fd;
-	if (!published || atomic_compare_exchange_strong(&victim, &mine, -1)) {
+	mine = &me;
+	if (!published || atomic_compare_exchange_strong(&victim, &mine, NULL)) {
 		if (chance(s, 16))
 			pass_fd(fd);
 		close(fd);	/* the run area still holds the vCPU... */
+	} else {
+		/* Taken: the thief reads me until it says so. */
+		while (!atomic_load(&me.taken))
+			sched_yield();
 	}
 	munmap(run, KQEMU_RUN_SIZE);	/* ...until now */
 }
@@ -964,10 +988,11 @@ static long fuzz(long calls, uint64_t seed)
 	       atomic_load(&cnt->runs), atomic_load(&cnt->run_ok), atomic_load(&cnt->run_eintr),
 	       atomic_load(&cnt->vms), atomic_load(&cnt->vcpus), atomic_load(&cnt->vcpu_edquot),
 	       atomic_load(&cnt->sregs_set));
-	printf("# sfuzz: slot_add=%ld slot_add_ok=%ld slot_del_ok=%ld slot_bad_ok=%ld arena_swaps=%ld stolen_closes=%ld passed=%ld eio_got=%ld eio_wrong=%ld workers_failed=%d seconds=%ld\n",
+	printf("# sfuzz: slot_add=%ld slot_add_ok=%ld slot_del_ok=%ld slot_bad_ok=%ld arena_swaps=%ld stolen_closes=%ld runs_on_stolen=%ld passed=%ld eio_got=%ld eio_wrong=%ld workers_failed=%d seconds=%ld\n",
 	       atomic_load(&cnt->slot_add), atomic_load(&cnt->slot_add_ok),
 	       atomic_load(&cnt->slot_del_ok), atomic_load(&cnt->slot_bad_ok),
 	       atomic_load(&cnt->arena_swaps), atomic_load(&cnt->stolen_closes),
+	       atomic_load(&cnt->runs_on_stolen),
 	       atomic_load(&cnt->passed), atomic_load(&cnt->eio_got),
 	       atomic_load(&cnt->eio_wrong), bad, (long)(t1.tv_sec - t0.tv_sec));
 	printf("# sfuzz: exits:");

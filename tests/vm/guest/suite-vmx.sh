@@ -15,6 +15,8 @@ if grep -qw vmx /proc/cpuinfo; then
 	rc=$?
 	printf '%s\n' "$out" | grep '^# sfuzz:'
 	check "the structured fuzzer on VMX (${vmx_sfuzz_calls:-100000} calls) ends cleanly" '[ $rc = 0 ]'
+	check "the fuzzer on VMX: no RUN came back KQEMU_EXIT_UNKNOWN" \
+		'printf "%s\n" "$out" | grep -q "^# sfuzz: exits: exit0=0 "'
 	check "kqemu unloads after the fuzzer" 'rmmod kqemu'
 else
 	echo "# skipped: this CPU has no VT-x (make check-vmx runs this suite under Bochs)"
