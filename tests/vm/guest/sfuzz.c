@@ -51,6 +51,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <linux/membarrier.h>
+#include <linux/rtc.h>
 
 #include "vmtest.h"
 
@@ -899,6 +900,7 @@ static int worker(uint64_t seed)
 	sigaction(SIGALRM, &sa, NULL);	/* no SA_RESTART: RUN returns EINTR */
 	atomic_store(&vmfd, create_vm(devfd));
 	syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0);
+	syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0);
 	for (i = 0; i < 4; i++)
 		pthread_create(&th[i], NULL, bodies[i], (void *)(uintptr_t)(seed * 7919 + i + 1));
 	for (i = 0; i < VM_CPUS; i++)
@@ -940,10 +942,39 @@ static void *stall_monitor(void *p)
 	return NULL;
 }
 
+/*
+ * When the timers of all CPUs are held back at once, no heartbeat thread
+ * wakes to send the IPI that would end it, and the whole machine stands
+ * still for seconds.  An interrupt from outside the CPUs ends that: the
+ * RTC's periodic one, 64 times a second (the most a user may ask for),
+ * after each of which this thread sends the IPIs to every CPU that runs a
+ * worker's thread.  The suite lets the fuzzer's user open /dev/rtc0.
+ */
+static atomic_long rtc_beats;
+
+static void *rtc_beat(void *p)
+{
+	int fd = open("/dev/rtc0", O_RDONLY);
+	unsigned long data;
+
+	if (fd < 0)
+		return NULL;
+	if (ioctl(fd, RTC_IRQP_SET, 64) == 0 && ioctl(fd, RTC_PIE_ON, 0) == 0) {
+		while (!atomic_load(&stop) && read(fd, &data, sizeof(data)) == sizeof(data)) {
+			atomic_fetch_add(&rtc_beats, 1);
+			syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0);
+		}
+		ioctl(fd, RTC_PIE_OFF, 0);
+	}
+	close(fd);
+	return NULL;
+}
+
 static long fuzz(long calls, uint64_t seed)
 {
-	pthread_t monitors[VM_CPUS];
+	pthread_t monitors[VM_CPUS], rtc;
 	long nmon = 0;
+	bool have_rtc;
 	pid_t pids[WORKERS + 1];
 	int sock[2], i, bad = 0, status;
 	struct timespec t0, t1;
@@ -974,6 +1005,7 @@ static long fuzz(long calls, uint64_t seed)
 	while (nmon < VM_CPUS &&
 	       !pthread_create(&monitors[nmon], NULL, stall_monitor, (void *)nmon))
 		nmon++;
+	have_rtc = pthread_create(&rtc, NULL, rtc_beat, NULL) == 0;
 	for (i = 0; i <= WORKERS; i++)
 		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
 		    WEXITSTATUS(status))
@@ -982,6 +1014,8 @@ static long fuzz(long calls, uint64_t seed)
 	atomic_store(&stop, true);
 	while (nmon--)
 		pthread_join(monitors[nmon], NULL);
+	if (have_rtc)
+		pthread_join(rtc, NULL);
 
 	printf("# sfuzz: calls=%ld errors=%ld bogus=%ld runs=%ld run_ok=%ld run_eintr=%ld vms=%ld vcpus=%ld vcpu_edquot=%ld sregs_set=%ld\n",
 	       atomic_load(&cnt->calls), atomic_load(&cnt->errors), atomic_load(&cnt->bogus),
@@ -998,8 +1032,9 @@ static long fuzz(long calls, uint64_t seed)
 	printf("# sfuzz: exits:");
 	for (e = 0; e <= KQEMU_EXIT_INTR; e++)
 		printf(" exit%ld=%ld", e, atomic_load(&cnt->exits[e]));
-	printf("\n# sfuzz: run_max_ms=%ld run_max_at=%ld",
-	       (atomic_load(&cnt->run_max_us) + 999) / 1000, atomic_load(&cnt->run_max_at));
+	printf("\n# sfuzz: run_max_ms=%ld run_max_at=%ld rtc_beats=%ld",
+	       (atomic_load(&cnt->run_max_us) + 999) / 1000, atomic_load(&cnt->run_max_at),
+	       atomic_load(&rtc_beats));
 	for (e = 0; e < VM_CPUS; e++)
 		printf(" stall_cpu%ld_ms=%ld stall_cpu%ld_at=%ld", e,
 		       (stall_max_us[e] + 999) / 1000, e, stall_at_s[e]);
