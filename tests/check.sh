@@ -40,6 +40,21 @@ else
 	run tests/system/run.sh || status=1
 fi
 
+# Under the debug kernel only where it is cached: building it takes about 30
+# minutes on 2 cores, more than a CI run should spend.  Here the fuzzer makes
+# 200,000 calls (make check-debug alone makes 1,000,000).
+echo "# make check-debug: the VM suites and the debug suite under KASAN, UBSAN, lockdep and kmemleak"
+if [ "${KQEMU_SKIP_DEBUG:-0}" = 1 ]; then
+	echo "# skipped (KQEMU_SKIP_DEBUG=1)"
+elif ! tests/debug/build-kernel.sh --cached >/dev/null 2>&1; then
+	echo "# skipped: the debug kernel is not built (make check-debug builds it once, about 30 minutes on 2 cores)"
+elif [ "$(id -u)" -ne 0 ]; then
+	echo "not ok - make check-debug needs root: run make check as root" | tee -a "$out"
+	status=1
+else
+	run env SFUZZ_CALLS=200000 make -s check-debug || status=1
+fi
+
 # The VM suite prints its own subtotal; count every verdict line once here.
 passed=$(grep -c '^ok - ' "$out")
 failed=$(grep -c '^not ok - ' "$out")
