@@ -204,8 +204,7 @@ check-vmx-all:
 # By default every suite that make check boots, and the debug suite;
 # DEBUG_SUITES=debug runs the debug suite alone; SFUZZ_CALLS=N changes the
 # fuzzer's count.
-DEBUG_SUITES := $(filter-out bench bench-vmx nrip vmx,\
-	$(patsubst tests/vm/guest/suite-%.sh,%,$(wildcard tests/vm/guest/suite-*.sh)))
+DEBUG_SUITES := default debug
 check-debug: guest helper tools
 	KQEMU_KERNEL_SH=$(CURDIR)/tests/debug/kernel.sh \
 	KQEMU_BUILD_SH=$(CURDIR)/tests/debug/build.sh \
