@@ -21,6 +21,7 @@
 #include <linux/module.h>
 #include <linux/percpu.h>
 #include <linux/slab.h>
+#include <linux/smp.h>
 #include <linux/stddef.h>
 #include <linux/io.h>
 #include <asm/fpu/api.h>
@@ -165,10 +166,6 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 #define INT_CTL_V_PRIO_MAX	(0xfULL << 16)
 #define INT_CTL_V_IGN_TPR	BIT_ULL(20)
 #define INT_CTL_V_INTR_MASKING	BIT_ULL(24)
-#define INT_CTL_V_VECTOR_SHIFT	32	/* V_INTR_VECTOR, the dword at 0x064 */
-#define INT_CTL_V_VECTOR	(0xffULL << INT_CTL_V_VECTOR_SHIFT)
-#define INT_CTL_V_ALL		(INT_CTL_V_IRQ | INT_CTL_V_PRIO_MAX | INT_CTL_V_IGN_TPR | \
-				 INT_CTL_V_VECTOR)
 
 #define EVENT_VALID		BIT_ULL(31)
 #define EVENT_ERROR_VALID	BIT_ULL(11)
@@ -515,28 +512,16 @@ static bool guest_can_take_irq(struct vmcb *vmcb)
 	return (vmcb->save.rflags & SVM_RFLAGS_IF) && !(vmcb->control.int_state & 1);
 }
 
-/*
- * An interrupt is handed to the guest as a virtual interrupt (V_IRQ) that
- * waits until the guest can take it, never through EVENTINJ.  QEMU's SVM
- * (7.2, and its source today) delivers an EVENTINJ interrupt inside VMRUN
- * but leaves it as the CPU's pending exception, so a kick of that CPU
- * before the next #VMEXIT delivers it a second time.  The CPU clears V_IRQ
- * when the guest takes the interrupt.
- */
-static void set_virq(struct vmcb *vmcb, int vector)
-{
-	vmcb->control.int_ctl &= ~INT_CTL_V_ALL;
-	vmcb->control.intercept_misc1 &= ~I1_VINTR;
-	if (vector >= 0)
-		vmcb->control.int_ctl |= INT_CTL_V_IRQ | INT_CTL_V_PRIO_MAX | INT_CTL_V_IGN_TPR |
-					 ((u64)vector << INT_CTL_V_VECTOR_SHIFT);
-}
-
-/* A V_IRQ the guest never takes: VINTR exits as soon as it could. */
 static void arm_irq_window(struct vmcb *vmcb)
 {
-	set_virq(vmcb, 0);
+	vmcb->control.int_ctl |= INT_CTL_V_IRQ | INT_CTL_V_PRIO_MAX | INT_CTL_V_IGN_TPR;
 	vmcb->control.intercept_misc1 |= I1_VINTR;
+}
+
+static void disarm_irq_window(struct vmcb *vmcb)
+{
+	vmcb->control.int_ctl &= ~(INT_CTL_V_IRQ | INT_CTL_V_PRIO_MAX | INT_CTL_V_IGN_TPR);
+	vmcb->control.intercept_misc1 &= ~I1_VINTR;
 }
 
 static u64 exception_event(u8 vector, bool has_error, u32 error)
@@ -556,10 +541,9 @@ static void queue_exception(struct kqemu_vcpu *vcpu, u8 vector)
 }
 
 /*
- * What the guest takes at this entry: an exception an exit cut short, else
- * one queued; and the queued interrupt, once the guest can take it.
- * Returns 1 when userspace asked for an interrupt window that is already
- * open: exit without entering.
+ * What the guest takes at this entry, by priority: an event an exit cut
+ * short, an exception, a queued interrupt.  Returns 1 when userspace asked
+ * for an interrupt window that is already open: exit without entering.
  */
 static int svm_prepare_events(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 {
@@ -574,10 +558,14 @@ static int svm_prepare_events(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 							  vcpu->exception.has_error,
 							  vcpu->exception.error);
 		vcpu->exception.pending = false;
+	} else if (vcpu->pending_irq >= 0 && guest_can_take_irq(vmcb)) {
+		vmcb->control.event_inj = vcpu->pending_irq | EVENT_TYPE_INTR | EVENT_VALID;
+		vcpu->pending_irq = -1;
 	}
 
-	set_virq(vmcb, vcpu->pending_irq);
-	if (vcpu->pending_irq < 0 && READ_ONCE(vcpu->run->request_interrupt_window)) {
+	if (vcpu->pending_irq >= 0) {
+		arm_irq_window(vmcb);
+	} else if (READ_ONCE(vcpu->run->request_interrupt_window)) {
 		if (!vmcb->control.event_inj && guest_can_take_irq(vmcb)) {
 			vcpu->run->exit_reason = KQEMU_EXIT_IRQ_WINDOW;
 			return 1;
@@ -627,6 +615,17 @@ static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 		sv->tlb_gen = tlb_gen;
 	}
 	c->clean = 0;
+
+	/*
+	 * After an interrupt given through EVENTINJ the guest exits at once,
+	 * as under KVM: a host interrupt pending at VMRUN is taken right after
+	 * the injection.  QEMU's SVM (7.2, and its source today) delivers the
+	 * interrupt inside VMRUN but leaves it as the CPU's pending exception,
+	 * and delivers it a second time if that CPU is kicked before the
+	 * guest's next #VMEXIT.  One more exit per interrupt elsewhere.
+	 */
+	if ((c->event_inj & (EVENT_VALID | EVENT_TYPE_MASK)) == (EVENT_VALID | EVENT_TYPE_INTR))
+		smp_send_reschedule(cpu);
 
 	dr7 = svm_get_dr7();
 	asm volatile("fxrstor64 %0" : : "m"(vcpu->fpu));
@@ -778,18 +777,9 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	/* Exit codes are 32 bits wide; the high half is zero but for VMEXIT_INVALID. */
 	u32 code = c->exit_code;
 
-	/*
-	 * An event whose delivery the exit cut short is delivered again: an
-	 * interrupt (it came from V_IRQ) as the queued interrupt once more,
-	 * which is also what QEMU's SVM leaves in V_IRQ when delivering it
-	 * faulted, so it is never queued twice.
-	 */
-	if (c->exit_int_info & EVENT_VALID) {
-		if ((c->exit_int_info & EVENT_TYPE_MASK) == EVENT_TYPE_INTR)
-			vcpu->pending_irq = (u8)c->exit_int_info;
-		else
-			sv->reinject = c->exit_int_info;
-	}
+	/* An event whose delivery the exit cut short is delivered again. */
+	if (c->exit_int_info & EVENT_VALID)
+		sv->reinject = c->exit_int_info;
 
 	switch (code) {
 	case EXIT_INTR:
@@ -798,8 +788,8 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	case EXIT_INIT:
 		return 0;	/* the host takes it once interrupts are back on */
 	case EXIT_VINTR:
-		set_virq(sv->vmcb, -1);
-		if (READ_ONCE(run->request_interrupt_window)) {
+		disarm_irq_window(sv->vmcb);
+		if (vcpu->pending_irq < 0 && READ_ONCE(run->request_interrupt_window)) {
 			run->exit_reason = KQEMU_EXIT_IRQ_WINDOW;
 			return 1;
 		}
@@ -923,8 +913,6 @@ static int svm_run(struct kqemu_vcpu *vcpu)
 	 */
 	if ((u32)vmcb->control.exit_code == EXIT_ERR)
 		vmcb->save = sv->entered;
-	else if (vcpu->pending_irq >= 0 && !(vmcb->control.int_ctl & INT_CTL_V_IRQ))
-		vcpu->pending_irq = -1;		/* the guest took it */
 
 	vcpu->gprs[0] = vmcb->save.rax;
 	vcpu->gprs[4] = vmcb->save.rsp;
