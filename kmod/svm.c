@@ -733,6 +733,10 @@ static int handle_npf(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	up_read(&vcpu->vm->mmu_lock);
 	if (slot && !((err & NPT_RW) && (slot->flags & KQEMU_MEM_READONLY)))
 		return 0;	/* raced with a slot change: try again */
+	/* Delivering an event touched it, not the instruction at RIP. */
+	if (c->exit_int_info & EVENT_VALID)
+		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EXCEPTION,
+				     (u32)c->exit_int_info, gpa);
 	/* Instruction fetches and the guest's own page walks cannot be emulated. */
 	if (err & (BIT_ULL(4) | BIT_ULL(33)))
 		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, gpa, err);

@@ -1187,6 +1187,9 @@ static int handle_ept_violation(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	up_read(&vcpu->vm->mmu_lock);
 	if (slot && !((q & BIT(1)) && (slot->flags & KQEMU_MEM_READONLY)))
 		return 0;	/* raced with a slot change: try again */
+	/* Delivering an event touched it, not the instruction at RIP. */
+	if (vx->idt_info & INTR_VALID)
+		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EXCEPTION, vx->idt_info, gpa);
 	/*
 	 * Instruction fetches, and the guest's own page walks (a linear
 	 * address, but not of the access itself), cannot be emulated.

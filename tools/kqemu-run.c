@@ -653,7 +653,10 @@ static int handle_kqemu_exit(struct vcpu *vcpu)
 		       run->internal.suberror == KQEMU_INTERNAL_ERROR_EMULATION ?
 		       "an access to memory no slot backs, by an instruction kqemu cannot emulate" :
 		       run->internal.suberror == KQEMU_INTERNAL_ERROR_STRING_IO ?
-		       "string I/O is not supported" : "kqemu cannot go on",
+		       "string I/O is not supported" :
+		       run->internal.suberror == KQEMU_INTERNAL_ERROR_EXCEPTION ?
+		       "delivering an exception or interrupt touched memory no slot backs, or a read-only slot" :
+		       "kqemu cannot go on",
 		       (unsigned long long)run->internal.data[0],
 		       (unsigned long long)run->internal.data[1],
 		       (unsigned long long)run->internal.data[2]);

@@ -91,6 +91,11 @@ int main(unsigned long vcpu, unsigned long what, unsigned long nvcpus)
 		catch_faults();
 		asm volatile(MARK "vmcall" : "=m"(faulting_rip) : : "r11", "memory");
 		break;
+	case 10:	/* a #GP delivered onto a stack no slot backs */
+		catch_faults();
+		asm volatile("mov $0x3fff0000, %%rsp\n"
+			     "movl $1, (%0)" : : "r"(0x8000000000000000UL) : "memory");
+		break;
 	}
 	return 42;
 }

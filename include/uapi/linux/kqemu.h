@@ -330,7 +330,13 @@ struct kqemu_run {
 /* Values of internal.suberror. */
 #define KQEMU_INTERNAL_ERROR_EMULATION	1	/* an MMIO instruction kqemu cannot decode */
 #define KQEMU_INTERNAL_ERROR_STRING_IO	2	/* INS/OUTS */
-#define KQEMU_INTERNAL_ERROR_EXCEPTION	3	/* an event the guest cannot take */
+/*
+ * An event the guest cannot take: delivering an exception or interrupt
+ * touched memory no slot backs, or wrote to a read-only slot (its stack,
+ * IDT or GDT is there).  data[0] is the event (SVM EXITINTINFO, VMX
+ * IDT-vectoring information), data[1] the guest-physical address.
+ */
+#define KQEMU_INTERNAL_ERROR_EXCEPTION	3
 
 #define KQEMU_RUN		_IO(KQEMUIO, 0x25)
 

@@ -48,6 +48,7 @@ run_guest "hostile: the refused RDMSR's #GP points at the RDMSR" 113 "#GP at the
 run_guest "hostile: WBINVD and INVD do nothing" 106 "wbinvd and invd ran as no-ops" member --arg 5 $G/hostile.bin
 run_guest "hostile: VMMCALL is #UD, at the VMMCALL" 106 "#UD at the faulting instruction" member --arg 5 $G/hostile.bin
 run_guest "hostile: VMCALL is #UD, at the VMCALL" 106 "#UD at the faulting instruction" member --arg 9 $G/hostile.bin
+run_guest "hostile: an exception delivered onto a stack no slot backs is an internal error" 123 "INTERNAL_ERROR 3: delivering an exception" member --arg 10 $G/hostile.bin
 run_guest "hostile: HLT with interrupts off ends the guest" 0 "exit: HLT" member --arg 6 $G/hostile.bin
 if [ -n "${bochs_svm:-}" ]; then
 	# Bochs's VMRUN loads the guest's RFLAGS before it counts itself in
