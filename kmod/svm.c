@@ -24,6 +24,7 @@
 #include <linux/smp.h>
 #include <linux/stddef.h>
 #include <linux/io.h>
+#include <trace/events/ipi.h>	/* smp_send_reschedule() traces the IPI on 6.3+ */
 #include <asm/fpu/api.h>
 #include <asm/msr-index.h>
 
