@@ -92,9 +92,13 @@ int main(unsigned long vcpu, unsigned long what, unsigned long nvcpus)
 		asm volatile(MARK "vmcall" : "=m"(faulting_rip) : : "r11", "memory");
 		break;
 	case 10:	/* a #GP delivered onto a stack no slot backs */
+	case 11:	/* ... or onto one in the read-only slot */
 		catch_faults();
-		asm volatile("mov $0x3fff0000, %%rsp\n"
-			     "movl $1, (%0)" : : "r"(0x8000000000000000UL) : "memory");
+		asm volatile("mov %1, %%rsp\n"
+			     "movl $1, (%0)"
+			     : : "r"(0x8000000000000000UL),
+				 "r"(what == 10 ? 0x3fff0000UL : ROM_BASE + 0x1000)
+			     : "memory");
 		break;
 	}
 	return 42;

@@ -27,7 +27,8 @@ run_guest "a write to a read-only slot is an MMIO exit with its data" 0 "mmio: w
 run_guest "100 injected timer interrupts are counted" 0 "timer: counted 100 interrupts" member --timer 100 --arg 100 $G/timer.bin
 run_guest "interrupts raised while the guest has them off wait for the window" 0 "timer: injected 20 interrupts, 20 interrupt-window exits" member --timer 20 --arg 0x10014 $G/timer.bin
 # QEMU's SVM delivers an interrupt injected through EVENTINJ once more if its
-# CPU is kicked before the guest's next exit; kqemu injects through V_IRQ.
+# CPU is kicked before the guest's next exit; kqemu makes the guest exit
+# right after each injected interrupt.
 run_guest "an injected interrupt is taken once, however long its handler runs" 0 "timer: 0 taken inside the handler" member --timer 20 --arg 0x20014 $G/timer.bin
 run_guest "4 vCPUs in one VM, one thread each" 0 "4 vCPUs, total 10000 as expected" member --smp 4 $G/smp.bin
 vendor=$(sed -n 's/^vendor_id[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
@@ -49,6 +50,7 @@ run_guest "hostile: WBINVD and INVD do nothing" 106 "wbinvd and invd ran as no-o
 run_guest "hostile: VMMCALL is #UD, at the VMMCALL" 106 "#UD at the faulting instruction" member --arg 5 $G/hostile.bin
 run_guest "hostile: VMCALL is #UD, at the VMCALL" 106 "#UD at the faulting instruction" member --arg 9 $G/hostile.bin
 run_guest "hostile: an exception delivered onto a stack no slot backs is an internal error" 123 "INTERNAL_ERROR 3: delivering an exception" member --arg 10 $G/hostile.bin
+run_guest "hostile: an exception delivered onto a stack in a read-only slot is an internal error" 123 "INTERNAL_ERROR 3: delivering an exception" member --arg 11 $G/hostile.bin
 run_guest "hostile: HLT with interrupts off ends the guest" 0 "exit: HLT" member --arg 6 $G/hostile.bin
 if [ -n "${bochs_svm:-}" ]; then
 	# Bochs's VMRUN loads the guest's RFLAGS before it counts itself in
