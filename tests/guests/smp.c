@@ -18,8 +18,17 @@ int main(unsigned long vcpu, unsigned long arg, unsigned long nvcpus)
 		for (;;)
 			asm volatile("cli; hlt");
 	}
+	/*
+	 * Wait with IF set: Bochs's SVM masks the host's interrupts while the
+	 * guest has IF clear, so with fewer host CPUs than vCPUs a wait with
+	 * IF clear could keep the other vCPUs' threads from ever running.
+	 * The host's interrupts are the host's (V_INTR_MASKING), never the
+	 * guest's, so IF changes nothing elsewhere.
+	 */
+	asm volatile("sti" ::: "memory");
 	while (arrived < nvcpus)
 		asm volatile("pause");
+	asm volatile("cli" ::: "memory");
 	for (i = 0; i < nvcpus; i++)
 		want += 1000 * (i + 1);
 	puts_serial("smp: ");
