@@ -623,7 +623,8 @@ static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	 * the injection.  QEMU's SVM (7.2, and its source today) delivers the
 	 * interrupt inside VMRUN but leaves it as the CPU's pending exception,
 	 * and delivers it a second time if that CPU is kicked before the
-	 * guest's next #VMEXIT.  One more exit per interrupt elsewhere.
+	 * guest's next #VMEXIT.  Elsewhere this costs one more exit per
+	 * injected interrupt.
 	 */
 	if ((c->event_inj & (EVENT_VALID | EVENT_TYPE_MASK)) == (EVENT_VALID | EVENT_TYPE_INTR))
 		smp_send_reschedule(cpu);

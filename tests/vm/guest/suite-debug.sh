@@ -62,9 +62,9 @@ check "sfuzz: $(val vms "$out") VMs and $(val vcpus "$out") vCPUs created, $(val
 	'[ "$(val vms "$out")" -ge 10 ] && [ "$(val vcpus "$out")" -ge $((calls / 2000)) ] &&
 	 [ "$(val stolen_closes "$out")" -gt 0 ] && [ "$(val arena_swaps "$out")" -gt 0 ]'
 check "sfuzz: no invalid slot or VM was accepted" '[ "$(val slot_bad_ok "$out")" = 0 ]'
+check "sfuzz: the RTC's interrupt woke it $(val rtc_beats "$out") times" '[ "$(val rtc_beats "$out")" -gt 0 ]'
 # A spinning guest's RUN ends at its thread's 5 ms kick, through the host
 # interrupt that the kick's IPI or the tick brings; seconds mean one was lost.
-check "sfuzz: the RTC's interrupt woke it $(val rtc_beats "$out") times" '[ "$(val rtc_beats "$out")" -gt 0 ]'
 check "sfuzz: the longest RUN took $(val run_max_ms "$out") ms (under 5 s; longest stall per CPU: $(val stall_cpu0_ms "$out") and $(val stall_cpu1_ms "$out") ms)" \
 	'[ "$(val run_max_ms "$out")" -lt 5000 ]'
 check "sfuzz: $(val eio_got "$out") VM and vCPU fds passed to another process all answered EIO there" \
