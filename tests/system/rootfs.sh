@@ -17,9 +17,21 @@ if [ -f "$root/.kqemu-ready" ]; then
 	exit 0
 fi
 
-echo "rootfs.sh: building a Debian 12 system in $root (first run only)" >&2
-rm -rf "$root.tmp"
+# One build at a time: a second run waits for the first and takes its tree,
+# rather than deleting the half-built one under it.
 mkdir -p "$cache"
+exec 9>"$cache/.system-bookworm.lock"
+flock 9
+if [ -f "$root/.kqemu-ready" ]; then
+	echo "$root"
+	exit 0
+fi
+
+echo "rootfs.sh: building a Debian 12 system in $root (first run only)" >&2
+# A build that was killed may have left its /proc mounted: never delete
+# through it.
+umount "$root.tmp/proc" 2>/dev/null || true
+rm -rf "$root.tmp"
 debootstrap --variant=minbase \
 	--include=systemd-sysv,udev,kmod,acl,passwd,dkms,gcc,make,libc6-dev,libkmod-dev,libudev-dev,ca-certificates \
 	bookworm "$root.tmp" "$mirror" >&2 || {

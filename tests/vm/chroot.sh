@@ -19,9 +19,22 @@ if [ -f "$root/.kqemu-ready" ]; then
 	exit 0
 fi
 
-echo "chroot.sh: building a $release chroot in $root (first run only)" >&2
-rm -rf "$root.tmp"
+# One build at a time (make check and check-vmx may ask at once): a second
+# run waits for the first and takes its chroot.
 mkdir -p "$cache"
+exec 9>"$cache/.chroot-$release.lock"
+flock 9
+if [ -f "$root/.kqemu-ready" ]; then
+	mount_proc
+	echo "$root"
+	exit 0
+fi
+
+echo "chroot.sh: building a $release chroot in $root (first run only)" >&2
+# A build that was killed may have left its /proc mounted: never delete
+# through it.
+umount "$root.tmp/proc" 2>/dev/null || true
+rm -rf "$root.tmp"
 debootstrap --variant=minbase --include=gcc,make,libc6-dev,libelf-dev,perl,ca-certificates \
 	"$release" "$root.tmp" "$mirror" >&2 || {
 	echo "chroot.sh: debootstrap of $release failed; see $root.tmp/debootstrap/debootstrap.log" >&2
