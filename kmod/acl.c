@@ -10,9 +10,11 @@
  * in the initial namespace) is allowed unless "strict" is set; an empty
  * policy therefore lets in root only.
  *
- * Each policy change bumps a generation.  Every fd remembers the generation
- * it was last checked against, and re-checks its opener when it has moved
- * on, which is how a change revokes fds that are already open.
+ * Every fd's opener is registered here, and each policy change checks every
+ * registered opener against the new policy at once, revoking for good those
+ * it no longer allows.  Revocation therefore does not depend on what an fd
+ * does meanwhile: one left idle while its user was denied stays revoked
+ * after the user is allowed again.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -39,15 +41,12 @@ struct kqemu_id_list {
 static struct kqemu_id_list __rcu *allowed_uids;
 static struct kqemu_id_list __rcu *allowed_gids;
 static bool strict;
+static bool acl_gone;		/* module exit: no more policy changes */
 static DEFINE_MUTEX(policy_lock);
-static atomic_t policy_gen = ATOMIC_INIT(0);
 
-static void policy_changed(void)
-{
-	/* Paired with the acquire in kqemu_client_check(). */
-	smp_mb__before_atomic();
-	atomic_inc(&policy_gen);
-}
+/* Every kqemu_client alive, so that a policy change reaches each of them. */
+static LIST_HEAD(clients);
+static DEFINE_SPINLOCK(clients_lock);
 
 static bool id_list_has(struct kqemu_id_list __rcu **listp, u32 id)
 {
@@ -92,38 +91,88 @@ static bool client_allowed(const struct kqemu_client *client)
 	return cred_in_allowed_group(cred);
 }
 
+static void client_revoke(struct kqemu_client *client)
+{
+	lockdep_assert_held(&clients_lock);
+	if (client->revoked)
+		return;
+	client->revoked = true;
+	atomic_long_inc(&kqemu_stats.revocations);
+	pr_info_ratelimited("access of uid %u revoked by a policy change\n",
+			    from_kuid(&init_user_ns, client->cred->uid));
+}
+
+/*
+ * Under policy_lock, once the new policy is in place: every opener it no
+ * longer allows loses its access now, whether or not its fds are in use.
+ */
+static void policy_changed(void)
+{
+	struct kqemu_client *client;
+
+	lockdep_assert_held(&policy_lock);
+	spin_lock(&clients_lock);
+	list_for_each_entry(client, &clients, node)
+		if (!client_allowed(client))
+			client_revoke(client);
+	spin_unlock(&clients_lock);
+}
+
+/*
+ * A client is registered before it is checked: a policy change either sees
+ * it in the list or was complete before the check, which then sees the new
+ * policy.
+ */
+static void client_register(struct kqemu_client *client, const struct kqemu_client *from)
+{
+	spin_lock(&clients_lock);
+	list_add(&client->node, &clients);
+	client->revoked = from ? from->revoked : false;
+	spin_unlock(&clients_lock);
+}
+
+static void client_unregister(struct kqemu_client *client)
+{
+	spin_lock(&clients_lock);
+	list_del(&client->node);
+	spin_unlock(&clients_lock);
+}
+
 int kqemu_client_init(struct kqemu_client *client, struct file *file)
 {
 	const struct cred *cred = file->f_cred;
 
-	client->policy_gen = atomic_read_acquire(&policy_gen);
 	client->cred = cred;
 	/* Root in a user namespace is not root here: ask the initial namespace. */
 	client->admin = file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN);
-	client->revoked = false;
+	client->user = kqemu_user_get(cred->uid);
+	if (!client->user)
+		return -ENOMEM;
+	get_cred(cred);
+	client_register(client, NULL);
 	if (!client_allowed(client)) {
 		atomic_long_inc(&kqemu_stats.denials);
 		pr_warn_ratelimited("open denied to uid %u (pid %d, %s): not an allowed user or group\n",
 				    from_kuid(&init_user_ns, cred->uid),
 				    task_pid_nr(current), current->comm);
+		kqemu_client_release(client);
 		return -EACCES;
 	}
-	client->user = kqemu_user_get(cred->uid);
-	if (!client->user)
-		return -ENOMEM;
-	get_cred(cred);
 	return 0;
 }
 
 void kqemu_client_copy(struct kqemu_client *dst, const struct kqemu_client *src)
 {
-	*dst = *src;
-	get_cred(dst->cred);
+	dst->cred = get_cred(src->cred);
+	dst->user = src->user;
 	refcount_inc(&dst->user->ref);
+	dst->admin = src->admin;
+	client_register(dst, src);
 }
 
 void kqemu_client_release(struct kqemu_client *client)
 {
+	client_unregister(client);
 	kqemu_user_put(client->user);
 	put_cred(client->cred);
 }
@@ -131,23 +180,7 @@ void kqemu_client_release(struct kqemu_client *client)
 /* Returns 0, or -EACCES once the opener has lost its access for good. */
 int kqemu_client_check(struct kqemu_client *client)
 {
-	unsigned int gen = atomic_read_acquire(&policy_gen);
-
-	if (READ_ONCE(client->revoked))
-		return -EACCES;
-	if (likely(gen == READ_ONCE(client->policy_gen)))
-		return 0;
-	if (client_allowed(client)) {
-		WRITE_ONCE(client->policy_gen, gen);
-		return 0;
-	}
-	if (!xchg(&client->revoked, true)) {
-		atomic_long_inc(&kqemu_stats.revocations);
-		pr_info_ratelimited("access of uid %u (pid %d, %s) revoked by a policy change\n",
-				    from_kuid(&init_user_ns, client->cred->uid),
-				    task_pid_nr(current), current->comm);
-	}
-	return -EACCES;
+	return READ_ONCE(client->revoked) ? -EACCES : 0;
 }
 
 /* "1000,1001" or "1000 1001" or "" (nobody); ids in the initial namespace. */
@@ -204,6 +237,11 @@ static int id_list_set(const char *val, const struct kernel_param *kp)
 		return ret;
 	}
 	mutex_lock(&policy_lock);
+	if (acl_gone) {
+		mutex_unlock(&policy_lock);
+		kfree(new);
+		return -ENODEV;
+	}
 	old = rcu_replace_pointer(*listp, new, lockdep_is_held(&policy_lock));
 	policy_changed();
 	mutex_unlock(&policy_lock);
@@ -258,8 +296,20 @@ MODULE_PARM_DESC(allow_groups, "Comma-separated gids whose members may open /dev
 module_param_cb(strict, &strict_ops, &strict, 0644);
 MODULE_PARM_DESC(strict, "Deny root too unless it is listed (default: root is allowed)");
 
+/*
+ * The parameter files stay readable until after module exit returns: the
+ * lists are unpublished before they are freed, and no write makes new ones.
+ */
 void kqemu_acl_exit(void)
 {
-	kfree(rcu_dereference_protected(allowed_uids, 1));
-	kfree(rcu_dereference_protected(allowed_gids, 1));
+	struct kqemu_id_list *uids, *gids;
+
+	mutex_lock(&policy_lock);
+	acl_gone = true;
+	uids = rcu_replace_pointer(allowed_uids, NULL, lockdep_is_held(&policy_lock));
+	gids = rcu_replace_pointer(allowed_gids, NULL, lockdep_is_held(&policy_lock));
+	mutex_unlock(&policy_lock);
+	synchronize_rcu();
+	kfree(uids);
+	kfree(gids);
 }

@@ -7,6 +7,7 @@
  * Anything else is reported to userspace as an emulation failure.
  */
 #include <linux/kernel.h>
+#include <asm/processor-flags.h>
 
 #include "kqemu.h"
 
@@ -52,27 +53,20 @@ static int modrm_length(const u8 *p, unsigned int avail, int addr_bits)
 	return len <= avail ? len : -1;
 }
 
-/*
- * mode: 16, 32 or 64, the code segment's default.  Fills insn and returns
- * 0, or -EINVAL for an instruction this decoder does not know.
- */
-int kqemu_decode_mmio(const u8 *bytes, unsigned int avail, int mode,
-		      struct kqemu_insn *insn)
+/* The legacy and REX prefixes; returns where the opcode starts. */
+static unsigned int decode_prefixes(const u8 *bytes, unsigned int avail, int mode,
+				    struct prefixes *pfx)
 {
-	struct prefixes pfx = { 0 };
 	unsigned int i = 0;
-	int addr_bits, op_size, mlen;
-	u8 op, modrm;
-	bool byte_op, twobyte = false;
 
-	memset(insn, 0, sizeof(*insn));
+	memset(pfx, 0, sizeof(*pfx));
 	for (; i < avail && i < 15; i++) {
 		u8 b = bytes[i];
 
 		if (b == 0x66)
-			pfx.opsize = true;
+			pfx->opsize = true;
 		else if (b == 0x67)
-			pfx.addrsize = true;
+			pfx->addrsize = true;
 		else if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e ||
 			 b == 0x64 || b == 0x65 || b == 0xf0)
 			continue;
@@ -82,12 +76,30 @@ int kqemu_decode_mmio(const u8 *bytes, unsigned int avail, int mode,
 	if (mode == 64 && i < avail && (bytes[i] & 0xf0) == 0x40) {
 		u8 rex = bytes[i++];
 
-		pfx.rex = true;
-		pfx.rex_w = rex & 8;
-		pfx.rex_r = rex & 4;
-		pfx.rex_x = rex & 2;
-		pfx.rex_b = rex & 1;
+		pfx->rex = true;
+		pfx->rex_w = rex & 8;
+		pfx->rex_r = rex & 4;
+		pfx->rex_x = rex & 2;
+		pfx->rex_b = rex & 1;
 	}
+	return i;
+}
+
+/*
+ * mode: 16, 32 or 64, the code segment's default.  Fills insn and returns
+ * 0, or -EINVAL for an instruction this decoder does not know.
+ */
+int kqemu_decode_mmio(const u8 *bytes, unsigned int avail, int mode,
+		      struct kqemu_insn *insn)
+{
+	struct prefixes pfx;
+	unsigned int i;
+	int addr_bits, op_size, mlen;
+	u8 op, modrm;
+	bool byte_op, twobyte = false;
+
+	memset(insn, 0, sizeof(*insn));
+	i = decode_prefixes(bytes, avail, mode, &pfx);
 	if (i >= avail)
 		return -EINVAL;
 	op = bytes[i++];
@@ -266,5 +278,45 @@ int kqemu_gva_to_gpa(struct kqemu_vm *vm, u64 cr0, u64 cr3, u64 cr4, u64 efer,
 		}
 	}
 	*gpa = table | (gva & 0xfff);
+	return 0;
+}
+
+/*
+ * MOV to a control register (0F 22 /r), the one instruction a CR-write
+ * intercept can stop at where the CPU does not decode it for us.  Returns
+ * 0 with the control register, the source GPR and the length, or -EINVAL.
+ */
+int kqemu_decode_mov_to_cr(const u8 *bytes, unsigned int avail, int mode,
+			   unsigned int *cr, unsigned int *gpr, unsigned int *len)
+{
+	struct prefixes pfx;
+	unsigned int i = decode_prefixes(bytes, avail, mode, &pfx);
+	u8 modrm;
+
+	if (i + 3 > avail || bytes[i] != 0x0f || bytes[i + 1] != 0x22)
+		return -EINVAL;
+	modrm = bytes[i + 2];
+	/* The mod bits are ignored: the operand is always a register. */
+	*cr = ((modrm >> 3) & 7) | (pfx.rex_r ? 8 : 0);
+	*gpr = (modrm & 7) | (pfx.rex_b ? 8 : 0);
+	*len = i + 3;
+	return 0;
+}
+
+/*
+ * A guest's MOV to CR4 of VAL (OLD before): 0 when it may have it, or
+ * -EINVAL for the #GP a CPU would raise or kqemu gives for a bit guests do
+ * not get.  The rules are the CPU's: no PAE off in long mode, PCIDE only
+ * in long mode and with CR3's PCID zero.
+ */
+int kqemu_guest_cr4_write(u64 old, u64 val, u64 efer, u64 cr3)
+{
+	if (val & ~KQEMU_CR4_GUEST)
+		return -EINVAL;
+	if ((efer & EFER_LMA) && !(val & X86_CR4_PAE))
+		return -EINVAL;
+	if ((val & X86_CR4_PCIDE) && !(old & X86_CR4_PCIDE) &&
+	    (!(efer & EFER_LMA) || (cr3 & 0xfff)))
+		return -EINVAL;
 	return 0;
 }

@@ -1,14 +1,26 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Guest-physical tables: the 4-level radix tree from guest-physical to
- * host-physical addresses that both AMD's nested page tables and Intel's
- * extended page tables are.  Only the bits of an entry differ, so each
- * backend says which mark an entry as in use and which a table pointer
- * carries; the leaves are its own.
+ * Guest-physical tables: the radix tree from guest-physical to host-physical
+ * addresses that both AMD's nested page tables and Intel's extended page
+ * tables are.  Only the bits of an entry differ, so each backend says which
+ * mark an entry as in use and which a table pointer carries, and gives the
+ * leaves' bits; the tree itself lives here.
+ *
+ * The depth is the backend's to choose, and getting it wrong is a hole, not
+ * a bug: AMD walks the nested table in the host's own paging mode, so on a
+ * host with 5-level paging (CR4.LA57) a 4-level root would be read as a
+ * PML5, each level one too high, and the guest's own pages would end up
+ * being walked as page tables, which lets a guest map any host-physical
+ * page it likes.
+ *
+ * A table is freed as soon as its last entry goes away, so adding and
+ * deleting slots in a loop cannot grow kernel memory, and each table page
+ * is charged to the VM creator's memory cgroup (GFP_KERNEL_ACCOUNT).
  */
 #include <linux/gfp.h>
 #include <linux/io.h>
 #include <linux/mm.h>
+#include <linux/string.h>
 
 #include "kqemu.h"
 
@@ -19,17 +31,43 @@ static u64 *gpt_table(u64 entry)
 	return phys_to_virt(entry & GPT_ADDR);
 }
 
-int kqemu_gpt_init(struct kqemu_gpt *gpt, u64 table_bits, u64 present)
+/* The shift of the guest-physical bits that index a table at LEVEL (1: leaves). */
+static unsigned int level_shift(int level)
 {
-	gpt->root = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
-	if (!gpt->root)
-		return -ENOMEM;
-	gpt->table_bits = table_bits;
-	gpt->present = present;
-	return 0;
+	return PAGE_SHIFT + 9 * (level - 1);
 }
 
-static void gpt_free_table(const struct kqemu_gpt *gpt, u64 *table, int level)
+static u64 *gpt_alloc_table(struct kqemu_gpt *gpt)
+{
+	u64 *table = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+
+	if (table) {
+		gpt->pages++;
+		atomic_long_inc(&kqemu_stats.page_tables);
+	}
+	return table;
+}
+
+static void gpt_free_one(struct kqemu_gpt *gpt, u64 *table)
+{
+	free_page((unsigned long)table);
+	gpt->pages--;
+	atomic_long_dec(&kqemu_stats.page_tables);
+}
+
+int kqemu_gpt_init(struct kqemu_gpt *gpt, int levels, u64 table_bits, u64 present)
+{
+	if (WARN_ON_ONCE(levels < 4 || levels > 5))
+		return -EINVAL;
+	gpt->levels = levels;
+	gpt->table_bits = table_bits;
+	gpt->present = present;
+	gpt->pages = 0;
+	gpt->root = gpt_alloc_table(gpt);
+	return gpt->root ? 0 : -ENOMEM;
+}
+
+static void gpt_free_table(struct kqemu_gpt *gpt, u64 *table, int level)
 {
 	int i;
 
@@ -37,35 +75,89 @@ static void gpt_free_table(const struct kqemu_gpt *gpt, u64 *table, int level)
 		for (i = 0; i < 512; i++)
 			if (table[i] & gpt->present)
 				gpt_free_table(gpt, gpt_table(table[i]), level - 1);
-	free_page((unsigned long)table);
+	gpt_free_one(gpt, table);
 }
 
 void kqemu_gpt_free(struct kqemu_gpt *gpt)
 {
-	gpt_free_table(gpt, gpt->root, 4);
+	if (!gpt->root)
+		return;
+	gpt_free_table(gpt, gpt->root, gpt->levels);
 	gpt->root = NULL;
+	WARN_ON_ONCE(gpt->pages);
 }
 
-/* The leaf entry for gpa, creating the tables above it when create is set. */
-u64 *kqemu_gpt_leaf(struct kqemu_gpt *gpt, u64 gpa, bool create)
+/* Point gpa's leaf at ENTRY (host-physical address and the backend's bits). */
+int kqemu_gpt_map(struct kqemu_gpt *gpt, u64 gpa, u64 entry)
 {
 	u64 *table = gpt->root;
-	int shift;
+	int level;
 
-	for (shift = 39; shift > 12; shift -= 9) {
-		u64 *entry = &table[(gpa >> shift) & 511];
+	for (level = gpt->levels; level > 1; level--) {
+		u64 *e = &table[(gpa >> level_shift(level)) & 511];
 
-		if (!(*entry & gpt->present)) {
-			u64 *next;
+		if (!(*e & gpt->present)) {
+			u64 *next = gpt_alloc_table(gpt);
 
-			if (!create)
-				return NULL;
-			next = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
 			if (!next)
-				return NULL;
-			*entry = virt_to_phys(next) | gpt->table_bits;
+				return -ENOMEM;
+			*e = virt_to_phys(next) | gpt->table_bits;
 		}
-		table = gpt_table(*entry);
+		table = gpt_table(*e);
 	}
-	return &table[(gpa >> 12) & 511];
+	table[(gpa >> PAGE_SHIFT) & 511] = entry;
+	return 0;
+}
+
+static bool table_empty(const struct kqemu_gpt *gpt, const u64 *table)
+{
+	int i;
+
+	for (i = 0; i < 512; i++)
+		if (table[i] & gpt->present)
+			return false;
+	return true;
+}
+
+/*
+ * Clear the leaves of [start, end) below TABLE, which maps the guest-physical
+ * range starting at BASE, and free every table that is left empty.
+ */
+static void gpt_clear(struct kqemu_gpt *gpt, u64 *table, int level, u64 base,
+		      u64 start, u64 end)
+{
+	unsigned int shift = level_shift(level);
+	u64 span = 1ULL << shift;
+	unsigned int i = (start - base) >> shift;
+
+	for (; i < 512 && base + i * span < end; i++) {
+		u64 *e = &table[i];
+		u64 lo = base + i * span;
+
+		if (!(*e & gpt->present))
+			continue;
+		if (level == 1) {
+			*e = 0;
+			continue;
+		}
+		gpt_clear(gpt, gpt_table(*e), level - 1, lo, max(start, lo),
+			  min(end, lo + span));
+		if (table_empty(gpt, gpt_table(*e))) {
+			gpt_free_one(gpt, gpt_table(*e));
+			*e = 0;
+		}
+		/* A 64 GiB slot has 16M leaves; the caller may sleep. */
+		if (level == 2)
+			cond_resched();
+	}
+}
+
+/* Unmap [gpa, gpa + size); the caller flushes the TLBs that could hold it. */
+void kqemu_gpt_unmap(struct kqemu_gpt *gpt, u64 gpa, u64 size)
+{
+	u64 end = gpa + size;
+
+	if (!gpt->root || !size)
+		return;
+	gpt_clear(gpt, gpt->root, gpt->levels, 0, gpa, end);
 }

@@ -10,6 +10,7 @@
 #include <linux/rwsem.h>
 #include <linux/types.h>
 #include <linux/kqemu.h>
+#include <asm/msr-index.h>
 
 /*
  * What a user holds, so that one user cannot take the whole host.  Keyed by
@@ -39,15 +40,15 @@ unsigned int kqemu_max_vcpus(void);
 /*
  * Who opened /dev/kqemu, as each fd derived from that open remembers it.
  * Creds never change, so whether the opener was an administrator is fixed
- * at open; what can change is the policy, which every ioctl re-checks when
- * its generation has moved on.
+ * at open; what can change is the policy, and each change revokes at once
+ * every registered client it no longer allows (acl.c).
  */
 struct kqemu_client {
+	struct list_head node;		/* in acl.c's list of clients */
 	const struct cred *cred;
 	struct kqemu_user *user;
 	bool admin;
-	bool revoked;
-	unsigned int policy_gen;
+	bool revoked;			/* for good; set under acl.c's clients_lock */
 };
 
 int kqemu_client_init(struct kqemu_client *client, struct file *file);
@@ -61,6 +62,7 @@ struct kqemu_stats {
 	atomic_long_t vms;
 	atomic_long_t vcpus;
 	atomic64_t pinned_bytes;
+	atomic_long_t page_tables;	/* NPT/EPT table pages of every VM */
 	atomic_long_t denials;
 	atomic_long_t revocations;
 };
@@ -82,6 +84,18 @@ struct kqemu_slot {
 
 struct kqemu_vcpu;
 
+/*
+ * A guest-physical table, NPT or EPT alike (gpt.c), under the VM's
+ * mmu_lock for write when it changes.
+ */
+struct kqemu_gpt {
+	u64 *root;		/* NULL: no backend */
+	int levels;		/* 4 or 5 */
+	u64 table_bits;		/* what an entry pointing to a table carries */
+	u64 present;		/* an entry with any of these bits is in use */
+	unsigned long pages;	/* table pages, the root included */
+};
+
 struct kqemu_vm {
 	struct kref kref;		/* the VM fd and each vCPU hold one */
 	struct kqemu_client client;
@@ -95,14 +109,14 @@ struct kqemu_vm {
 	struct rw_semaphore mmu_lock;
 	struct kqemu_slot *slots[KQEMU_MAX_MEMORY_SLOTS];
 	struct kqemu_vcpu *vcpus[KQEMU_MAX_VCPUS];
-	void *arch;			/* the backend's, e.g. nested page tables */
+	struct kqemu_gpt gpt;		/* the backend's nested or extended table */
 	atomic_t tlb_gen;		/* bumped when a mapping goes away */
 };
 
 int kqemu_new_file(const char *name, const struct file_operations *fops,
 		   void *priv, struct file **filep);
 void kqemu_vm_put(struct kqemu_vm *vm);
-struct kqemu_slot *kqemu_slot_find(struct kqemu_vm *vm, u64 gpa);
+bool kqemu_slot_backs(struct kqemu_vm *vm, u64 gpa, bool write);
 int kqemu_read_guest(struct kqemu_vm *vm, u64 gpa, void *buf, size_t len);
 long kqemu_create_vcpu(struct kqemu_vm *vm, void __user *argp);
 
@@ -156,10 +170,10 @@ struct kqemu_backend {
 	const char *name;
 	u32 id;				/* KQEMU_BACKEND_* */
 	bool nrip_save, decode_assists;
+	/* Sets up vm->gpt with the backend's depth and bits. */
 	int (*vm_init)(struct kqemu_vm *vm);
 	void (*vm_free)(struct kqemu_vm *vm);
-	int (*map)(struct kqemu_vm *vm, u64 gpa, phys_addr_t hpa, bool writable);
-	void (*unmap)(struct kqemu_vm *vm, u64 gpa);
+	u64 leaf_ro, leaf_rw;		/* a table leaf's bits, read-only or writable */
 	int (*vcpu_init)(struct kqemu_vcpu *vcpu);
 	void (*vcpu_free)(struct kqemu_vcpu *vcpu);
 	void (*get_regs)(struct kqemu_vcpu *vcpu, struct kqemu_regs *regs);
@@ -181,20 +195,30 @@ void kqemu_vmx_exit(void);
 extern struct kqemu_backend kqemu_vmx_backend;
 
 
-/* A guest-physical table, NPT or EPT alike (gpt.c). */
-struct kqemu_gpt {
-	u64 *root;
-	u64 table_bits;		/* what an entry pointing to a table carries */
-	u64 present;		/* an entry with any of these bits is in use */
-};
-
-int kqemu_gpt_init(struct kqemu_gpt *gpt, u64 table_bits, u64 present);
+int kqemu_gpt_init(struct kqemu_gpt *gpt, int levels, u64 table_bits, u64 present);
 void kqemu_gpt_free(struct kqemu_gpt *gpt);
-u64 *kqemu_gpt_leaf(struct kqemu_gpt *gpt, u64 gpa, bool create);
+int kqemu_gpt_map(struct kqemu_gpt *gpt, u64 gpa, u64 entry);
+void kqemu_gpt_unmap(struct kqemu_gpt *gpt, u64 gpa, u64 size);
+
+/*
+ * The CR4 bits a guest may have, on either backend: VME..UMIP (0-11),
+ * FSGSBASE and PCIDE (16, 17), SMEP and SMAP (20, 21).  Not VMXE, SMXE,
+ * LA57 (kqemu walks only 4-level guest tables), PKE (WRPKRU would change
+ * the host's PKRU), CET, PKS, the reserved 15 and 19, nor OSXSAVE: the
+ * guest's FPU state is what FXSAVE holds, and XCR0 stays the host's, so a
+ * guest with AVX would see upper register halves another context left.
+ * SET_SREGS refuses the others, and a guest's own MOV to CR4 that sets one
+ * takes #GP (SVM intercepts CR4 writes; VMX masks these bits).
+ */
+#define KQEMU_CR4_GUEST	(GENMASK_ULL(11, 0) | GENMASK_ULL(17, 16) | GENMASK_ULL(21, 20))
+#define KQEMU_EFER_GUEST (EFER_SCE | EFER_LME | EFER_LMA | EFER_NX | EFER_FFXSR)
 
 /* Emulation helpers shared by the backends (emulate.c). */
+int kqemu_guest_cr4_write(u64 old, u64 val, u64 efer, u64 cr3);
 int kqemu_decode_mmio(const u8 *bytes, unsigned int avail, int mode,
 		      struct kqemu_insn *insn);
+int kqemu_decode_mov_to_cr(const u8 *bytes, unsigned int avail, int mode,
+			   unsigned int *cr, unsigned int *gpr, unsigned int *len);
 int kqemu_gva_to_gpa(struct kqemu_vm *vm, u64 cr0, u64 cr3, u64 cr4, u64 efer,
 		     u64 gva, u64 *gpa);
 u64 kqemu_reg_read(const u64 *gprs, const struct kqemu_insn *insn);

@@ -144,6 +144,7 @@ static DEVICE_ATTR_RO(name)
 KQEMU_STAT_ATTR(vms, atomic_long_read);
 KQEMU_STAT_ATTR(vcpus, atomic_long_read);
 KQEMU_STAT_ATTR(pinned_bytes, atomic64_read);
+KQEMU_STAT_ATTR(page_tables, atomic_long_read);
 KQEMU_STAT_ATTR(denials, atomic_long_read);
 KQEMU_STAT_ATTR(revocations, atomic_long_read);
 
@@ -151,6 +152,7 @@ static struct attribute *kqemu_stats_attrs[] = {
 	&dev_attr_vms.attr,
 	&dev_attr_vcpus.attr,
 	&dev_attr_pinned_bytes.attr,
+	&dev_attr_page_tables.attr,
 	&dev_attr_denials.attr,
 	&dev_attr_revocations.attr,
 	NULL,

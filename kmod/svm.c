@@ -27,6 +27,7 @@
 #include <trace/events/ipi.h>	/* smp_send_reschedule() traces the IPI on 6.3+ */
 #include <asm/fpu/api.h>
 #include <asm/msr-index.h>
+#include <asm/processor-flags.h>
 
 #include "kqemu.h"
 
@@ -140,6 +141,8 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 /* misc3 (0x014): INVLPGB, INVLPGB illegal, TLBSYNC */
 #define I3_ALL		(BIT(0) | BIT(1) | BIT(4))
 
+#define INTERCEPT_CR4_WRITE	BIT(16 + 4)
+#define EXIT_CR4_WRITE	0x014
 #define EXIT_EXCP_BASE	0x040
 #define EXIT_INTR	0x060
 #define EXIT_NMI	0x061
@@ -175,6 +178,7 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 #define EVENT_TYPE_EXCEPTION	(3ULL << 8)
 
 #define TLB_CTL_FLUSH_ALL		1
+#define TLB_CTL_FLUSH_ASID		3
 #define NESTED_CTL_NP		BIT_ULL(0)
 
 #define SVM_RFLAGS_IF		BIT_ULL(9)
@@ -189,6 +193,7 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 
 #define VEC_DB	1
 #define VEC_UD	6
+#define VEC_GP	13
 #define VEC_AC	17
 #define VEC_MC	18
 
@@ -207,10 +212,7 @@ struct svm_cpu {
 static DEFINE_PER_CPU(struct svm_cpu, svm_cpus);
 static struct page *iopm_pages, *msrpm_pages;	/* every port and MSR intercepted */
 static u32 max_asid;
-
-struct svm_vm {
-	struct kqemu_gpt npt;
-};
+static bool flush_by_asid;	/* TLB_CONTROL 3 flushes one ASID's translations */
 
 struct svm_vcpu {
 	struct vmcb *vmcb;
@@ -219,6 +221,7 @@ struct svm_vcpu {
 	int last_cpu;
 	int tlb_gen;
 	u64 reinject;			/* an event a VM exit interrupted */
+	bool flush_guest_tlb;		/* an emulated CR4 write changed paging */
 	struct vmcb_save entered;	/* the state the last VMRUN was given */
 };
 
@@ -261,48 +264,29 @@ void __kqemu_svm_vmrun(u64 vmcb_pa, u64 *gprs, u64 host_save_pa);
 
 /* --- nested page tables ------------------------------------------------ */
 
+/*
+ * The nested table has the host's depth: the CPU walks it in the host's
+ * paging mode, 5 levels where the host runs with CR4.LA57 (as KVM's
+ * get_npt_level() says), and a 4-level root there would be read as a PML5.
+ * CR4.LA57 cannot change while the kernel runs.
+ */
+static int svm_npt_levels(void)
+{
+	unsigned long cr4;
+
+	asm volatile("mov %%cr4, %0" : "=r"(cr4));
+	return (cr4 & X86_CR4_LA57) ? 5 : 4;
+}
+
 static int svm_vm_init(struct kqemu_vm *vm)
 {
-	struct svm_vm *svm = kzalloc(sizeof(*svm), GFP_KERNEL_ACCOUNT);
-
-	if (!svm)
-		return -ENOMEM;
 	/* Nested walks are user accesses: tables are present, writable, user. */
-	if (kqemu_gpt_init(&svm->npt, NPT_P | NPT_RW | NPT_US, NPT_P)) {
-		kfree(svm);
-		return -ENOMEM;
-	}
-	vm->arch = svm;
-	return 0;
+	return kqemu_gpt_init(&vm->gpt, svm_npt_levels(), NPT_P | NPT_RW | NPT_US, NPT_P);
 }
 
 static void svm_vm_free(struct kqemu_vm *vm)
 {
-	struct svm_vm *svm = vm->arch;
-
-	kqemu_gpt_free(&svm->npt);
-	kfree(svm);
-	vm->arch = NULL;
-}
-
-static int svm_map(struct kqemu_vm *vm, u64 gpa, phys_addr_t hpa, bool writable)
-{
-	struct svm_vm *svm = vm->arch;
-	u64 *leaf = kqemu_gpt_leaf(&svm->npt, gpa, true);
-
-	if (!leaf)
-		return -ENOMEM;
-	*leaf = hpa | NPT_P | NPT_US | (writable ? NPT_RW : 0);
-	return 0;
-}
-
-static void svm_unmap(struct kqemu_vm *vm, u64 gpa)
-{
-	struct svm_vm *svm = vm->arch;
-	u64 *leaf = kqemu_gpt_leaf(&svm->npt, gpa, false);
-
-	if (leaf)
-		*leaf = 0;
+	kqemu_gpt_free(&vm->gpt);
 }
 
 /* --- vCPU state -------------------------------------------------------- */
@@ -344,7 +328,6 @@ static void svm_reset_state(struct vmcb_save *save)
 
 static int svm_vcpu_init(struct kqemu_vcpu *vcpu)
 {
-	struct svm_vm *svm_vm = vcpu->vm->arch;
 	struct svm_vcpu *sv;
 	struct vmcb_control *c;
 
@@ -363,6 +346,8 @@ static int svm_vcpu_init(struct kqemu_vcpu *vcpu)
 	c = &sv->vmcb->control;
 	/* Debug registers are the host's: guest accesses get #UD. */
 	c->intercept_dr = ~0U;
+	/* CR4 bits a guest does not get (KQEMU_CR4_GUEST) are checked here. */
+	c->intercept_cr = INTERCEPT_CR4_WRITE;
 	/*
 	 * #DB and #AC: a guest must not loop in microcode delivering them.
 	 * #MC: a machine check is the host's to handle, not the guest's.
@@ -377,7 +362,7 @@ static int svm_vcpu_init(struct kqemu_vcpu *vcpu)
 	c->msrpm_base_pa = page_to_phys(msrpm_pages);
 	c->int_ctl = INT_CTL_V_INTR_MASKING;
 	c->nested_ctl = NESTED_CTL_NP;
-	c->nested_cr3 = virt_to_phys(svm_vm->npt.root);
+	c->nested_cr3 = virt_to_phys(vcpu->vm->gpt.root);
 	svm_reset_state(&sv->vmcb->save);
 	vcpu->rflags = 2;
 	vcpu->arch = sv;
@@ -446,14 +431,8 @@ static void svm_get_sregs(struct kqemu_vcpu *vcpu, struct kqemu_sregs *s)
 	s->efer = save->efer & ~EFER_SVME;
 }
 
-#define EFER_ALLOWED	(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX | EFER_FFXSR)
-/*
- * CR4: VME..UMIP (0-11), FSGSBASE, PCIDE (16, 17), SMEP, SMAP (20, 21).
- * Not LA57, VMXE, SMXE, PKE, CET, PKS, nor the reserved 15, 19: states a
- * VMRUN may refuse, or an emulator mishandle.  Not OSXSAVE either: the
- * guest's FPU state is what FXSAVE holds, and XCR0 stays the host's.
- */
-#define CR4_ALLOWED	(GENMASK_ULL(11, 0) | GENMASK_ULL(17, 16) | GENMASK_ULL(21, 20))
+#define EFER_ALLOWED	KQEMU_EFER_GUEST
+#define CR4_ALLOWED	KQEMU_CR4_GUEST
 #define SVM_CR0_CD	BIT_ULL(30)
 #define SVM_CR0_NW	BIT_ULL(29)
 #define SVM_CR4_PCIDE	BIT_ULL(17)
@@ -534,11 +513,12 @@ static u64 exception_event(u8 vector, bool has_error, u32 error)
 	return ev;
 }
 
-static void queue_exception(struct kqemu_vcpu *vcpu, u8 vector)
+static void queue_exception(struct kqemu_vcpu *vcpu, u8 vector, bool has_error)
 {
 	vcpu->exception.pending = true;
 	vcpu->exception.vector = vector;
-	vcpu->exception.has_error = false;
+	vcpu->exception.has_error = has_error;
+	vcpu->exception.error = 0;
 }
 
 /*
@@ -576,16 +556,25 @@ static int svm_prepare_events(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	return 0;
 }
 
-static void svm_new_asid(struct svm_vcpu *sv, struct svm_cpu *sc)
+/*
+ * A new ASID for this vCPU on this CPU.  Returns true when the numbers
+ * wrapped around: every ASID may then hold another vCPU's translations,
+ * and the entry flushes them all.
+ */
+static bool svm_new_asid(struct svm_vcpu *sv, struct svm_cpu *sc)
 {
-	if (sc->next_asid > max_asid) {
+	bool wrapped = sc->next_asid > max_asid;
+
+	if (wrapped) {
 		sc->asid_gen++;
 		sc->next_asid = 1;
-		sv->vmcb->control.tlb_ctl = TLB_CTL_FLUSH_ALL;
 	}
 	sv->asid = sc->next_asid++;
 	sv->asid_gen = sc->asid_gen;
 	sv->vmcb->control.asid = sv->asid;
+	/* The ASID may hold what another vCPU of ours left in it. */
+	sv->flush_guest_tlb = true;
+	return wrapped;
 }
 
 /* With interrupts off: borrow SVM on this CPU, VMRUN once, give it back. */
@@ -596,6 +585,8 @@ static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	int cpu = smp_processor_id();
 	u64 efer = svm_rdmsr(MSR_EFER), hsave;
 	bool shared = efer & EFER_SVME;
+	/* Another hypervisor's translations may be in any ASID. */
+	bool flush_all = shared;
 	unsigned long dr7;
 	int tlb_gen;
 
@@ -607,14 +598,19 @@ static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	svm_wrmsr(SVM_MSR_VM_HSAVE_PA, page_to_phys(sc->hsave));
 
 	if (sv->last_cpu != cpu || sv->asid_gen != sc->asid_gen) {
-		svm_new_asid(sv, sc);
+		flush_all |= svm_new_asid(sv, sc);
 		sv->last_cpu = cpu;
 	}
 	tlb_gen = atomic_read(&vcpu->vm->tlb_gen);
-	if (tlb_gen != sv->tlb_gen || shared) {
-		c->tlb_ctl = TLB_CTL_FLUSH_ALL;
+	if (tlb_gen != sv->tlb_gen) {
+		sv->flush_guest_tlb = true;
 		sv->tlb_gen = tlb_gen;
 	}
+	if (flush_all)
+		c->tlb_ctl = TLB_CTL_FLUSH_ALL;
+	else if (sv->flush_guest_tlb)
+		c->tlb_ctl = flush_by_asid ? TLB_CTL_FLUSH_ASID : TLB_CTL_FLUSH_ALL;
+	sv->flush_guest_tlb = false;
 	c->clean = 0;
 
 	/*
@@ -718,6 +714,51 @@ static unsigned int fetch_insn(struct kqemu_vcpu *vcpu, struct vmcb_save *save,
 	return got;
 }
 
+/* 64, 32 or 16: the code segment's default operand size. */
+static int svm_cpu_mode(const struct vmcb_save *save)
+{
+	if ((save->efer & EFER_LMA) && (save->cs.attrib & SEG_ATTR_L))
+		return 64;
+	return (save->cr0 & SVM_CR0_PE) && (save->cs.attrib & SEG_ATTR_DB) ? 32 : 16;
+}
+
+/*
+ * A guest's MOV to CR4, intercepted so that no bit outside
+ * KQEMU_CR4_GUEST reaches the hardware.  Decode assists name the source
+ * register; without them (QEMU) the instruction is fetched and decoded.
+ */
+static int handle_cr4_write(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
+{
+	struct vmcb_control *c = &sv->vmcb->control;
+	struct vmcb_save *save = &sv->vmcb->save;
+	unsigned int cr = 4, gpr, len;
+	u64 val, changed;
+	u8 bytes[15];
+
+	if (kqemu_svm_backend.decode_assists && (c->exit_info1 & BIT_ULL(63))) {
+		gpr = c->exit_info1 & 15;
+		len = 0;
+	} else if (kqemu_decode_mov_to_cr(bytes, fetch_insn(vcpu, save, bytes),
+					  svm_cpu_mode(save), &cr, &gpr, &len) || cr != 4) {
+		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, EXIT_CR4_WRITE, 0);
+	}
+	val = vcpu->gprs[gpr];
+	if (svm_cpu_mode(save) != 64)
+		val = (u32)val;
+	if (kqemu_guest_cr4_write(save->cr4, val, save->efer, save->cr3)) {
+		queue_exception(vcpu, VEC_GP, true);
+		return 0;
+	}
+	changed = save->cr4 ^ val;
+	save->cr4 = val;
+	/* What MOV to CR4 flushes on a CPU; an ASID flush at the next entry. */
+	if (changed & (X86_CR4_PGE | X86_CR4_PAE | X86_CR4_PSE | X86_CR4_PCIDE |
+		       X86_CR4_SMEP | X86_CR4_SMAP))
+		sv->flush_guest_tlb = true;
+	vcpu->rip = len ? vcpu->rip + len : next_rip(sv, vcpu->rip, 3);
+	return 0;
+}
+
 static int handle_npf(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 {
 	struct vmcb_control *c = &sv->vmcb->control;
@@ -725,15 +766,11 @@ static int handle_npf(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	struct kqemu_run *run = vcpu->run;
 	u64 gpa = c->exit_info2, err = c->exit_info1;
 	struct kqemu_insn insn;
-	struct kqemu_slot *slot;
 	unsigned int avail;
 	u8 bytes[15];
 	int mode;
 
-	down_read(&vcpu->vm->mmu_lock);
-	slot = kqemu_slot_find(vcpu->vm, gpa);
-	up_read(&vcpu->vm->mmu_lock);
-	if (slot && !((err & NPT_RW) && (slot->flags & KQEMU_MEM_READONLY)))
+	if (kqemu_slot_backs(vcpu->vm, gpa, err & NPT_RW))
 		return 0;	/* raced with a slot change: try again */
 	/* Delivering an event touched it, not the instruction at RIP. */
 	if (c->exit_int_info & EVENT_VALID)
@@ -749,8 +786,7 @@ static int handle_npf(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	} else {
 		avail = fetch_insn(vcpu, save, bytes);
 	}
-	mode = ((save->efer & EFER_LMA) && (save->cs.attrib & SEG_ATTR_L)) ? 64 :
-	       (save->cr0 & SVM_CR0_PE) && (save->cs.attrib & SEG_ATTR_DB) ? 32 : 16;
+	mode = svm_cpu_mode(save);
 	if (kqemu_decode_mmio(bytes, avail, mode, &insn)) {
 		u64 first8 = 0;
 
@@ -826,6 +862,8 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 		return 1;
 	case EXIT_NPF:
 		return handle_npf(vcpu, sv);
+	case EXIT_CR4_WRITE:
+		return handle_cr4_write(vcpu, sv);
 	case EXIT_SHUTDOWN:
 		run->exit_reason = KQEMU_EXIT_SHUTDOWN;
 		return 1;
@@ -857,7 +895,7 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	case EXIT_WBINVD + 1 ... EXIT_RDPRU:	/* MONITOR/MWAIT, XSETBV, RDPRU */
 	case EXIT_INVLPGB ... EXIT_TLBSYNC:
 		/* As on a CPU without them. */
-		queue_exception(vcpu, VEC_UD);
+		queue_exception(vcpu, VEC_UD, false);
 		return 0;
 	case EXIT_ERR:
 		run->exit_reason = KQEMU_EXIT_FAIL_ENTRY;
@@ -939,8 +977,8 @@ struct kqemu_backend kqemu_svm_backend = {
 	.id		= KQEMU_BACKEND_SVM,
 	.vm_init	= svm_vm_init,
 	.vm_free	= svm_vm_free,
-	.map		= svm_map,
-	.unmap		= svm_unmap,
+	.leaf_ro	= NPT_P | NPT_US,
+	.leaf_rw	= NPT_P | NPT_US | NPT_RW,
 	.vcpu_init	= svm_vcpu_init,
 	.vcpu_free	= svm_vcpu_free,
 	.get_regs	= svm_get_regs,
@@ -996,6 +1034,7 @@ int kqemu_svm_init(void)
 	max_asid = ebx - 1;
 	kqemu_svm_backend.nrip_save = edx & BIT(3);
 	kqemu_svm_backend.decode_assists = edx & BIT(7);
+	flush_by_asid = edx & BIT(6);
 
 	iopm_pages = alloc_pages(GFP_KERNEL, 2);
 	msrpm_pages = alloc_pages(GFP_KERNEL, 1);

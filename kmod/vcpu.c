@@ -197,10 +197,20 @@ static long kqemu_vcpu_ioctl(struct file *file, unsigned int cmd,
 	return ret;
 }
 
+/*
+ * The run area holds the guest's exit data: it is mapped under the rules of
+ * an ioctl, by the VM's own process and while its opener is still allowed.
+ */
 static int kqemu_vcpu_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct kqemu_vcpu *vcpu = file->private_data;
+	int ret;
 
+	ret = kqemu_client_check(&vcpu->client);
+	if (ret)
+		return ret;
+	if (current->mm != vcpu->vm->mm)
+		return -EIO;
 	if (vma->vm_pgoff || vma->vm_end - vma->vm_start != KQEMU_RUN_SIZE)
 		return -EINVAL;
 	return vm_insert_page(vma, vma->vm_start, virt_to_page(vcpu->run));

@@ -96,15 +96,16 @@ static int slot_pin(struct kqemu_slot *slot)
 /* Give the backend's page tables the slot's pages; under mmu_lock for write. */
 static int slot_map(struct kqemu_vm *vm, struct kqemu_slot *slot)
 {
+	u64 bits = (slot->flags & KQEMU_MEM_READONLY) ? kqemu_backend->leaf_ro :
+							kqemu_backend->leaf_rw;
 	unsigned long i;
 	int ret;
 
-	if (!vm->arch)
+	if (!vm->gpt.root)
 		return 0;
 	for (i = 0; i < slot->npages; i++) {
-		ret = kqemu_backend->map(vm, slot->gpa + i * PAGE_SIZE,
-					 page_to_phys(slot->pages[i]),
-					 !(slot->flags & KQEMU_MEM_READONLY));
+		ret = kqemu_gpt_map(&vm->gpt, slot->gpa + i * PAGE_SIZE,
+				    page_to_phys(slot->pages[i]) | bits);
 		if (ret)
 			return ret;
 		if (!(i % 4096))
@@ -113,14 +114,10 @@ static int slot_map(struct kqemu_vm *vm, struct kqemu_slot *slot)
 	return 0;
 }
 
+/* Under mmu_lock for write; frees the tables the slot alone needed. */
 static void slot_unmap(struct kqemu_vm *vm, struct kqemu_slot *slot)
 {
-	unsigned long i;
-
-	if (!vm->arch)
-		return;
-	for (i = 0; i < slot->npages; i++)
-		kqemu_backend->unmap(vm, slot->gpa + i * PAGE_SIZE);
+	kqemu_gpt_unmap(&vm->gpt, slot->gpa, slot->size);
 	/* Every vCPU flushes its TLB before it enters the guest again. */
 	atomic_inc(&vm->tlb_gen);
 }
@@ -268,7 +265,7 @@ static void kqemu_vm_free(struct kref *kref)
 	for (i = 0; i < KQEMU_MAX_MEMORY_SLOTS; i++)
 		if (vm->slots[i])
 			slot_free(vm, vm->slots[i]);
-	if (vm->arch)
+	if (vm->gpt.root)
 		kqemu_backend->vm_free(vm);
 	mmdrop(vm->mm);
 	kqemu_user_uncharge_vm(vm->client.user);
@@ -289,7 +286,7 @@ static int kqemu_vm_release(struct inode *inode, struct file *file)
 }
 
 /* Under vm->lock or mmu_lock. */
-struct kqemu_slot *kqemu_slot_find(struct kqemu_vm *vm, u64 gpa)
+static struct kqemu_slot *kqemu_slot_find(struct kqemu_vm *vm, u64 gpa)
 {
 	unsigned int i;
 
@@ -300,6 +297,24 @@ struct kqemu_slot *kqemu_slot_find(struct kqemu_vm *vm, u64 gpa)
 			return s;
 	}
 	return NULL;
+}
+
+/*
+ * Whether a slot backs gpa now, for a write too when WRITE is set: a nested
+ * fault on such an address raced with a slot change and is retried.  The
+ * slot is looked at only under mmu_lock, since a slot delete may free it
+ * the moment the lock is dropped.
+ */
+bool kqemu_slot_backs(struct kqemu_vm *vm, u64 gpa, bool write)
+{
+	const struct kqemu_slot *slot;
+	bool backs;
+
+	down_read(&vm->mmu_lock);
+	slot = kqemu_slot_find(vm, gpa);
+	backs = slot && !(write && (slot->flags & KQEMU_MEM_READONLY));
+	up_read(&vm->mmu_lock);
+	return backs;
 }
 
 /* Copy guest memory that slots back; -EFAULT where none does. Under mmu_lock. */

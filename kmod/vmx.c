@@ -290,11 +290,6 @@ static struct {
 	u64 ept_vpid_cap;
 } vmx;
 
-struct vmx_vm {
-	struct kqemu_gpt ept;
-	u64 eptp;
-};
-
 /* One segment register as the VMCS has it. */
 struct vmx_segment {
 	u64 base;
@@ -476,48 +471,26 @@ int __kqemu_vmx_vmrun(u64 *gprs);
 
 /* --- extended page tables ---------------------------------------------- */
 
+/*
+ * EPT's depth is set in the EPT pointer and does not follow the host's
+ * paging mode: 4 levels map 48 bits of guest-physical address, all that
+ * KQEMU_MAX_GUEST_PHYS lets a slot reach.
+ */
+static_assert(KQEMU_MAX_GUEST_PHYS <= 1ULL << 48);
+
 static int vmx_vm_init(struct kqemu_vm *vm)
 {
-	struct vmx_vm *v = kzalloc(sizeof(*v), GFP_KERNEL_ACCOUNT);
-
-	if (!v)
-		return -ENOMEM;
-	if (kqemu_gpt_init(&v->ept, EPT_RWX, EPT_RWX)) {
-		kfree(v);
-		return -ENOMEM;
-	}
-	v->eptp = virt_to_phys(v->ept.root) | EPTP_WB_4LEVEL;
-	vm->arch = v;
-	return 0;
+	return kqemu_gpt_init(&vm->gpt, 4, EPT_RWX, EPT_RWX);
 }
 
 static void vmx_vm_free(struct kqemu_vm *vm)
 {
-	struct vmx_vm *v = vm->arch;
-
-	kqemu_gpt_free(&v->ept);
-	kfree(v);
-	vm->arch = NULL;
+	kqemu_gpt_free(&vm->gpt);
 }
 
-static int vmx_map(struct kqemu_vm *vm, u64 gpa, phys_addr_t hpa, bool writable)
+static u64 vmx_eptp(struct kqemu_vm *vm)
 {
-	struct vmx_vm *v = vm->arch;
-	u64 *leaf = kqemu_gpt_leaf(&v->ept, gpa, true);
-
-	if (!leaf)
-		return -ENOMEM;
-	*leaf = hpa | EPT_R | EPT_X | EPT_WB | EPT_IPAT | (writable ? EPT_W : 0);
-	return 0;
-}
-
-static void vmx_unmap(struct kqemu_vm *vm, u64 gpa)
-{
-	struct vmx_vm *v = vm->arch;
-	u64 *leaf = kqemu_gpt_leaf(&v->ept, gpa, false);
-
-	if (leaf)
-		*leaf = 0;
+	return virt_to_phys(vm->gpt.root) | EPTP_WB_4LEVEL;
 }
 
 /* --- vCPU state -------------------------------------------------------- */
@@ -677,13 +650,9 @@ static void vmx_get_sregs(struct kqemu_vcpu *vcpu, struct kqemu_sregs *s)
 	s->efer = vx->efer;
 }
 
-/*
- * The same rules as the SVM backend's, so that both accept the same states:
- * CR4 without OSXSAVE, as the guest's FPU state is what FXSAVE holds and
- * XCR0 stays the host's.
- */
-#define EFER_ALLOWED	(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX | EFER_FFXSR)
-#define CR4_ALLOWED	(GENMASK_ULL(11, 0) | GENMASK_ULL(17, 16) | GENMASK_ULL(21, 20))
+/* The same rules as the SVM backend's, so that both accept the same states. */
+#define EFER_ALLOWED	KQEMU_EFER_GUEST
+#define CR4_ALLOWED	KQEMU_CR4_GUEST
 #define VMX_CR3_MBZ	GENMASK_ULL(63, 52)
 
 static bool pae_paging(u64 cr0, u64 cr4, u64 efer)
@@ -798,7 +767,6 @@ static int vmx_prepare_events(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 
 static void write_controls(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 {
-	struct vmx_vm *v = vcpu->vm->arch;
 	u32 proc = vmx.proc, entry = vmx.entry;
 
 	if (vx->irq_window)
@@ -819,14 +787,20 @@ static void write_controls(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	vmwrite(F_EXIT_MSR_STORE_COUNT, 0);
 	vmwrite(F_EXIT_MSR_LOAD_COUNT, 0);
 	vmwrite(F_ENTRY_MSR_LOAD_COUNT, 0);
-	vmwrite(F_EPT_POINTER, v->eptp);
+	vmwrite(F_EPT_POINTER, vmx_eptp(vcpu->vm));
 	if (vx->vpid)
 		vmwrite(F_VPID, vx->vpid);
 	vmwrite(F_VMCS_LINK, ~0UL);
 	/* The bits VMX operation forces: the guest sees and sets its own. */
 	vmwrite(F_CR0_MASK, vmx.cr0_forced);
 	vmwrite(F_CR0_SHADOW, vx->cr0);
-	vmwrite(F_CR4_MASK, vmx.cr4_fixed0);
+	/*
+	 * CR4: the bits VMX operation forces, and every bit a guest does not
+	 * get (KQEMU_CR4_GUEST), are the host's: the guest reads them from
+	 * the shadow, and a MOV to CR4 that would change one exits, where
+	 * handle_cr() gives it #GP.
+	 */
+	vmwrite(F_CR4_MASK, vmx.cr4_fixed0 | ~CR4_ALLOWED);
 	vmwrite(F_CR4_SHADOW, vx->cr4);
 	vmwrite(F_ENTRY_INTR_INFO, vx->inject_info);
 	vmwrite(F_ENTRY_ERROR_CODE, vx->inject_error);
@@ -1004,7 +978,6 @@ static void read_exit_info(struct vmx_vcpu *vx)
 static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 {
 	struct vmx_cpu *vc = this_cpu_ptr(&vmx_cpus);
-	struct vmx_vm *v = vcpu->vm->arch;
 	unsigned long cr4 = vmx_read_cr4();
 	struct vmx_host h;
 	u64 host_kgs;
@@ -1024,7 +997,7 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	 * and VPIDs may have been used by another hypervisor since: flush.
 	 */
 	if (vmx.ept_vpid_cap & CAP_INVEPT_SINGLE)
-		vmx_invept(1, v->eptp);
+		vmx_invept(1, vmx_eptp(vcpu->vm));
 	else
 		vmx_invept(2, 0);
 	if (vx->vpid) {
@@ -1177,15 +1150,11 @@ static int handle_ept_violation(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	struct kqemu_run *run = vcpu->run;
 	u64 gpa = vx->exit_gpa, q = vx->exit_qual;
 	struct kqemu_insn insn;
-	struct kqemu_slot *slot;
 	unsigned int avail;
 	u8 bytes[15];
 	int mode;
 
-	down_read(&vcpu->vm->mmu_lock);
-	slot = kqemu_slot_find(vcpu->vm, gpa);
-	up_read(&vcpu->vm->mmu_lock);
-	if (slot && !((q & BIT(1)) && (slot->flags & KQEMU_MEM_READONLY)))
+	if (kqemu_slot_backs(vcpu->vm, gpa, q & BIT(1)))
 		return 0;	/* raced with a slot change: try again */
 	/* Delivering an event touched it, not the instruction at RIP. */
 	if (vx->idt_info & INTR_VALID)
@@ -1248,7 +1217,8 @@ static int handle_cr(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	if (type != 0)			/* CLTS, LMSW of a forced bit */
 		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, q, 0);
 
-	val = vcpu->gprs[reg];
+	/* Outside 64-bit mode the operand is the register's low half. */
+	val = long_mode_cs(vx) ? vcpu->gprs[reg] : (u32)vcpu->gprs[reg];
 	switch (cr) {
 	case 0:
 		if ((val >> 32) || ((val & VMX_CR0_PG) && !(val & VMX_CR0_PE)) ||
@@ -1268,7 +1238,8 @@ static int handle_cr(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 		vx->pdptes_stale = pae_paging(vx->cr0, vx->cr4, vx->efer);
 		break;
 	case 4:
-		if ((val & ~CR4_ALLOWED) || ((val | vmx.cr4_fixed0) & ~vmx.cr4_fixed1))
+		if (kqemu_guest_cr4_write(vx->cr4, val, vx->efer, vx->cr3) ||
+		    ((val | vmx.cr4_fixed0) & ~vmx.cr4_fixed1))
 			goto gp;
 		vx->cr4 = val;
 		vx->pdptes_stale = pae_paging(vx->cr0, vx->cr4, vx->efer);
@@ -1466,8 +1437,8 @@ struct kqemu_backend kqemu_vmx_backend = {
 	.nrip_save	= true,
 	.vm_init	= vmx_vm_init,
 	.vm_free	= vmx_vm_free,
-	.map		= vmx_map,
-	.unmap		= vmx_unmap,
+	.leaf_ro	= EPT_R | EPT_X | EPT_WB | EPT_IPAT,
+	.leaf_rw	= EPT_R | EPT_W | EPT_X | EPT_WB | EPT_IPAT,
 	.vcpu_init	= vmx_vcpu_init,
 	.vcpu_free	= vmx_vcpu_free,
 	.get_regs	= vmx_get_regs,

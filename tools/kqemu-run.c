@@ -48,6 +48,8 @@
 #define REAL_LOAD	0x7c00ULL
 #define PAGE_TABLES	0x1000ULL	/* long mode: identity map, from here */
 #define DATA_BASE	0x400000ULL	/* --fill: the hash guest's input */
+#define PAGES_START	0x200000ULL	/* --pages: from here to 1 MiB below the top */
+#define PAGES_MAGIC	0x6b71656d75706773ULL
 
 struct vm;
 
@@ -84,7 +86,7 @@ static struct {
 	int smp, timer_irqs, timeout;
 	unsigned long arg;
 	unsigned long fill_seed;
-	bool bench, invalid_cs, refused_first;
+	bool bench, invalid_cs, refused_first, pages;
 } opt = { .mem_mib = 6, .smp = 1, .timeout = 60 };
 
 static const char *accel_name(void)
@@ -425,6 +427,41 @@ static uint64_t fill_and_hash(struct vm *vm)
 	return h;
 }
 
+/* --pages: the end of the pages that name themselves (the guest gets it in RSI). */
+static uint64_t pages_end(struct vm *vm)
+{
+	return vm->mem_size - (1 << 20);
+}
+
+static void pages_fill(struct vm *vm)
+{
+	uint64_t gpa;
+
+	for (gpa = PAGES_START; gpa < pages_end(vm); gpa += 4096) {
+		uint64_t *page = (uint64_t *)(vm->mem + gpa);
+
+		page[0] = PAGES_MAGIC ^ gpa;
+		page[1] = 0;
+	}
+}
+
+/* What the guest wrote must be in the VMM's buffer at the same offset. */
+static unsigned long pages_check(struct vm *vm)
+{
+	unsigned long pages = 0, wrong = 0;
+	uint64_t gpa;
+
+	for (gpa = PAGES_START; gpa < pages_end(vm); gpa += 4096, pages++) {
+		uint64_t got = ((uint64_t *)(vm->mem + gpa))[1];
+
+		if (got != ~gpa && wrong++ < 4)
+			printf("pages: at %#llx the VMM reads %#llx\n",
+			       (unsigned long long)gpa, (unsigned long long)got);
+	}
+	printf("pages: the VMM checked %lu pages, %lu wrong\n", pages, wrong);
+	return wrong;
+}
+
 /* --- exits ---------------------------------------------------------------- */
 
 static void stop_all(struct vm *vm, int code)
@@ -750,6 +787,8 @@ static void __attribute__((noreturn)) usage(int status)
 	       "  --timer N       inject N timer interrupts (vector 0x20), one per HLT\n"
 	       "  --arg N         passed to the guest in RSI\n"
 	       "  --fill SEED     fill 1 MiB at %#llx and check the guest's hash of it\n"
+	       "  --pages         each page from 2 MiB to 1 MiB below the top names its\n"
+	       "                  address; check the guest's answer in every page\n"
 	       "  --kvm           run on /dev/kvm instead, for comparison\n"
 	       "  --timeout S     give up after S seconds (default 60)\n"
 	       "  --invalid-cs    a 64-bit code segment with D set, which no CPU enters\n"
@@ -795,6 +834,7 @@ static void parse_args(int argc, char **argv)
 		{ "bench", no_argument, NULL, 'b' },
 		{ "invalid-cs", no_argument, NULL, 'I' },
 		{ "refused-first", no_argument, NULL, 'R' },
+		{ "pages", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -815,6 +855,7 @@ static void parse_args(int argc, char **argv)
 		case 'b': opt.bench = true; break;
 		case 'I': opt.invalid_cs = true; break;
 		case 'R': opt.refused_first = true; break;
+		case 'P': opt.pages = true; break;
 		case 'h': usage(0);
 		default: usage(EXIT_SETUP);
 		}
@@ -855,6 +896,8 @@ int main(int argc, char **argv)
 	load_image(&vm, opt.real_mode ? REAL_LOAD : LONG_LOAD);
 	if (opt.fill_seed)
 		expected_hash = fill_and_hash(&vm);
+	if (opt.pages)
+		pages_fill(&vm);
 	add_memory(&vm, 0, 0, vm.mem, vm.mem_size, false);
 	{
 		/* A read-only slot whose first word the guest can read: "ROM!" */
@@ -886,7 +929,7 @@ int main(int argc, char **argv)
 			r.rip = LONG_LOAD;
 			r.rsp = vm.mem_size - (uint64_t)i * 0x10000;
 			r.rdi = i;
-			r.rsi = opt.arg;
+			r.rsi = opt.pages ? pages_end(&vm) : opt.arg;
 			r.rdx = vm.nvcpus;
 		}
 		if (i == 0 && opt.refused_first && !vm.kvm)
@@ -920,6 +963,8 @@ int main(int argc, char **argv)
 		if (got != expected_hash && vm.exit_code == 0)
 			vm.exit_code = 1;
 	}
+	if (opt.pages && pages_check(&vm) && vm.exit_code == 0)
+		vm.exit_code = 1;
 	if (opt.bench) {
 		unsigned long exits = 0;
 

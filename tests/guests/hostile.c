@@ -40,6 +40,77 @@ void on_fault(uint64_t rip, unsigned long vector)
 	guest_exit(100 + vector);
 }
 
+/* Case 12: each #GP is counted and the 3-byte MOV to CR4 skipped. */
+static volatile unsigned long gp_skipped;
+void gp_skip_entry(void);
+asm(".text\n"
+    "gp_skip_entry:\n"
+    "	addq $8, %rsp\n"		/* the error code */
+    "	addq $3, (%rsp)\n"		/* past mov %rax, %cr4 (0f 22 e0) */
+    "	incq gp_skipped(%rip)\n"
+    "	iretq\n");
+
+static uint64_t read_cr4(void)
+{
+	uint64_t v;
+
+	asm volatile("mov %%cr4, %0" : "=r"(v));
+	return v;
+}
+
+/* Sets CR4 to v with exactly mov %rax, %cr4; true when it took #GP. */
+static int write_cr4_faults(uint64_t v)
+{
+	unsigned long before = gp_skipped;
+
+	asm volatile(".byte 0x0f, 0x22, 0xe0" : : "a"(v) : "memory");
+	return gp_skipped != before;
+}
+
+/*
+ * The CR4 bits kqemu does not give a guest: each MOV to CR4 that sets one
+ * must fault with #GP and leave CR4 as it was.  A bit it does give (PGE)
+ * must still work.
+ */
+static int cr4_bits(void)
+{
+	static const struct { int bit; const char *name; } denied[] = {
+		{ 12, "LA57" }, { 13, "VMXE" }, { 14, "SMXE" }, { 15, "reserved 15" },
+		{ 18, "OSXSAVE" }, { 19, "reserved 19" }, { 22, "PKE" },
+		{ 23, "CET" }, { 24, "PKS" },
+	};
+	struct idt_gate gp_idt[14] __attribute__((aligned(16))) = { 0 };
+	uint64_t cr4 = read_cr4();
+	unsigned int i, bad = 0;
+
+	gp_idt[13] = interrupt_gate(gp_skip_entry);
+	load_idt(gp_idt, 14);
+	for (i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
+		int faulted = write_cr4_faults(cr4 | (1ULL << denied[i].bit));
+		uint64_t now = read_cr4();
+
+		if (!faulted || now != cr4) {
+			puts_serial("hostile: CR4.");
+			puts_serial(denied[i].name);
+			puts_serial(faulted ? " faulted but CR4 is now " : " was set without #GP: CR4 ");
+			put_hex(now);
+			puts_serial("\n");
+			bad++;
+			if (now != cr4)
+				write_cr4_faults(cr4);
+		}
+	}
+	if (write_cr4_faults(cr4 ^ (1 << 7)) || read_cr4() != (cr4 ^ (1 << 7)) ||
+	    write_cr4_faults(cr4) || read_cr4() != cr4) {
+		puts_serial("hostile: toggling CR4.PGE did not work\n");
+		bad++;
+	}
+	if (bad)
+		return 1;
+	puts_serial("hostile: every CR4 bit kqemu keeps took #GP, CR4 unchanged; PGE toggles\n");
+	return 100 + 13;
+}
+
 static void catch_faults(void)
 {
 	idt[6] = interrupt_gate(ud_entry);
@@ -100,6 +171,8 @@ int main(unsigned long vcpu, unsigned long what, unsigned long nvcpus)
 				 "r"(what == 10 ? 0x3fff0000UL : ROM_BASE + 0x1000)
 			     : "memory");
 		break;
+	case 12:	/* the CR4 bits a guest does not get */
+		return cr4_bits();
 	}
 	return 42;
 }

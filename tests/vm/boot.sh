@@ -22,9 +22,10 @@ shift 4
 # #VMEXIT at once, and in the host's own code too, until an IPI reaches
 # that vCPU (7-35 s under the fuzzer, reported as soft lockups).  The fuzzer
 # therefore sends such IPIs itself, every 10 ms (sfuzz.c, the heartbeat).
-# KQEMU_TCG_THREAD=multi overrides.
+# KQEMU_TCG_THREAD=multi overrides.  KQEMU_CPU replaces the CPU model
+# (run.sh's la57 leg: EPYC,+la57, a host with 5-level paging).
 timeout --foreground "$limit" qemu-system-x86_64 -accel "tcg,thread=${KQEMU_TCG_THREAD:-single}" \
-	-cpu EPYC -smp 2 -m 2048 \
+	-cpu "${KQEMU_CPU:-EPYC}" -smp 2 -m 2048 \
 	-nographic -no-reboot -monitor none -serial stdio \
 	-kernel "$kernel" -initrd "$initrd" \
 	-append "console=ttyS0 panic=-1 loglevel=4 $*" </dev/null >"$log" 2>&1 &

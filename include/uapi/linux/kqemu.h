@@ -16,6 +16,8 @@
  *   - Every ioctl on every fd fails with EACCES once the fd's opener is no
  *     longer allowed by the in-kernel access policy (revocation).  It stays
  *     that way even if the policy later allows the opener again: open anew.
+ *     This holds whatever the fd did meanwhile: an fd left idle while its
+ *     opener was denied and then allowed again is revoked all the same.
  *   - A VM fd used by a process other than the one that created the VM
  *     (another mm) fails with EIO.
  *   - Pointers travel as __u64.
@@ -138,7 +140,9 @@ struct kqemu_slot_id {
 
 /*
  * KQEMU_CREATE_VCPU (VM ioctl): returns a new vCPU fd (O_CLOEXEC).  mmap
- * KQEMU_RUN_SIZE bytes of it at offset 0 for its struct kqemu_run.
+ * KQEMU_RUN_SIZE bytes of it at offset 0 for its struct kqemu_run; mmap
+ * follows the rules of an ioctl: EACCES once revoked, EIO from another
+ * process, EINVAL for another size or offset.
  * Errors:
  *   EINVAL      flags or reserved nonzero, id >= KQEMU_MAX_VCPUS
  *   EEXIST      a vCPU with this id exists in the VM

@@ -22,6 +22,14 @@ G=/guests
 run_guest "hello over the serial port (long mode)" 0 "^Hello from a kqemu guest" member $G/hello.bin
 run_guest "hello in real mode" 0 "^Hello from real mode" member --real $G/real16.bin
 run_guest "a CPU-bound hash of guest memory matches the host's" 0 "hash: .*: match" member --fill 7 $G/hash.bin
+# Each page names its own address: a nested table of the wrong depth (a
+# 4-level root on a 5-level-paging host) or a leaf to the wrong page fails.
+run_guest "every guest page is the VMM's page at the same offset, both ways" 0 "pages: the VMM checked 768 pages, 0 wrong" member --pages $G/pages.bin
+run_guest "... and in 512 MiB (root: beyond RLIMIT_MEMLOCK)" 0 "pages: the VMM checked 130304 pages, 0 wrong" root --mem 512 --pages $G/pages.bin
+if [ "${kqemu_la57:-0}" = 1 ]; then
+	check "the host runs with 5-level paging (la57 in /proc/cpuinfo), so the nested table has 5 levels" \
+		'grep -qw la57 /proc/cpuinfo'
+fi
 run_guest "MMIO reads and writes of every width, and a read-only slot" 0 "mmio: all checks passed" member $G/mmio.bin
 run_guest "a write to a read-only slot is an MMIO exit with its data" 0 "mmio: write 0xe0000000 <- 0x12345678 (4 bytes)" member $G/mmio.bin
 run_guest "100 injected timer interrupts are counted" 0 "timer: counted 100 interrupts" member --timer 100 --arg 100 $G/timer.bin
@@ -68,6 +76,7 @@ else
 	took=$(($(date +%s) - start))
 	check "a refused entry leaves the host's interrupts able to end the guest (${took} s for a 3 s timeout)" '[ $took -le 8 ]'
 fi
+run_guest "hostile: setting a CR4 bit kqemu keeps (OSXSAVE, PKE, LA57, VMXE, CET, ...) is #GP and leaves CR4 alone" 113 "every CR4 bit kqemu keeps took #GP" member --arg 12 $G/hostile.bin
 run_guest "hostile: debug register access is #UD, at the MOV" 106 "#UD at the faulting instruction" member --arg 8 $G/hostile.bin
 run_guest "a state no CPU enters is a FAIL_ENTRY exit" 123 "exit: FAIL_ENTRY" member --invalid-cs $G/hello.bin
 run_guest "after a refused entry the vCPU holds the state it was given" 123 "after the refused entry: .*(as given)" member --invalid-cs $G/hello.bin
@@ -100,6 +109,7 @@ if [ -s "$kvm_order" ]; then
 	run_guest "kqemu runs it right after, in the same boot" 0 "^Hello from a kqemu guest" member $G/hello.bin
 	run_guest "KVM runs the hash guest after kqemu" 0 "hash: .*: match" member --kvm --fill 3 $G/hash.bin
 	run_guest "kqemu runs the hash guest after KVM" 0 "hash: .*: match" member --fill 3 $G/hash.bin
+	run_guest "KVM: every guest page is the VMM's page at the same offset" 0 "pages: the VMM checked 768 pages, 0 wrong" member --kvm --pages $G/pages.bin
 	if [ "$backend" = svm ] &&
 	   [ "$(cat /sys/module/kvm/parameters/enable_virt_at_load 2>/dev/null)" = Y ]; then
 		echo 0 >/sys/module/kqemu/parameters/share_svm

@@ -261,6 +261,35 @@ static int revoke_root(void *unused)
 	return ioctl(devfd, KQEMU_GET_API_VERSION) == -1 && errno == EACCES ? 0 : 2;
 }
 
+/*
+ * An fd that does nothing while its user is denied and then allowed again
+ * must be revoked all the same: "for good" cannot hang on an ioctl landing
+ * in the window.
+ */
+static int idle_revoked_member(void *unused)
+{
+	int devfd, vmfd, cpufd, bad = 0;
+	void *run;
+
+	devfd = kqemu_open();
+	vmfd = devfd >= 0 ? create_vm(devfd) : -1;
+	cpufd = vmfd >= 0 ? create_vcpu(vmfd, 0) : -1;
+	if (cpufd < 0)
+		return 1;
+	child_post();
+	child_wait();	/* denied, then allowed again, while we did nothing */
+	if (!(ioctl(devfd, KQEMU_GET_API_VERSION) == -1 && errno == EACCES))
+		bad |= 2;
+	if (!(create_vcpu(vmfd, 1) == -1 && errno == EACCES))
+		bad |= 4;
+	if (!(ioctl(cpufd, KQEMU_RUN) == -1 && errno == EACCES))
+		bad |= 8;
+	run = mmap(NULL, KQEMU_RUN_SIZE, PROT_READ, MAP_SHARED, cpufd, 0);
+	if (!(run == MAP_FAILED && errno == EACCES))
+		bad |= 16;
+	return bad;
+}
+
 static void test_revocation(void)
 {
 	long before = read_stat("revocations");
@@ -283,6 +312,21 @@ static void test_revocation(void)
 	       ret);
 	report(read_stat("revocations") == before + 3,
 	       "revocations counted: %ld -> %ld", before, read_stat("revocations"));
+
+	before = read_stat("revocations");
+	bg_start(&bg, &member, idle_revoked_member);
+	if (bg_wait(&bg)) {
+		set_param("allow_groups", "");
+		set_param("allow_groups", "990");
+		bg_post(&bg);
+	}
+	ret = bg_finish(&bg);
+	report(ret == 0,
+	       "fds left idle while their user was denied and allowed again stay revoked, mmap included (status %#x)",
+	       ret);
+	report(read_stat("revocations") == before + 3,
+	       "the idle fds' revocations counted: %ld -> %ld", before,
+	       read_stat("revocations"));
 
 	bg_start(&bg, &root_user, revoke_root);
 	if (bg_wait(&bg)) {
@@ -593,8 +637,13 @@ static void test_slot_rules(int vmfd)
 /* A VM belongs to its creator's mm; the device fd does not. */
 static void test_other_process(int devfd, int vmfd)
 {
+	int cpufd = create_vcpu(vmfd, 7);
 	pid_t pid;
 
+	if (cpufd < 0) {
+		report(false, "a vCPU for the other-process checks: %s", strerror(errno));
+		return;
+	}
 	fflush(stdout);
 	pid = fork();
 	if (pid == 0) {
@@ -602,11 +651,15 @@ static void test_other_process(int devfd, int vmfd)
 
 		expect_errno(ioctl(vmfd, KQEMU_DELETE_MEMORY_SLOT, &id), EIO,
 			     "a VM fd used by another process (forked child)");
+		expect_errno(mmap(NULL, KQEMU_RUN_SIZE, PROT_READ, MAP_SHARED,
+				  cpufd, 0) == MAP_FAILED ? -1 : 0, EIO,
+			     "a vCPU's run area mapped by another process (forked child)");
 		expect_ok(create_vm(devfd),
 			  "an inherited /dev/kqemu fd creates a VM of the child's own");
 		_exit(0);
 	}
 	waitpid(pid, NULL, 0);
+	close(cpufd);
 }
 
 static void test_unknown_ioctls(int devfd, int vmfd)
@@ -890,6 +943,62 @@ static int validation_member(void *unused)
 	return 0;
 }
 
+/* --- the nested page tables' memory ------------------------------------- */
+
+/*
+ * Adding and deleting slots in a loop must not grow kernel memory: the
+ * tables a slot needed are freed with it.  Each slot lands in a different
+ * 512 GiB region, so that it needs tables of its own at every level.
+ */
+static int table_pages_member(void *unused)
+{
+	int devfd = kqemu_open(), vmfd, i, bad = 0;
+	long base, with_slot = 0, after;
+	void *mem = map_pages(16, PROT_READ | PROT_WRITE);
+
+	vmfd = devfd >= 0 ? create_vm(devfd) : -1;
+	if (vmfd < 0 || !mem)
+		return 1;
+	base = read_stat("page_tables");
+	for (i = 0; i < 200; i++) {
+		uint64_t gpa = ((uint64_t)(i % 500) << 39) + ((uint64_t)i << 21);
+
+		if (add_slot(vmfd, 3, gpa, 16 * PAGE, mem, 0)) {
+			printf("# slot at %#llx: %s\n", (unsigned long long)gpa, strerror(errno));
+			bad |= 2;
+			break;
+		}
+		if (i == 0)
+			with_slot = read_stat("page_tables");
+		if (del_slot(vmfd, 3)) {
+			bad |= 4;
+			break;
+		}
+	}
+	after = read_stat("page_tables");
+	printf("# page-table pages: %ld with the VM, %ld with one small slot, %ld after 200 slots came and went\n",
+	       base, with_slot, after);
+	/* 3 tables below the root (4-level) or 4 (5-level). */
+	if (with_slot - base < 3 || with_slot - base > 4)
+		bad |= 8;
+	if (after != base)
+		bad |= 16;
+	close(vmfd);
+	close(devfd);
+	return bad;
+}
+
+static void test_table_pages(void)
+{
+	int ret = run_as(&member, table_pages_member, NULL);
+
+	report(ret == 0,
+	       "200 slots added and deleted leave no page-table page behind (status %#x)", ret);
+	report(read_stat("page_tables") == 0,
+	       "no page-table page is left once the VMs are gone (%ld)",
+	       read_stat("page_tables"));
+}
+
 /* --- module lifetime ----------------------------------------------------- */
 
 static int delete_module(const char *name)
@@ -967,9 +1076,10 @@ static void test_fuzz(void)
 	report(ret == 0, "random ioctls as a member (status %d)", ret);
 	ret = run_as(&root_user, fuzz_as, "root");
 	report(ret == 0, "random ioctls as root (status %d)", ret);
-	report(read_stat("vms") == 0 && read_stat("pinned_bytes") == 0,
-	       "after the fuzzer nothing is left (vms %ld, pinned_bytes %ld)",
-	       read_stat("vms"), read_stat("pinned_bytes"));
+	report(read_stat("vms") == 0 && read_stat("pinned_bytes") == 0 &&
+	       read_stat("page_tables") == 0,
+	       "after the fuzzer nothing is left (vms %ld, pinned_bytes %ld, page_tables %ld)",
+	       read_stat("vms"), read_stat("pinned_bytes"), read_stat("page_tables"));
 }
 
 static int exec_compat32(void *unused)
@@ -1000,6 +1110,7 @@ int main(int argc, char **argv)
 	test_vm_quota();
 	test_pinned_quota();
 	test_vcpu_quota();
+	test_table_pages();
 	ret = run_as(&member, validation_member, NULL);
 	report(ret == 0, "validation suite ran to its end as a member (status %d)", ret);
 	ret = run_as(&member, exec_compat32, NULL);
