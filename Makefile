@@ -59,18 +59,25 @@ clean:
 .PHONY: all module guest helper check check-helper check-unit check-vm clean
 
 # The demo VMM and the guest programs it runs.
-GUESTS := hello hash mmio timer smp hostile bench pages
+GUESTS := hello hash mmio timer smp hostile bench pages msrs
 GUEST_BINS := $(GUESTS:%=$(BUILD)/guests/%.bin) $(BUILD)/guests/real16.bin
 FREESTANDING := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
 	-mno-red-zone -mgeneral-regs-only -fno-asynchronous-unwind-tables \
 	-nostdlib -static -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments -Wl,--build-id=none
 
-tools: $(BUILD)/tools/kqemu-run $(GUEST_BINS)
+tools: $(BUILD)/tools/kqemu-run $(BUILD)/tools/kqemu-run32 $(GUEST_BINS)
 
 $(BUILD)/tools/kqemu-run: tools/kqemu-run.c include/uapi/linux/kqemu.h
 	@mkdir -p $(@D)
 	$(CC) -static -O2 -pthread -Wall -Wextra -Werror -Iinclude/uapi -o $@ $<
+
+# The same VMM as a 32-bit program, for the VM suite: a 32-bit process has a
+# nonzero GS selector (its TLS), which the world switch must put back
+# without touching the guest's KERNEL_GS_BASE.
+$(BUILD)/tools/kqemu-run32: tools/kqemu-run.c include/uapi/linux/kqemu.h
+	@mkdir -p $(@D)
+	$(CC) -m32 -static -O2 -pthread -Wall -Wextra -Werror -Iinclude/uapi -o $@ $<
 
 $(BUILD)/guests/%.elf: tests/guests/%.c tests/guests/start.S tests/guests/guest.h tests/guests/guest.lds
 	@mkdir -p $(@D)

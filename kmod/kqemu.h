@@ -135,6 +135,22 @@ struct kqemu_insn {
 	u64 imm;
 };
 
+/*
+ * The MSRs the hardware uses while the guest runs, which are the guest's
+ * own (msr.c): loaded around every entry, never the host's.
+ */
+struct kqemu_msrs {
+	u64 star, lstar, cstar, sfmask, kernel_gs_base;
+	u64 sysenter_cs, sysenter_esp, sysenter_eip;
+	u64 pat, tsc_aux, spec_ctrl;
+};
+
+/* The host's values of those a backend loads by hand, while a guest runs. */
+struct kqemu_host_msrs {
+	u64 star, lstar, cstar, sfmask;
+	u64 tsc_aux, spec_ctrl;
+};
+
 struct kqemu_vcpu {
 	struct kqemu_vm *vm;
 	struct kqemu_client client;
@@ -159,6 +175,7 @@ struct kqemu_vcpu {
 	u64 next_rip;			/* where the guest goes on once it is answered */
 	u8 io_size;			/* for an IN: how much of RAX it fills */
 	struct kqemu_insn mmio_insn;	/* for an MMIO read: where the data goes */
+	struct kqemu_msrs msrs;
 	union kqemu_fpu_area {
 		u8 bytes[512];
 	} __aligned(16) fpu;
@@ -212,6 +229,62 @@ void kqemu_gpt_unmap(struct kqemu_gpt *gpt, u64 gpa, u64 size);
  */
 #define KQEMU_CR4_GUEST	(GENMASK_ULL(11, 0) | GENMASK_ULL(17, 16) | GENMASK_ULL(21, 20))
 #define KQEMU_EFER_GUEST (EFER_SCE | EFER_LME | EFER_LMA | EFER_NX | EFER_FFXSR)
+
+/* Guest MSRs (msr.c). */
+void kqemu_msrs_reset(struct kqemu_msrs *m);
+bool kqemu_has_tsc_aux(void);
+int kqemu_handle_msr_exit(struct kqemu_vcpu *vcpu, bool is_write, u64 next);
+void kqemu_load_guest_msrs(const struct kqemu_msrs *g, struct kqemu_host_msrs *h,
+			   bool syscall_msrs);
+void kqemu_put_host_msrs(const struct kqemu_msrs *g, const struct kqemu_host_msrs *h,
+			 bool syscall_msrs);
+void kqemu_queue_gp(struct kqemu_vcpu *vcpu);
+
+/*
+ * RDMSR and WRMSR, our own: the kernel's accessors changed names (rdmsrl,
+ * rdmsrq) between the releases kqemu builds for, and these are only ever
+ * used on MSRs the CPU is known to have, with interrupts off.
+ */
+static inline u64 kqemu_rdmsr(u32 msr)
+{
+	u32 lo, hi;
+
+	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
+	return ((u64)hi << 32) | lo;
+}
+
+static inline void kqemu_wrmsr(u32 msr, u64 val)
+{
+	asm volatile("wrmsr" : : "c"(msr), "a"((u32)val), "d"((u32)(val >> 32))
+		     : "memory");
+}
+
+/*
+ * The host's debug registers around a guest: VM exit leaves DR7 at 0x400
+ * (every breakpoint off) and DR6 may hold what the guest's debug events
+ * set, so both are put back as they were, for the host's own breakpoints
+ * and #DB handler.  DR0-3 stay the host's: a guest's MOV DR is #UD.
+ */
+struct kqemu_host_dr {
+	unsigned long dr6, dr7;
+};
+
+static inline void kqemu_save_host_dr(struct kqemu_host_dr *h)
+{
+	asm volatile("mov %%dr6, %0" : "=r"(h->dr6));
+	asm volatile("mov %%dr7, %0" : "=r"(h->dr7));
+}
+
+static inline void kqemu_restore_host_dr(const struct kqemu_host_dr *h)
+{
+	unsigned long dr6;
+
+	if (h->dr7 & 0xff)
+		asm volatile("mov %0, %%dr7" : : "r"(h->dr7));
+	asm volatile("mov %%dr6, %0" : "=r"(dr6));
+	if (dr6 != h->dr6)
+		asm volatile("mov %0, %%dr6" : : "r"(h->dr6));
+}
 
 /* Emulation helpers shared by the backends (emulate.c). */
 int kqemu_guest_cr4_write(u64 old, u64 val, u64 efer, u64 cr3);

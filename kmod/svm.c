@@ -127,6 +127,7 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 #define I1_SMI		BIT(2)
 #define I1_INIT		BIT(3)
 #define I1_VINTR	BIT(4)
+#define I1_RDPMC	BIT(15)
 #define I1_CPUID	BIT(18)
 #define I1_RSM		BIT(19)
 #define I1_INVD		BIT(22)
@@ -149,6 +150,7 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 #define EXIT_SMI	0x062
 #define EXIT_INIT	0x063
 #define EXIT_VINTR	0x064
+#define EXIT_RDPMC	0x06f
 #define EXIT_CPUID	0x072
 #define EXIT_RSM	0x073
 #define EXIT_INVD	0x076
@@ -225,39 +227,12 @@ struct svm_vcpu {
 	struct vmcb_save entered;	/* the state the last VMRUN was given */
 };
 
-static inline u64 svm_rdmsr(u32 msr)
-{
-	u32 lo, hi;
-
-	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-	return ((u64)hi << 32) | lo;
-}
-
-static inline void svm_wrmsr(u32 msr, u64 val)
-{
-	asm volatile("wrmsr" : : "c"(msr), "a"((u32)val), "d"((u32)(val >> 32))
-		     : "memory");
-}
-
 /* Our own, as the kernel's cpuid helpers moved between releases. */
 static void svm_cpuid(u32 leaf, u32 *eax, u32 *ebx, u32 *ecx, u32 *edx)
 {
 	asm volatile("cpuid"
 		     : "=a"(*eax), "=b"(*ebx), "=c"(*ecx), "=d"(*edx)
 		     : "a"(leaf), "c"(0));
-}
-
-static inline unsigned long svm_get_dr7(void)
-{
-	unsigned long val;
-
-	asm volatile("mov %%dr7, %0" : "=r"(val));
-	return val;
-}
-
-static inline void svm_set_dr7(unsigned long val)
-{
-	asm volatile("mov %0, %%dr7" : : "r"(val));
 }
 
 void __kqemu_svm_vmrun(u64 vmcb_pa, u64 *gprs, u64 host_save_pa);
@@ -323,7 +298,6 @@ static void svm_reset_state(struct vmcb_save *save)
 	save->rflags = 2;
 	save->dr6 = 0xffff0ff0;
 	save->dr7 = 0x400;
-	save->g_pat = 0x0007040600070406ULL;	/* the power-on PAT */
 }
 
 static int svm_vcpu_init(struct kqemu_vcpu *vcpu)
@@ -353,7 +327,8 @@ static int svm_vcpu_init(struct kqemu_vcpu *vcpu)
 	 * #MC: a machine check is the host's to handle, not the guest's.
 	 */
 	c->intercept_exceptions = BIT(VEC_DB) | BIT(VEC_AC) | BIT(VEC_MC);
-	c->intercept_misc1 = I1_INTR | I1_NMI | I1_SMI | I1_INIT | I1_CPUID |
+	/* RDPMC: the performance counters are the host's (guests have no PMU). */
+	c->intercept_misc1 = I1_INTR | I1_NMI | I1_SMI | I1_INIT | I1_RDPMC | I1_CPUID |
 			     I1_RSM | I1_INVD | I1_HLT | I1_INVLPGA | I1_IOIO |
 			     I1_MSR | I1_FERR_FREEZE | I1_SHUTDOWN;
 	c->intercept_misc2 = I2_ALL;
@@ -583,19 +558,20 @@ static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	struct svm_cpu *sc = this_cpu_ptr(&svm_cpus);
 	struct vmcb_control *c = &sv->vmcb->control;
 	int cpu = smp_processor_id();
-	u64 efer = svm_rdmsr(MSR_EFER), hsave;
+	u64 efer = kqemu_rdmsr(MSR_EFER), hsave;
 	bool shared = efer & EFER_SVME;
 	/* Another hypervisor's translations may be in any ASID. */
 	bool flush_all = shared;
-	unsigned long dr7;
+	struct kqemu_host_msrs host_msrs;
+	struct kqemu_host_dr host_dr;
 	int tlb_gen;
 
 	if (shared && !READ_ONCE(share_svm))
 		return -EBUSY;
 	if (!shared)
-		svm_wrmsr(MSR_EFER, efer | EFER_SVME);
-	hsave = svm_rdmsr(SVM_MSR_VM_HSAVE_PA);
-	svm_wrmsr(SVM_MSR_VM_HSAVE_PA, page_to_phys(sc->hsave));
+		kqemu_wrmsr(MSR_EFER, efer | EFER_SVME);
+	hsave = kqemu_rdmsr(SVM_MSR_VM_HSAVE_PA);
+	kqemu_wrmsr(SVM_MSR_VM_HSAVE_PA, page_to_phys(sc->hsave));
 
 	if (sv->last_cpu != cpu || sv->asid_gen != sc->asid_gen) {
 		flush_all |= svm_new_asid(sv, sc);
@@ -625,17 +601,27 @@ static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	if ((c->event_inj & (EVENT_VALID | EVENT_TYPE_MASK)) == (EVENT_VALID | EVENT_TYPE_INTR))
 		smp_send_reschedule(cpu);
 
-	dr7 = svm_get_dr7();
+	kqemu_save_host_dr(&host_dr);
+	kqemu_load_guest_msrs(&vcpu->msrs, &host_msrs, false);
 	asm volatile("fxrstor64 %0" : : "m"(vcpu->fpu));
 	__kqemu_svm_vmrun(sv->vmcb_pa, vcpu->gprs, page_to_phys(sc->host_save));
 	asm volatile("fxsave64 %0" : "=m"(vcpu->fpu));
-	if (dr7 & 0xff)
-		svm_set_dr7(dr7);
+	kqemu_put_host_msrs(&vcpu->msrs, &host_msrs, false);
+	kqemu_restore_host_dr(&host_dr);
 	c->tlb_ctl = 0;
 
-	svm_wrmsr(SVM_MSR_VM_HSAVE_PA, hsave);
+	kqemu_wrmsr(SVM_MSR_VM_HSAVE_PA, hsave);
 	if (!shared)
-		svm_wrmsr(MSR_EFER, efer);
+		kqemu_wrmsr(MSR_EFER, efer);
+
+	/*
+	 * A machine check that hit while the guest ran is the host's: hand
+	 * it to the host's handler now, on this CPU and with interrupts still
+	 * off, as if it had come outside the guest (as KVM does), not later
+	 * from the exit handler with the state it reports long gone.
+	 */
+	if ((u32)c->exit_code == EXIT_EXCP_BASE + VEC_MC)
+		asm volatile("int $0x12");
 	return 0;
 }
 
@@ -851,15 +837,7 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	case EXIT_IOIO:
 		return handle_io(vcpu, sv);
 	case EXIT_MSR:
-		run->exit_reason = KQEMU_EXIT_MSR;
-		run->msr.index = vcpu->gprs[1];
-		run->msr.is_write = c->exit_info1 & 1;
-		run->msr.error = 0;
-		run->msr.data = run->msr.is_write ?
-			(u32)vcpu->gprs[0] | (vcpu->gprs[2] << 32) : 0;
-		vcpu->pending_exit = KQEMU_EXIT_MSR;
-		vcpu->next_rip = next_rip(sv, vcpu->rip, 2);
-		return 1;
+		return kqemu_handle_msr_exit(vcpu, c->exit_info1 & 1, next_rip(sv, vcpu->rip, 2));
 	case EXIT_NPF:
 		return handle_npf(vcpu, sv);
 	case EXIT_CR4_WRITE:
@@ -876,11 +854,10 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 		vcpu->exception.error = 0;
 		return 0;
 	case EXIT_EXCP_BASE + VEC_MC:
-		/*
-		 * The hardware error happened while the guest ran: hand it to
-		 * the host's own handler, as if it had come outside the guest.
-		 */
-		asm volatile("int $0x12");
+		return 0;	/* handed to the host in svm_enter() already */
+	case EXIT_RDPMC:
+		/* As on a CPU whose PMU the guest does not have. */
+		queue_exception(vcpu, VEC_GP, true);
 		return 0;
 	case EXIT_INVD:
 	case EXIT_WBINVD:
@@ -911,6 +888,24 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	return 1;
 }
 
+/*
+ * The guest's syscall, SYSENTER, SWAPGS and PAT MSRs, where VMLOAD loads
+ * them from and VMSAVE stores them to; the host's are VMSAVEd to the
+ * CPU's host_save page around the guest (svm_vmrun.S).
+ */
+static void svm_load_msrs(struct vmcb_save *save, const struct kqemu_msrs *m)
+{
+	save->star = m->star;
+	save->lstar = m->lstar;
+	save->cstar = m->cstar;
+	save->sfmask = m->sfmask;
+	save->kernel_gs_base = m->kernel_gs_base;
+	save->sysenter_cs = m->sysenter_cs;
+	save->sysenter_esp = m->sysenter_esp;
+	save->sysenter_eip = m->sysenter_eip;
+	save->g_pat = m->pat;
+}
+
 static int svm_run(struct kqemu_vcpu *vcpu)
 {
 	struct svm_vcpu *sv = vcpu->arch;
@@ -935,6 +930,7 @@ static int svm_run(struct kqemu_vcpu *vcpu)
 	vmcb->save.rsp = vcpu->gprs[4];
 	vmcb->save.rip = vcpu->rip;
 	vmcb->save.rflags = vcpu->rflags;
+	svm_load_msrs(&vmcb->save, &vcpu->msrs);
 	if (svm_prepare_events(vcpu, sv))
 		goto out_to_user;
 
@@ -962,6 +958,8 @@ static int svm_run(struct kqemu_vcpu *vcpu)
 	vcpu->gprs[4] = vmcb->save.rsp;
 	vcpu->rip = vmcb->save.rip;
 	vcpu->rflags = vmcb->save.rflags;
+	/* SWAPGS changes it without a WRMSR; the others only WRMSR does. */
+	vcpu->msrs.kernel_gs_base = vmcb->save.kernel_gs_base;
 	ret = svm_handle_exit(vcpu, sv);
 	if (ret <= 0)
 		return ret;
@@ -1022,7 +1020,7 @@ int kqemu_svm_init(void)
 	svm_cpuid(0x80000001, &eax, &ebx, &ecx, &edx);
 	if (!(ecx & BIT(2)))
 		return ENODEV;
-	if (svm_rdmsr(SVM_MSR_VM_CR) & SVM_VM_CR_SVMDIS) {
+	if (kqemu_rdmsr(SVM_MSR_VM_CR) & SVM_VM_CR_SVMDIS) {
 		pr_info("AMD-V is disabled by the firmware (VM_CR.SVMDIS): enable SVM in the firmware setup\n");
 		return EPERM;
 	}

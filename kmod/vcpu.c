@@ -24,6 +24,15 @@ static bool reserved_clear(const void *p, size_t len)
 	return !memchr_inv(p, 0, len);
 }
 
+/* #GP(0) at the next entry, with RIP still at the faulting instruction. */
+void kqemu_queue_gp(struct kqemu_vcpu *vcpu)
+{
+	vcpu->exception.pending = true;
+	vcpu->exception.vector = 13;
+	vcpu->exception.has_error = true;
+	vcpu->exception.error = 0;
+}
+
 static void vcpu_complete_exit(struct kqemu_vcpu *vcpu)
 {
 	struct kqemu_run *run = vcpu->run;
@@ -52,11 +61,7 @@ static void vcpu_complete_exit(struct kqemu_vcpu *vcpu)
 		break;
 	case KQEMU_EXIT_MSR:
 		if (run->msr.error) {
-			/* #GP(0), with RIP still at the instruction. */
-			vcpu->exception.pending = true;
-			vcpu->exception.vector = 13;
-			vcpu->exception.has_error = true;
-			vcpu->exception.error = 0;
+			kqemu_queue_gp(vcpu);
 			vcpu->pending_exit = 0;
 			return;
 		}
@@ -277,6 +282,7 @@ long kqemu_create_vcpu(struct kqemu_vm *vm, void __user *argp)
 	vcpu->vm = vm;
 	vcpu->id = args.id;
 	vcpu->pending_irq = -1;
+	kqemu_msrs_reset(&vcpu->msrs);
 	mutex_init(&vcpu->mutex);
 	kqemu_client_copy(&vcpu->client, &vm->client);
 	atomic_long_inc(&kqemu_stats.vcpus);

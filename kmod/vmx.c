@@ -156,6 +156,7 @@
 #define PROC_INTR_WINDOW	BIT(2)
 #define PROC_HLT		BIT(7)
 #define PROC_MWAIT		BIT(10)
+#define PROC_RDPMC		BIT(11)
 #define PROC_CR3_LOAD		BIT(15)
 #define PROC_CR3_STORE		BIT(16)
 #define PROC_CR8_LOAD		BIT(19)
@@ -194,6 +195,7 @@
 #define XR_GETSEC		11
 #define XR_HLT			12
 #define XR_INVD			13
+#define XR_RDPMC		15
 #define XR_RSM			17
 #define XR_VMCALL		18	/* 18-27: the VMX instructions */
 #define XR_VMXON		27
@@ -307,7 +309,6 @@ struct vmx_vcpu {
 	u64 gdt_base, idt_base;
 	u32 gdt_limit, idt_limit;
 	u64 cr0, cr2, cr3, cr4, efer, cr8;
-	u64 kernel_gs_base;
 	u64 pdpte[4];
 	bool pdptes_stale;		/* load them from guest memory at entry */
 	u32 intr_state;
@@ -326,20 +327,6 @@ struct vmx_vcpu {
 
 /* The order of kqemu_sregs' segments in the VMCS's. */
 enum { S_ES, S_CS, S_SS, S_DS, S_FS, S_GS, S_LDTR, S_TR };
-
-static inline u64 vmx_rdmsr(u32 msr)
-{
-	u32 lo, hi;
-
-	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-	return ((u64)hi << 32) | lo;
-}
-
-static inline void vmx_wrmsr(u32 msr, u64 val)
-{
-	asm volatile("wrmsr" : : "c"(msr), "a"((u32)val), "d"((u32)(val >> 32))
-		     : "memory");
-}
 
 static void vmx_cpuid(u32 leaf, u32 *eax, u32 *ebx, u32 *ecx, u32 *edx)
 {
@@ -394,19 +381,6 @@ static inline unsigned long vmx_read_cr2(void)
 static inline void vmx_write_cr2(unsigned long val)
 {
 	asm volatile("mov %0, %%cr2" : : "r"(val));
-}
-
-static inline unsigned long vmx_get_dr7(void)
-{
-	unsigned long val;
-
-	asm volatile("mov %%dr7, %0" : "=r"(val));
-	return val;
-}
-
-static inline void vmx_set_dr7(unsigned long val)
-{
-	asm volatile("mov %0, %%dr7" : : "r"(val));
 }
 
 /* VMX instructions: true on success (neither CF nor ZF set). */
@@ -833,9 +807,9 @@ static void write_guest_state(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	vmwrite(F_GUEST_RSP, vcpu->gprs[4]);
 	vmwrite(F_GUEST_RIP, vcpu->rip);
 	vmwrite(F_GUEST_RFLAGS, vcpu->rflags);
-	vmwrite(F_GUEST_SYSENTER_CS, 0);
-	vmwrite(F_GUEST_SYSENTER_ESP, 0);
-	vmwrite(F_GUEST_SYSENTER_EIP, 0);
+	vmwrite(F_GUEST_SYSENTER_CS, vcpu->msrs.sysenter_cs);
+	vmwrite(F_GUEST_SYSENTER_ESP, vcpu->msrs.sysenter_esp);
+	vmwrite(F_GUEST_SYSENTER_EIP, vcpu->msrs.sysenter_eip);
 	vmwrite(F_GUEST_ACTIVITY, 0);
 	if (vmx.time_slice)
 		vmwrite(F_GUEST_PREEMPT_TIMER, vmx.time_slice);
@@ -852,8 +826,8 @@ static void write_guest_state(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 
 struct vmx_host {
 	u16 ds, es, fs, gs, ldt, tr;
-	u64 fs_base, kernel_gs_base, debugctl;
-	unsigned long dr7;
+	u64 fs_base, debugctl;
+	struct kqemu_host_dr dr;
 	struct desc_ptr gdt, idt;
 };
 
@@ -878,7 +852,7 @@ static void write_host_state(struct vmx_host *h, unsigned long cr4)
 	savesegment(es, h->es);
 	savesegment(fs, h->fs);
 	savesegment(gs, h->gs);
-	h->fs_base = vmx_rdmsr(VMX_MSR_FS_BASE);
+	h->fs_base = kqemu_rdmsr(VMX_MSR_FS_BASE);
 
 	vmwrite(F_HOST_CR0, vmx_read_cr0());
 	vmwrite(F_HOST_CR3, vmx_read_cr3());
@@ -892,14 +866,14 @@ static void write_host_state(struct vmx_host *h, unsigned long cr4)
 	vmwrite(F_HOST_GS_SEL, 0);
 	vmwrite(F_HOST_TR_SEL, h->tr);
 	vmwrite(F_HOST_FS_BASE, h->fs_base);
-	vmwrite(F_HOST_GS_BASE, vmx_rdmsr(VMX_MSR_GS_BASE));
+	vmwrite(F_HOST_GS_BASE, kqemu_rdmsr(VMX_MSR_GS_BASE));
 	vmwrite(F_HOST_TR_BASE, host_tr_base(h));
 	vmwrite(F_HOST_GDTR_BASE, h->gdt.address);
 	vmwrite(F_HOST_IDTR_BASE, h->idt.address);
-	vmwrite(F_HOST_SYSENTER_CS, vmx_rdmsr(VMX_MSR_SYSENTER_CS));
-	vmwrite(F_HOST_SYSENTER_ESP, vmx_rdmsr(VMX_MSR_SYSENTER_ESP));
-	vmwrite(F_HOST_SYSENTER_EIP, vmx_rdmsr(VMX_MSR_SYSENTER_EIP));
-	vmwrite(F_HOST_EFER, vmx_rdmsr(MSR_EFER));
+	vmwrite(F_HOST_SYSENTER_CS, kqemu_rdmsr(VMX_MSR_SYSENTER_CS));
+	vmwrite(F_HOST_SYSENTER_ESP, kqemu_rdmsr(VMX_MSR_SYSENTER_ESP));
+	vmwrite(F_HOST_SYSENTER_EIP, kqemu_rdmsr(VMX_MSR_SYSENTER_EIP));
+	vmwrite(F_HOST_EFER, kqemu_rdmsr(MSR_EFER));
 }
 
 /*
@@ -916,7 +890,7 @@ static void restore_host_state(const struct vmx_host *h)
 	loadsegment(es, h->es);
 	if (h->fs) {
 		loadsegment(fs, h->fs);
-		vmx_wrmsr(VMX_MSR_FS_BASE, h->fs_base);
+		kqemu_wrmsr(VMX_MSR_FS_BASE, h->fs_base);
 	}
 	if (h->gs)
 		load_gs_index(h->gs);	/* before KernelGSBase is put back */
@@ -979,6 +953,7 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 {
 	struct vmx_cpu *vc = this_cpu_ptr(&vmx_cpus);
 	unsigned long cr4 = vmx_read_cr4();
+	struct kqemu_host_msrs host_msrs;
 	struct vmx_host h;
 	u64 host_kgs;
 	int failed;
@@ -1016,11 +991,15 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	write_guest_state(vcpu, vx);
 	write_host_state(&h, cr4 | VMX_CR4_VMXE);
 
-	/* What VMX does not switch: KernelGSBase (SWAPGS), CR2, debug state. */
-	host_kgs = vmx_rdmsr(VMX_MSR_KERNEL_GS_BASE);
-	vmx_wrmsr(VMX_MSR_KERNEL_GS_BASE, vx->kernel_gs_base);
-	h.dr7 = vmx_get_dr7();
-	h.debugctl = vmx_rdmsr(VMX_MSR_DEBUGCTL);
+	/*
+	 * What VMX does not switch: the syscall MSRs, TSC_AUX, SPEC_CTRL,
+	 * KernelGSBase (SWAPGS), CR2, debug state.
+	 */
+	host_kgs = kqemu_rdmsr(VMX_MSR_KERNEL_GS_BASE);
+	kqemu_wrmsr(VMX_MSR_KERNEL_GS_BASE, vcpu->msrs.kernel_gs_base);
+	kqemu_load_guest_msrs(&vcpu->msrs, &host_msrs, true);
+	kqemu_save_host_dr(&h.dr);
+	h.debugctl = kqemu_rdmsr(VMX_MSR_DEBUGCTL);
 	asm volatile("fxrstor64 %0" : : "m"(vcpu->fpu));
 	vmx_write_cr2(vx->cr2);
 
@@ -1028,13 +1007,18 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 
 	vx->cr2 = vmx_read_cr2();
 	asm volatile("fxsave64 %0" : "=m"(vcpu->fpu));
+	/*
+	 * The guest's KernelGSBase before restore_host_state(): loading a
+	 * nonzero host GS selector (a 32-bit VMM's TLS) goes through SWAPGS
+	 * and overwrites the MSR.
+	 */
+	vcpu->msrs.kernel_gs_base = kqemu_rdmsr(VMX_MSR_KERNEL_GS_BASE);
+	kqemu_put_host_msrs(&vcpu->msrs, &host_msrs, true);
 	restore_host_state(&h);
-	vx->kernel_gs_base = vmx_rdmsr(VMX_MSR_KERNEL_GS_BASE);
-	vmx_wrmsr(VMX_MSR_KERNEL_GS_BASE, host_kgs);
-	if (h.dr7 & 0xff)
-		vmx_set_dr7(h.dr7);
+	kqemu_wrmsr(VMX_MSR_KERNEL_GS_BASE, host_kgs);
+	kqemu_restore_host_dr(&h.dr);
 	if (h.debugctl)
-		vmx_wrmsr(VMX_MSR_DEBUGCTL, h.debugctl);
+		kqemu_wrmsr(VMX_MSR_DEBUGCTL, h.debugctl);
 
 	vx->exit_nmi = vx->exit_mce = false;
 	if (failed) {
@@ -1343,19 +1327,16 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 		return handle_io(vcpu, vx);
 	case XR_RDMSR:
 	case XR_WRMSR:
-		run->exit_reason = KQEMU_EXIT_MSR;
-		run->msr.index = vcpu->gprs[1];
-		run->msr.is_write = reason == XR_WRMSR;
-		run->msr.error = 0;
-		run->msr.data = run->msr.is_write ?
-			(u32)vcpu->gprs[0] | (vcpu->gprs[2] << 32) : 0;
-		vcpu->pending_exit = KQEMU_EXIT_MSR;
-		vcpu->next_rip = vcpu->rip + vx->exit_insn_len;
-		return 1;
+		return kqemu_handle_msr_exit(vcpu, reason == XR_WRMSR,
+					     vcpu->rip + vx->exit_insn_len);
 	case XR_EPT_VIOLATION:
 		return handle_ept_violation(vcpu, vx);
 	case XR_CR_ACCESS:
 		return handle_cr(vcpu, vx);
+	case XR_RDPMC:
+		/* As on a CPU whose PMU the guest does not have. */
+		queue_exception(vcpu, VEC_GP, true);
+		return 0;
 	case XR_INVD:
 	case XR_WBINVD:
 		/* Caches are the host's: the guest's flush does nothing. */
@@ -1456,7 +1437,7 @@ struct kqemu_backend kqemu_vmx_backend = {
  */
 static bool adjust_controls(u32 msr, u32 want, u32 need, u32 *out)
 {
-	u64 allowed = vmx_rdmsr(msr);
+	u64 allowed = kqemu_rdmsr(msr);
 	u32 ctl = (want | (u32)allowed) & (u32)(allowed >> 32);
 
 	*out = ctl;
@@ -1489,7 +1470,7 @@ int kqemu_vmx_init(void)
 	vmx_cpuid(1, &eax, &ebx, &ecx, &edx);
 	if (!(ecx & BIT(5)))
 		return ENODEV;
-	fc = vmx_rdmsr(VMX_MSR_FEATURE_CONTROL);
+	fc = kqemu_rdmsr(VMX_MSR_FEATURE_CONTROL);
 	if (!(fc & FC_LOCKED) || !(fc & FC_VMXON_OUTSIDE_SMX)) {
 		pr_info("VT-x is disabled by the firmware (IA32_FEATURE_CONTROL): enable VT-x in the firmware setup\n");
 		return EPERM;
@@ -1502,7 +1483,7 @@ int kqemu_vmx_init(void)
 	}
 #endif
 
-	basic = vmx_rdmsr(VMX_MSR_BASIC);
+	basic = kqemu_rdmsr(VMX_MSR_BASIC);
 	if (((basic >> 32) & 0x1fff) > PAGE_SIZE || ((basic >> 50) & 15) != 6 ||
 	    (basic & BIT_ULL(48))) {
 		pr_info("this CPU's VMCS does not fit a write-back page\n");
@@ -1534,9 +1515,10 @@ int kqemu_vmx_init(void)
 	 * interrupts off would hold the CPU forever.
 	 */
 	if (vmx.pin & PIN_PREEMPT_TIMER)
-		vmx.time_slice = clamp_t(u64, (tsc_khz ?: 1000000) >> (vmx_rdmsr(VMX_MSR_MISC) & 31),
+		vmx.time_slice = clamp_t(u64, (tsc_khz ?: 1000000) >> (kqemu_rdmsr(VMX_MSR_MISC) & 31),
 					 1, U32_MAX);
-	need = PROC_HLT | PROC_MWAIT | PROC_MOV_DR | PROC_UNCOND_IO | PROC_MONITOR |
+	/* RDPMC exits: the performance counters are the host's. */
+	need = PROC_HLT | PROC_MWAIT | PROC_RDPMC | PROC_MOV_DR | PROC_UNCOND_IO | PROC_MONITOR |
 	       PROC_CR8_LOAD | PROC_CR8_STORE | PROC_SECONDARY;
 	if (!adjust_controls(proc_msr, need | PROC_INTR_WINDOW, need | PROC_INTR_WINDOW,
 			     &vmx.proc))
@@ -1560,7 +1542,7 @@ int kqemu_vmx_init(void)
 		goto no_controls;
 	vmx.entry &= ~ENTRY_IA32E;
 
-	vmx.ept_vpid_cap = vmx_rdmsr(VMX_MSR_EPT_VPID_CAP);
+	vmx.ept_vpid_cap = kqemu_rdmsr(VMX_MSR_EPT_VPID_CAP);
 	if (!(vmx.ept_vpid_cap & CAP_EPT_4LEVEL) || !(vmx.ept_vpid_cap & CAP_EPT_WB) ||
 	    !(vmx.ept_vpid_cap & CAP_INVEPT) ||
 	    !(vmx.ept_vpid_cap & (CAP_INVEPT_SINGLE | CAP_INVEPT_ALL))) {
@@ -1571,10 +1553,10 @@ int kqemu_vmx_init(void)
 	    !(vmx.ept_vpid_cap & (CAP_INVVPID_SINGLE | CAP_INVVPID_ALL)))
 		vmx.proc2 &= ~PROC2_VPID;
 
-	vmx.cr0_fixed0 = vmx_rdmsr(VMX_MSR_CR0_FIXED0);
-	vmx.cr0_fixed1 = vmx_rdmsr(VMX_MSR_CR0_FIXED1);
-	vmx.cr4_fixed0 = vmx_rdmsr(VMX_MSR_CR4_FIXED0);
-	vmx.cr4_fixed1 = vmx_rdmsr(VMX_MSR_CR4_FIXED1);
+	vmx.cr0_fixed0 = kqemu_rdmsr(VMX_MSR_CR0_FIXED0);
+	vmx.cr0_fixed1 = kqemu_rdmsr(VMX_MSR_CR0_FIXED1);
+	vmx.cr4_fixed0 = kqemu_rdmsr(VMX_MSR_CR4_FIXED0);
+	vmx.cr4_fixed1 = kqemu_rdmsr(VMX_MSR_CR4_FIXED1);
 	/* Unrestricted guest lifts PE and PG; what is left (NE) kqemu hides. */
 	vmx.cr0_forced = vmx.cr0_fixed0 & ~(VMX_CR0_PE | VMX_CR0_PG);
 

@@ -27,7 +27,10 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/hw_breakpoint.h>
 #include <linux/kqemu.h>
+#include <linux/perf_event.h>
 #include <linux/kvm.h>
 
 /* Exit statuses of kqemu-run itself; below 120 the guest chose it. */
@@ -40,8 +43,8 @@
 #define EXIT_PORT	0xf4
 #define RESULT_PORT	0x500	/* 32-bit writes: results the host checks */
 #define IRQ_PORT	0x510	/* a write raises the timer interrupt */
-#define MSR_IA32_PAT	0x277
-#define PAT_POWER_ON	0x0007040600070406ULL
+/* An MSR of this VMM's own, which kqemu leaves to userspace. */
+#define SCRATCH_MSR	0x40000100
 #define MMIO_BASE	0xd0000000ULL	/* a device with 8 registers */
 #define ROM_BASE	0xe0000000ULL	/* a read-only slot */
 #define LONG_LOAD	0x100000ULL
@@ -61,7 +64,7 @@ struct vcpu {
 	pthread_t thread;
 	unsigned long exits, timer_irqs, irq_windows;
 	bool irq_pending;
-	uint64_t pat;		/* IA32_PAT, the one MSR this VMM keeps */
+	uint64_t scratch_msr;	/* SCRATCH_MSR, the one MSR this VMM keeps */
 	int result;
 };
 
@@ -86,7 +89,7 @@ static struct {
 	int smp, timer_irqs, timeout;
 	unsigned long arg;
 	unsigned long fill_seed;
-	bool bench, invalid_cs, refused_first, pages;
+	bool bench, invalid_cs, refused_first, pages, watch;
 } opt = { .mem_mib = 6, .smp = 1, .timeout = 60 };
 
 static const char *accel_name(void)
@@ -376,7 +379,7 @@ static void setup_long_mode(struct vm *vm, struct kqemu_sregs *s)
 	s->cr0 = 0x80000031;	/* PG, NE, ET, PE */
 	s->cr3 = PAGE_TABLES;
 	s->cr4 = 0x20;		/* PAE */
-	s->efer = 0x500;	/* LME, LMA */
+	s->efer = 0x501;	/* LME, LMA, SCE */
 }
 
 static void setup_real_mode(struct kqemu_sregs *s)
@@ -662,11 +665,11 @@ static int handle_kqemu_exit(struct vcpu *vcpu)
 		      &run->cpuid.ebx, &run->cpuid.ecx, &run->cpuid.edx);
 		return 1;
 	case KQEMU_EXIT_MSR:
-		if (run->msr.index == MSR_IA32_PAT) {
+		if (run->msr.index == SCRATCH_MSR) {
 			if (run->msr.is_write)
-				vcpu->pat = run->msr.data;
+				vcpu->scratch_msr = run->msr.data;
 			else
-				run->msr.data = vcpu->pat;
+				run->msr.data = vcpu->scratch_msr;
 			return 1;
 		}
 		printf("exit: %s of MSR %#x refused with #GP\n",
@@ -741,6 +744,42 @@ static int handle_kvm_exit(struct vcpu *vcpu)
 	}
 }
 
+/*
+ * --watch: a hardware watchpoint of the host's own (a debug register, set
+ * through perf) on a variable each vCPU thread writes after every exit.
+ * The world switch must give the host its debug registers back, or the
+ * watchpoint stops firing once a guest has run.
+ */
+static volatile unsigned long watched;
+static unsigned long watched_writes;
+
+static int watch_start(void)
+{
+	struct perf_event_attr a = {
+		.type = PERF_TYPE_BREAKPOINT, .size = sizeof(a),
+		.bp_type = HW_BREAKPOINT_W, .bp_addr = (uintptr_t)&watched,
+		.bp_len = HW_BREAKPOINT_LEN_8, .inherit = 1,
+		.exclude_kernel = 1, .exclude_hv = 1,
+	};
+	int fd = syscall(__NR_perf_event_open, &a, 0, -1, -1, 0);
+
+	if (fd < 0)
+		die("cannot set a hardware watchpoint (perf_event_open): %s; --watch needs perf_event_paranoid <= 2 or root",
+		    strerror(errno));
+	return fd;
+}
+
+static void watch_report(int fd)
+{
+	uint64_t fired = 0;
+
+	/* The counts of the vCPU threads, which inherited it, are in once they are joined. */
+	if (read(fd, &fired, sizeof(fired)) != sizeof(fired))
+		die("cannot read the watchpoint's count: %s", strerror(errno));
+	printf("watch: the host's watchpoint fired %llu times for %lu writes\n",
+	       (unsigned long long)fired, watched_writes);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -758,6 +797,10 @@ static void *vcpu_thread(void *arg)
 			die_ioctl("running the guest", errno);
 		}
 		vcpu->exits++;
+		if (opt.watch) {
+			watched++;
+			__atomic_fetch_add(&watched_writes, 1, __ATOMIC_RELAXED);
+		}
 		if (!(vm->kvm ? handle_kvm_exit(vcpu) : handle_kqemu_exit(vcpu)))
 			break;
 	}
@@ -789,6 +832,8 @@ static void __attribute__((noreturn)) usage(int status)
 	       "  --fill SEED     fill 1 MiB at %#llx and check the guest's hash of it\n"
 	       "  --pages         each page from 2 MiB to 1 MiB below the top names its\n"
 	       "                  address; check the guest's answer in every page\n"
+	       "  --watch         count, with a hardware watchpoint of the host's, a write\n"
+	       "                  after each exit (the host's debug registers survive guests)\n"
 	       "  --kvm           run on /dev/kvm instead, for comparison\n"
 	       "  --timeout S     give up after S seconds (default 60)\n"
 	       "  --invalid-cs    a 64-bit code segment with D set, which no CPU enters\n"
@@ -835,6 +880,7 @@ static void parse_args(int argc, char **argv)
 		{ "invalid-cs", no_argument, NULL, 'I' },
 		{ "refused-first", no_argument, NULL, 'R' },
 		{ "pages", no_argument, NULL, 'P' },
+		{ "watch", no_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -856,6 +902,7 @@ static void parse_args(int argc, char **argv)
 		case 'I': opt.invalid_cs = true; break;
 		case 'R': opt.refused_first = true; break;
 		case 'P': opt.pages = true; break;
+		case 'W': opt.watch = true; break;
 		case 'h': usage(0);
 		default: usage(EXIT_SETUP);
 		}
@@ -875,7 +922,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t expected_hash = 0;
 	double t0, t_vm, t_mem, t_vcpus, t_run;
-	int i;
+	int i, watch_fd = -1;
 
 	parse_args(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -916,7 +963,6 @@ int main(int argc, char **argv)
 
 		v->vm = &vm;
 		v->id = i;
-		v->pat = PAT_POWER_ON;
 		create_vcpu(&vm, v);
 		if (opt.real_mode) {
 			setup_real_mode(&s);
@@ -938,6 +984,8 @@ int main(int argc, char **argv)
 	}
 	t_vcpus = now() - t0;
 
+	if (opt.watch)
+		watch_fd = watch_start();
 	t0 = now();
 	for (i = 0; i < vm.nvcpus; i++)
 		if (pthread_create(&vm.vcpus[i].thread, NULL, vcpu_thread, &vm.vcpus[i]))
@@ -963,6 +1011,8 @@ int main(int argc, char **argv)
 		if (got != expected_hash && vm.exit_code == 0)
 			vm.exit_code = 1;
 	}
+	if (opt.watch)
+		watch_report(watch_fd);
 	if (opt.pages && pages_check(&vm) && vm.exit_code == 0)
 		vm.exit_code = 1;
 	if (opt.bench) {

@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Hello over the serial port.  With --arg 1 it also asks CPUID for the
- * vendor and does an RDMSR/WRMSR/RDMSR round trip of IA32_PAT: exits that
- * kqemu-run answers, and after which the guest must go on at the next
+ * vendor, and does RDMSR/WRMSR/RDMSR round trips: of IA32_PAT, which kqemu
+ * keeps for the guest itself, and of kqemu-run's own scratch MSR, which
+ * exits to kqemu-run; after each the guest must go on at the next
  * instruction.
  */
 #include "guest.h"
 
 #define MSR_IA32_PAT	0x277
+#define SCRATCH_MSR	0x40000100
 
 static uint64_t rdmsr(uint32_t msr)
 {
@@ -45,6 +47,13 @@ int main(unsigned long vcpu, unsigned long arg, unsigned long nvcpus)
 		puts_serial("msr: PAT ");
 		put_hex(pat);
 		puts_serial(", written and read back\n");
+
+		wrmsr(SCRATCH_MSR, 0x1234567890abcdefULL);
+		if (rdmsr(SCRATCH_MSR) != 0x1234567890abcdefULL) {
+			puts_serial("msr: the VMM's MSR did not keep what was written\n");
+			return 1;
+		}
+		puts_serial("msr: the VMM's own MSR, written and read back\n");
 	}
 	return 0;
 }

@@ -173,6 +173,11 @@ int main(unsigned long vcpu, unsigned long what, unsigned long nvcpus)
 		break;
 	case 12:	/* the CR4 bits a guest does not get */
 		return cr4_bits();
+	case 13:	/* RDPMC: the host's performance counters, #GP */
+		catch_faults();
+		asm volatile(MARK "rdpmc" : "=m"(faulting_rip) : "c"(0)
+			     : "rax", "rdx", "r11", "memory");
+		break;
 	}
 	return 42;
 }

@@ -6,11 +6,12 @@ check() {
 }
 
 # run_guest NAME STATUS PATTERN USER ARGS...: kqemu-run ARGS as USER must
-# exit with STATUS and print a line matching PATTERN.
+# exit with STATUS and print a line matching PATTERN.  kqemu_run=PATH runs
+# another build of it (/bin/kqemu-run32, the 32-bit one).
 run_guest() {
 	local name=$1 want=$2 pattern=$3 user=$4 out rc
 	shift 4
-	out=$(/bin/runas "$user" /bin/kqemu-run "$@" 2>&1)
+	out=$(/bin/runas "$user" "${kqemu_run:-/bin/kqemu-run}" "$@" 2>&1)
 	rc=$?
 	if [ "$rc" = "$want" ] && printf '%s\n' "$out" | grep -q -- "$pattern"; then
 		echo "ok - $name (status $rc)"

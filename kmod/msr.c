@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The MSRs a guest owns, for both backends.
+ *
+ * Some MSRs steer the hardware while the guest runs: where SYSCALL and
+ * SYSENTER go (STAR, LSTAR, CSTAR, SFMASK, SYSENTER_*), what SWAPGS swaps
+ * in (KERNEL_GS_BASE), what RDTSCP and RDPID read (TSC_AUX), memory types
+ * (PAT), speculation controls (SPEC_CTRL).  The host's values must never be
+ * live in a guest: LSTAR is the host's syscall entry point, so a guest's
+ * SYSCALL would land there and its page fault would hand the guest the
+ * host's KASLR base.  So each vCPU keeps its own copies, the guest's RDMSR
+ * and WRMSR of them are answered here without a trip to userspace, and each
+ * backend loads them for the guest and puts the host's back around every
+ * entry (SVM: the VMCB and VMLOAD/VMSAVE, plus TSC_AUX and SPEC_CTRL by
+ * hand; VMX: by hand, SYSENTER through the VMCS).  Every other MSR still
+ * exits to userspace.
+ */
+#include <linux/kernel.h>
+#include <asm/cpufeature.h>
+#include <asm/msr-index.h>
+
+#include "kqemu.h"
+
+#define PAT_POWER_ON	0x0007040600070406ULL
+
+void kqemu_msrs_reset(struct kqemu_msrs *m)
+{
+	memset(m, 0, sizeof(*m));
+	m->pat = PAT_POWER_ON;
+}
+
+/* Sign-extended from bit 47: the addresses these MSRs may hold. */
+static bool canonical(u64 v)
+{
+	return (u64)(((s64)v << 16) >> 16) == v;
+}
+
+/* Each PAT entry one of UC, WC, WT, WP, WB, UC- (0, 1, 4, 5, 6, 7). */
+static bool pat_valid(u64 v)
+{
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		u8 type = (v >> (8 * i)) & 0xff;
+
+		if (type > 7 || type == 2 || type == 3)
+			return false;
+	}
+	return true;
+}
+
+/* The SPEC_CTRL bits a guest may set: those the host's CPU has. */
+static u64 spec_ctrl_valid_bits(void)
+{
+	u64 bits = 0;
+
+	if (boot_cpu_has(X86_FEATURE_MSR_SPEC_CTRL))
+		bits |= SPEC_CTRL_IBRS;
+	if (boot_cpu_has(X86_FEATURE_STIBP))
+		bits |= SPEC_CTRL_STIBP;
+	if (boot_cpu_has(X86_FEATURE_SPEC_CTRL_SSBD) || boot_cpu_has(X86_FEATURE_AMD_SSBD))
+		bits |= SPEC_CTRL_SSBD;
+	return bits;
+}
+
+bool kqemu_has_tsc_aux(void)
+{
+	return boot_cpu_has(X86_FEATURE_RDTSCP) || boot_cpu_has(X86_FEATURE_RDPID);
+}
+
+/* The guest's copy of MSR index, or NULL where kqemu does not own it. */
+static u64 *owned(struct kqemu_msrs *m, u32 index)
+{
+	switch (index) {
+	case MSR_STAR:			return &m->star;
+	case MSR_LSTAR:			return &m->lstar;
+	case MSR_CSTAR:			return &m->cstar;
+	case MSR_SYSCALL_MASK:		return &m->sfmask;
+	case MSR_KERNEL_GS_BASE:	return &m->kernel_gs_base;
+	case MSR_IA32_SYSENTER_CS:	return &m->sysenter_cs;
+	case MSR_IA32_SYSENTER_ESP:	return &m->sysenter_esp;
+	case MSR_IA32_SYSENTER_EIP:	return &m->sysenter_eip;
+	case MSR_IA32_CR_PAT:		return &m->pat;
+	case MSR_TSC_AUX:
+		return kqemu_has_tsc_aux() ? &m->tsc_aux : NULL;
+	case MSR_IA32_SPEC_CTRL:
+		return boot_cpu_has(X86_FEATURE_MSR_SPEC_CTRL) ? &m->spec_ctrl : NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* -EINVAL: the #GP a CPU raises for this value. */
+static int check_value(u32 index, u64 v)
+{
+	switch (index) {
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+	case MSR_KERNEL_GS_BASE:
+	case MSR_IA32_SYSENTER_ESP:
+	case MSR_IA32_SYSENTER_EIP:
+		return canonical(v) ? 0 : -EINVAL;
+	case MSR_SYSCALL_MASK:
+	case MSR_TSC_AUX:
+		return v >> 32 ? -EINVAL : 0;
+	case MSR_IA32_CR_PAT:
+		return pat_valid(v) ? 0 : -EINVAL;
+	case MSR_IA32_SPEC_CTRL:
+		return v & ~spec_ctrl_valid_bits() ? -EINVAL : 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * A guest's RDMSR or WRMSR, stopped at its instruction (NEXT is the one
+ * after).  Returns 0 when kqemu answered it (the guest goes on, or takes
+ * #GP), 1 when it is userspace's: run->msr is filled and the exit waits
+ * for its answer at the next KQEMU_RUN.
+ */
+int kqemu_handle_msr_exit(struct kqemu_vcpu *vcpu, bool is_write, u64 next)
+{
+	u32 index = vcpu->gprs[1];
+	u64 data = (u32)vcpu->gprs[0] | (vcpu->gprs[2] << 32);
+	struct kqemu_run *run = vcpu->run;
+	u64 *mine = owned(&vcpu->msrs, index);
+
+	if (mine) {
+		if (!is_write) {
+			vcpu->gprs[0] = (u32)*mine;
+			vcpu->gprs[2] = *mine >> 32;
+		} else if (check_value(index, data)) {
+			kqemu_queue_gp(vcpu);
+			return 0;
+		} else {
+			*mine = data;
+		}
+		vcpu->rip = next;
+		return 0;
+	}
+	run->exit_reason = KQEMU_EXIT_MSR;
+	run->msr.index = index;
+	run->msr.is_write = is_write;
+	run->msr.error = 0;
+	run->msr.data = is_write ? data : 0;
+	vcpu->pending_exit = KQEMU_EXIT_MSR;
+	vcpu->next_rip = next;
+	return 1;
+}
+
+/*
+ * With interrupts off, right before entry: the guest's values of the MSRs
+ * the backend does not switch itself (SYSCALL's only where SYSCALL_MSRS:
+ * VMX; SVM's VMLOAD loads them), the host's kept in H.  A write is skipped
+ * where the values agree, as WRMSR is slow.
+ */
+void kqemu_load_guest_msrs(const struct kqemu_msrs *g, struct kqemu_host_msrs *h,
+			   bool syscall_msrs)
+{
+	if (syscall_msrs) {
+		h->star = kqemu_rdmsr(MSR_STAR);
+		h->lstar = kqemu_rdmsr(MSR_LSTAR);
+		h->cstar = kqemu_rdmsr(MSR_CSTAR);
+		h->sfmask = kqemu_rdmsr(MSR_SYSCALL_MASK);
+		kqemu_wrmsr(MSR_STAR, g->star);
+		kqemu_wrmsr(MSR_LSTAR, g->lstar);
+		kqemu_wrmsr(MSR_CSTAR, g->cstar);
+		kqemu_wrmsr(MSR_SYSCALL_MASK, g->sfmask);
+	}
+	if (kqemu_has_tsc_aux()) {
+		h->tsc_aux = kqemu_rdmsr(MSR_TSC_AUX);
+		if (h->tsc_aux != g->tsc_aux)
+			kqemu_wrmsr(MSR_TSC_AUX, g->tsc_aux);
+	}
+	if (boot_cpu_has(X86_FEATURE_MSR_SPEC_CTRL)) {
+		h->spec_ctrl = kqemu_rdmsr(MSR_IA32_SPEC_CTRL);
+		if (h->spec_ctrl != g->spec_ctrl)
+			kqemu_wrmsr(MSR_IA32_SPEC_CTRL, g->spec_ctrl);
+	}
+}
+
+/* Right after the exit, interrupts still off: the host's values again. */
+void kqemu_put_host_msrs(const struct kqemu_msrs *g, const struct kqemu_host_msrs *h,
+			 bool syscall_msrs)
+{
+	if (boot_cpu_has(X86_FEATURE_MSR_SPEC_CTRL) && h->spec_ctrl != g->spec_ctrl)
+		kqemu_wrmsr(MSR_IA32_SPEC_CTRL, h->spec_ctrl);
+	if (kqemu_has_tsc_aux() && h->tsc_aux != g->tsc_aux)
+		kqemu_wrmsr(MSR_TSC_AUX, h->tsc_aux);
+	if (syscall_msrs) {
+		kqemu_wrmsr(MSR_STAR, h->star);
+		kqemu_wrmsr(MSR_LSTAR, h->lstar);
+		kqemu_wrmsr(MSR_CSTAR, h->cstar);
+		kqemu_wrmsr(MSR_SYSCALL_MASK, h->sfmask);
+	}
+}
