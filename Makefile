@@ -14,7 +14,8 @@ all: module guest helper tools
 module:
 	$(MAKE) -C kmod
 
-guest: $(BUILD)/guest/vmtest $(BUILD)/guest/compat32 $(BUILD)/guest/runas $(BUILD)/guest/sfuzz
+guest: $(BUILD)/guest/vmtest $(BUILD)/guest/compat32 $(BUILD)/guest/runas $(BUILD)/guest/sfuzz \
+	$(BUILD)/guest/ymm-marker
 
 $(BUILD)/guest/sfuzz: tests/vm/guest/sfuzz.c tests/vm/guest/common.c $(GUEST_HDR)
 	@mkdir -p $(@D)
@@ -23,6 +24,10 @@ $(BUILD)/guest/sfuzz: tests/vm/guest/sfuzz.c tests/vm/guest/common.c $(GUEST_HDR
 $(BUILD)/guest/vmtest: tests/vm/guest/vmtest.c $(GUEST_SRC) $(GUEST_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(GUEST_CFLAGS) -o $@ tests/vm/guest/vmtest.c $(GUEST_SRC)
+
+$(BUILD)/guest/ymm-marker: tests/vm/guest/ymm-marker.c
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) -o $@ $<
 
 $(BUILD)/guest/runas: tests/vm/guest/runas.c
 	@mkdir -p $(@D)
@@ -59,7 +64,7 @@ clean:
 .PHONY: all module guest helper check check-helper check-unit check-vm clean
 
 # The demo VMM and the guest programs it runs.
-GUESTS := hello hash mmio timer smp hostile bench pages msrs
+GUESTS := hello hash mmio timer smp hostile bench pages msrs xsave
 GUEST_BINS := $(GUESTS:%=$(BUILD)/guests/%.bin) $(BUILD)/guests/real16.bin
 FREESTANDING := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
 	-mno-red-zone -mgeneral-regs-only -fno-asynchronous-unwind-tables \

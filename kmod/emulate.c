@@ -311,7 +311,7 @@ int kqemu_decode_mov_to_cr(const u8 *bytes, unsigned int avail, int mode,
  */
 int kqemu_guest_cr4_write(u64 old, u64 val, u64 efer, u64 cr3)
 {
-	if (val & ~KQEMU_CR4_GUEST)
+	if (val & ~kqemu_cr4_guest())
 		return -EINVAL;
 	if ((efer & EFER_LMA) && !(val & X86_CR4_PAE))
 		return -EINVAL;

@@ -176,9 +176,9 @@ struct kqemu_vcpu {
 	u8 io_size;			/* for an IN: how much of RAX it fills */
 	struct kqemu_insn mmio_insn;	/* for an MMIO read: where the data goes */
 	struct kqemu_msrs msrs;
-	union kqemu_fpu_area {
-		u8 bytes[512];
-	} __aligned(16) fpu;
+	void *fpu;			/* XSAVE area, or FXSAVE's, 64-byte aligned (fpu.c) */
+	void *fpu_alloc;		/* what kzalloc gave, for kfree */
+	u64 xcr0;			/* the guest's */
 	void *arch;
 };
 
@@ -221,14 +221,25 @@ void kqemu_gpt_unmap(struct kqemu_gpt *gpt, u64 gpa, u64 size);
  * The CR4 bits a guest may have, on either backend: VME..UMIP (0-11),
  * FSGSBASE and PCIDE (16, 17), SMEP and SMAP (20, 21).  Not VMXE, SMXE,
  * LA57 (kqemu walks only 4-level guest tables), PKE (WRPKRU would change
- * the host's PKRU), CET, PKS, the reserved 15 and 19, nor OSXSAVE: the
- * guest's FPU state is what FXSAVE holds, and XCR0 stays the host's, so a
- * guest with AVX would see upper register halves another context left.
- * SET_SREGS refuses the others, and a guest's own MOV to CR4 that sets one
- * takes #GP (SVM intercepts CR4 writes; VMX masks these bits).
+ * the host's PKRU), CET, PKS, nor the reserved 15 and 19.  OSXSAVE (18)
+ * only where kqemu switches the XSAVE state and XCR0 (kqemu_cr4_guest()):
+ * with the host's XCR0 and only FXSAVE's state switched, a guest with AVX
+ * would see the upper register halves another context left.  SET_SREGS
+ * refuses the others, and a guest's own MOV to CR4 that sets one takes #GP
+ * (SVM intercepts CR4 writes; VMX masks these bits).
  */
 #define KQEMU_CR4_GUEST	(GENMASK_ULL(11, 0) | GENMASK_ULL(17, 16) | GENMASK_ULL(21, 20))
 #define KQEMU_EFER_GUEST (EFER_SCE | EFER_LME | EFER_LMA | EFER_NX | EFER_FFXSR)
+
+/* The guest's FPU and XSAVE state (fpu.c). */
+extern u64 kqemu_xfeatures;
+void kqemu_fpu_setup(void);
+int kqemu_fpu_init(struct kqemu_vcpu *vcpu);
+void kqemu_fpu_free(struct kqemu_vcpu *vcpu);
+u64 kqemu_fpu_load(struct kqemu_vcpu *vcpu);
+void kqemu_fpu_put(struct kqemu_vcpu *vcpu, u64 host_xcr0);
+int kqemu_guest_xsetbv(struct kqemu_vcpu *vcpu, u32 index, u64 value);
+u64 kqemu_cr4_guest(void);
 
 /* Guest MSRs (msr.c). */
 void kqemu_msrs_reset(struct kqemu_msrs *m);

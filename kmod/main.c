@@ -80,6 +80,8 @@ static u64 capability_value(u32 cap)
 		return kqemu_backend && kqemu_backend->nrip_save;
 	case KQEMU_CAP_DECODE_ASSISTS:
 		return kqemu_backend && kqemu_backend->decode_assists;
+	case KQEMU_CAP_XFEATURES:
+		return kqemu_backend ? kqemu_xfeatures : 0;
 	default:
 		return 0;
 	}
@@ -194,6 +196,7 @@ static int __init kqemu_init(void)
 	 * capabilities.  A CPU has SVM or VMX, never both: where SVM is
 	 * absent (ENODEV), VMX is tried, and its answer is the one given.
 	 */
+	kqemu_fpu_setup();
 	kqemu_backend_error = kqemu_svm_init();
 	if (!kqemu_backend_error) {
 		kqemu_backend = &kqemu_svm_backend;

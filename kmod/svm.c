@@ -162,6 +162,7 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 #define EXIT_SHUTDOWN	0x07f
 #define EXIT_VMRUN	0x080
 #define EXIT_WBINVD	0x089
+#define EXIT_XSETBV	0x08d
 #define EXIT_RDPRU	0x08e
 #define EXIT_INVLPGB	0x0a0
 #define EXIT_TLBSYNC	0x0a4
@@ -407,7 +408,7 @@ static void svm_get_sregs(struct kqemu_vcpu *vcpu, struct kqemu_sregs *s)
 }
 
 #define EFER_ALLOWED	KQEMU_EFER_GUEST
-#define CR4_ALLOWED	KQEMU_CR4_GUEST
+#define CR4_ALLOWED	kqemu_cr4_guest()
 #define SVM_CR0_CD	BIT_ULL(30)
 #define SVM_CR0_NW	BIT_ULL(29)
 #define SVM_CR4_PCIDE	BIT_ULL(17)
@@ -564,6 +565,7 @@ static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	bool flush_all = shared;
 	struct kqemu_host_msrs host_msrs;
 	struct kqemu_host_dr host_dr;
+	u64 host_xcr0;
 	int tlb_gen;
 
 	if (shared && !READ_ONCE(share_svm))
@@ -603,9 +605,9 @@ static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 
 	kqemu_save_host_dr(&host_dr);
 	kqemu_load_guest_msrs(&vcpu->msrs, &host_msrs, false);
-	asm volatile("fxrstor64 %0" : : "m"(vcpu->fpu));
+	host_xcr0 = kqemu_fpu_load(vcpu);
 	__kqemu_svm_vmrun(sv->vmcb_pa, vcpu->gprs, page_to_phys(sc->host_save));
-	asm volatile("fxsave64 %0" : "=m"(vcpu->fpu));
+	kqemu_fpu_put(vcpu, host_xcr0);
 	kqemu_put_host_msrs(&vcpu->msrs, &host_msrs, false);
 	kqemu_restore_host_dr(&host_dr);
 	c->tlb_ctl = 0;
@@ -842,6 +844,13 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 		return handle_npf(vcpu, sv);
 	case EXIT_CR4_WRITE:
 		return handle_cr4_write(vcpu, sv);
+	case EXIT_XSETBV:
+		if (kqemu_guest_xsetbv(vcpu, vcpu->gprs[1],
+				       (u32)vcpu->gprs[0] | (vcpu->gprs[2] << 32)))
+			queue_exception(vcpu, VEC_GP, true);
+		else
+			vcpu->rip = next_rip(sv, vcpu->rip, 3);
+		return 0;
 	case EXIT_SHUTDOWN:
 		run->exit_reason = KQEMU_EXIT_SHUTDOWN;
 		return 1;
@@ -869,7 +878,8 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	case EXIT_INVLPGA:
 	case EXIT_FERR_FREEZE:
 	case EXIT_VMRUN ... EXIT_WBINVD - 1:	/* SVM instructions */
-	case EXIT_WBINVD + 1 ... EXIT_RDPRU:	/* MONITOR/MWAIT, XSETBV, RDPRU */
+	case EXIT_WBINVD + 1 ... EXIT_XSETBV - 1:	/* MONITOR, MWAIT */
+	case EXIT_XSETBV + 1 ... EXIT_RDPRU:
 	case EXIT_INVLPGB ... EXIT_TLBSYNC:
 		/* As on a CPU without them. */
 		queue_exception(vcpu, VEC_UD, false);

@@ -227,6 +227,7 @@ static void vcpu_free(struct kqemu_vcpu *vcpu)
 
 	if (vcpu->arch)
 		kqemu_backend->vcpu_free(vcpu);
+	kqemu_fpu_free(vcpu);
 	free_page((unsigned long)vcpu->run);
 	kqemu_user_uncharge_vcpu(vcpu->client.user);
 	kqemu_client_release(&vcpu->client);
@@ -291,7 +292,9 @@ long kqemu_create_vcpu(struct kqemu_vm *vm, void __user *argp)
 		vcpu_free(vcpu);
 		return -ENOMEM;
 	}
-	ret = kqemu_backend->vcpu_init(vcpu);
+	ret = kqemu_fpu_init(vcpu);
+	if (!ret)
+		ret = kqemu_backend->vcpu_init(vcpu);
 	if (ret) {
 		vcpu_free(vcpu);
 		return ret;

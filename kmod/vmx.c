@@ -626,7 +626,7 @@ static void vmx_get_sregs(struct kqemu_vcpu *vcpu, struct kqemu_sregs *s)
 
 /* The same rules as the SVM backend's, so that both accept the same states. */
 #define EFER_ALLOWED	KQEMU_EFER_GUEST
-#define CR4_ALLOWED	KQEMU_CR4_GUEST
+#define CR4_ALLOWED	kqemu_cr4_guest()
 #define VMX_CR3_MBZ	GENMASK_ULL(63, 52)
 
 static bool pae_paging(u64 cr0, u64 cr4, u64 efer)
@@ -955,7 +955,7 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	unsigned long cr4 = vmx_read_cr4();
 	struct kqemu_host_msrs host_msrs;
 	struct vmx_host h;
-	u64 host_kgs;
+	u64 host_kgs, host_xcr0;
 	int failed;
 
 	if (cr4 & VMX_CR4_VMXE)
@@ -1000,13 +1000,13 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	kqemu_load_guest_msrs(&vcpu->msrs, &host_msrs, true);
 	kqemu_save_host_dr(&h.dr);
 	h.debugctl = kqemu_rdmsr(VMX_MSR_DEBUGCTL);
-	asm volatile("fxrstor64 %0" : : "m"(vcpu->fpu));
+	host_xcr0 = kqemu_fpu_load(vcpu);
 	vmx_write_cr2(vx->cr2);
 
 	failed = __kqemu_vmx_vmrun(vcpu->gprs);
 
 	vx->cr2 = vmx_read_cr2();
-	asm volatile("fxsave64 %0" : "=m"(vcpu->fpu));
+	kqemu_fpu_put(vcpu, host_xcr0);
 	/*
 	 * The guest's KernelGSBase before restore_host_state(): loading a
 	 * nonzero host GS selector (a 32-bit VMM's TLS) goes through SWAPGS
@@ -1333,6 +1333,13 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 		return handle_ept_violation(vcpu, vx);
 	case XR_CR_ACCESS:
 		return handle_cr(vcpu, vx);
+	case XR_XSETBV:
+		if (kqemu_guest_xsetbv(vcpu, vcpu->gprs[1],
+				       (u32)vcpu->gprs[0] | (vcpu->gprs[2] << 32)))
+			queue_exception(vcpu, VEC_GP, true);
+		else
+			vcpu->rip += vx->exit_insn_len;
+		return 0;
 	case XR_RDPMC:
 		/* As on a CPU whose PMU the guest does not have. */
 		queue_exception(vcpu, VEC_GP, true);
@@ -1350,7 +1357,6 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	case XR_MONITOR:
 	case XR_INVEPT:
 	case XR_INVVPID:
-	case XR_XSETBV:
 	case XR_VMFUNC:
 		/* As on a CPU without them. */
 		queue_exception(vcpu, VEC_UD, false);

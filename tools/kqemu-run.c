@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -86,11 +87,13 @@ static struct {
 	const char *image;
 	bool real_mode, kvm, trace, quiet;
 	unsigned long mem_mib;
-	int smp, timer_irqs, timeout;
+	int smp, timer_irqs, timeout, cpu;
 	unsigned long arg;
 	unsigned long fill_seed;
 	bool bench, invalid_cs, refused_first, pages, watch;
-} opt = { .mem_mib = 6, .smp = 1, .timeout = 60 };
+} opt = { .mem_mib = 6, .smp = 1, .timeout = 60, .cpu = -1 };
+
+static uint64_t guest_xfeatures;	/* KQEMU_CAP_XFEATURES */
 
 static const char *accel_name(void)
 {
@@ -208,6 +211,10 @@ static void open_accel(struct vm *vm)
 			die_ioctl("KQEMU_CHECK_CAPABILITY", errno);
 		if (cap.value == KQEMU_BACKEND_NONE)
 			die_no_backend(vm->sysfd);
+		cap.cap = KQEMU_CAP_XFEATURES;
+		if (ioctl(vm->sysfd, KQEMU_CHECK_CAPABILITY, &cap))
+			die_ioctl("KQEMU_CHECK_CAPABILITY", errno);
+		guest_xfeatures = cap.value;
 		vm->fd = ioctl(vm->sysfd, KQEMU_CREATE_VM, &args);
 	}
 	if (vm->fd < 0)
@@ -563,15 +570,51 @@ static void port_io(struct vcpu *vcpu, bool out, uint16_t port, uint8_t *data, i
  * The guest's CPUID: the host's, without the virtualization bits, and
  * without XSAVE: kqemu keeps a guest's x87 and SSE state only.
  */
-static void cpuid(uint32_t fn, uint32_t idx, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
+/*
+ * The host's CPUID, less what kqemu does not give guests: VMX and SVM, PKU
+ * (CR4.PKE), and the XSAVE features beyond KQEMU_CAP_XFEATURES (all of
+ * XSAVE where it is 0).  OSXSAVE follows the guest's CR4, as on a CPU.
+ */
+
+static void cpuid(struct vcpu *vcpu, uint32_t fn, uint32_t idx,
+		  uint32_t *a, uint32_t *b, uint32_t *c, uint32_t *d)
 {
 	__cpuid_count(fn, idx, *a, *b, *c, *d);
-	if (fn == 1)
-		*c &= ~(1u << 5 | 1u << 26 | 1u << 27 | 1u << 28);	/* VMX, XSAVE, OSXSAVE, AVX */
-	if (fn == 7 && idx == 0)
-		*b &= ~(1u << 5 | 1u << 16);	/* AVX2, AVX-512F */
-	if (fn == 0xd)
-		*a = *b = *c = *d = 0;
+	if (fn == 1) {
+		struct kqemu_sregs s;
+
+		*c &= ~(1u << 5 | 1u << 27);			/* VMX, OSXSAVE */
+		if (!guest_xfeatures)
+			*c &= ~(1u << 26);			/* XSAVE */
+		if (!(guest_xfeatures & 4))
+			*c &= ~(1u << 12 | 1u << 28 | 1u << 29);	/* FMA, AVX, F16C */
+		if (guest_xfeatures && ioctl(vcpu->fd, KQEMU_GET_SREGS, &s) == 0 &&
+		    (s.cr4 & (1u << 18)))
+			*c |= 1u << 27;
+	}
+	if (fn == 7 && idx == 0) {
+		*c &= ~(1u << 3 | 1u << 4);			/* PKU, OSPKE */
+		if (!(guest_xfeatures & 4))
+			*b &= ~(1u << 5);			/* AVX2 */
+		if (!(guest_xfeatures & 0xe0)) {		/* AVX-512 */
+			*b &= ~(1u << 16 | 1u << 17 | 1u << 21 | 1u << 26 | 1u << 27 |
+				1u << 28 | 1u << 30 | 1u << 31);
+			*c &= ~(1u << 1 | 1u << 6 | 1u << 11 | 1u << 12 | 1u << 14);
+			*d &= ~(1u << 2 | 1u << 3 | 1u << 8 | 1u << 23);
+		}
+	}
+	if (fn == 0xd) {
+		if (!guest_xfeatures || (idx >= 2 && idx < 64 && !(guest_xfeatures & (1ull << idx)))) {
+			*a = *b = *c = *d = 0;
+		} else if (idx == 0) {
+			*a = guest_xfeatures;
+			*d = guest_xfeatures >> 32;
+			*b = *c;	/* the size for everything the guest may enable */
+		} else if (idx == 1) {
+			*a &= 7;	/* XSAVEOPT, XSAVEC, XGETBV1; not XSAVES (no XSS) */
+			*b = *c = *d = 0;
+		}
+	}
 	if (fn == 0x80000001)
 		*c &= ~(1u << 2);	/* SVM */
 }
@@ -661,7 +704,7 @@ static int handle_kqemu_exit(struct vcpu *vcpu)
 		vcpu->irq_windows++;
 		return 1;
 	case KQEMU_EXIT_CPUID:
-		cpuid(run->cpuid.function, run->cpuid.index, &run->cpuid.eax,
+		cpuid(vcpu, run->cpuid.function, run->cpuid.index, &run->cpuid.eax,
 		      &run->cpuid.ebx, &run->cpuid.ecx, &run->cpuid.edx);
 		return 1;
 	case KQEMU_EXIT_MSR:
@@ -832,6 +875,7 @@ static void __attribute__((noreturn)) usage(int status)
 	       "  --fill SEED     fill 1 MiB at %#llx and check the guest's hash of it\n"
 	       "  --pages         each page from 2 MiB to 1 MiB below the top names its\n"
 	       "                  address; check the guest's answer in every page\n"
+	       "  --cpu N         run every vCPU thread on host CPU N\n"
 	       "  --watch         count, with a hardware watchpoint of the host's, a write\n"
 	       "                  after each exit (the host's debug registers survive guests)\n"
 	       "  --kvm           run on /dev/kvm instead, for comparison\n"
@@ -881,6 +925,7 @@ static void parse_args(int argc, char **argv)
 		{ "refused-first", no_argument, NULL, 'R' },
 		{ "pages", no_argument, NULL, 'P' },
 		{ "watch", no_argument, NULL, 'W' },
+		{ "cpu", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -903,6 +948,7 @@ static void parse_args(int argc, char **argv)
 		case 'R': opt.refused_first = true; break;
 		case 'P': opt.pages = true; break;
 		case 'W': opt.watch = true; break;
+		case 'C': opt.cpu = atoi(optarg); break;
 		case 'h': usage(0);
 		default: usage(EXIT_SETUP);
 		}
@@ -926,6 +972,14 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (opt.cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(opt.cpu, &set);
+		if (sched_setaffinity(0, sizeof(set), &set))
+			die("cannot run on CPU %d (--cpu): %s", opt.cpu, strerror(errno));
+	}
 	sigaction(SIGUSR1, &sa, NULL);
 	pthread_mutex_init(&vm.lock, NULL);
 	vm.kvm = opt.kvm;

@@ -70,13 +70,14 @@ static int write_cr4_faults(uint64_t v)
 /*
  * The CR4 bits kqemu does not give a guest: each MOV to CR4 that sets one
  * must fault with #GP and leave CR4 as it was.  A bit it does give (PGE)
- * must still work.
+ * must still work.  (OSXSAVE is given, with XSAVE state of the guest's
+ * own: xsave.bin.)
  */
 static int cr4_bits(void)
 {
 	static const struct { int bit; const char *name; } denied[] = {
 		{ 12, "LA57" }, { 13, "VMXE" }, { 14, "SMXE" }, { 15, "reserved 15" },
-		{ 18, "OSXSAVE" }, { 19, "reserved 19" }, { 22, "PKE" },
+		{ 19, "reserved 19" }, { 22, "PKE" },
 		{ 23, "CET" }, { 24, "PKS" },
 	};
 	struct idt_gate gp_idt[14] __attribute__((aligned(16))) = { 0 };

@@ -66,6 +66,12 @@ struct kqemu_capability {
 #define KQEMU_CAP_EXITS			11	/* bit (1 << KQEMU_EXIT_*) per exit */
 #define KQEMU_CAP_NRIP_SAVE		12	/* 1: the CPU gives the next RIP (VMX: always) */
 #define KQEMU_CAP_DECODE_ASSISTS	13	/* 1: the CPU gives MMIO insn bytes */
+/*
+ * The XCR0 bits a guest may enable with XSETBV (x87, SSE, AVX, AVX-512, as
+ * far as the host has them), whose state kqemu keeps per vCPU; 0: the host
+ * has no XSAVE, guests get FXSAVE's x87 and SSE state and no CR4.OSXSAVE.
+ */
+#define KQEMU_CAP_XFEATURES		14
 
 /* Values of KQEMU_CAP_BACKEND. */
 #define KQEMU_BACKEND_NONE	0

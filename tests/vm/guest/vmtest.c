@@ -706,6 +706,16 @@ static int intel_cpu(void)
 	       b == 0x756e6547 && d == 0x49656e69 && c == 0x6c65746e;	/* GenuineIntel */
 }
 
+static unsigned long long host_xcr0(void)
+{
+	unsigned int a, b, c, d, lo, hi;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1 << 27)))	/* OSXSAVE */
+		return 0;
+	asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return (unsigned long long)hi << 32 | lo;
+}
+
 static void test_backend_caps(int devfd)
 {
 	static const struct cap_want { __u32 cap; __u64 want; const char *name; } svm_caps[] = {
@@ -735,6 +745,13 @@ static void test_backend_caps(int devfd)
 	       (cap.value & (1 << KQEMU_EXIT_IO)) && (cap.value & (1 << KQEMU_EXIT_MMIO)) &&
 	       (cap.value & (1 << KQEMU_EXIT_IRQ_WINDOW)),
 	       "capability EXITS lists IO, MMIO and IRQ_WINDOW (%#llx)",
+	       (unsigned long long)cap.value);
+	/* x87 and SSE at least, within the host's own XCR0, and never PKRU or AMX. */
+	cap.cap = KQEMU_CAP_XFEATURES;
+	report(ioctl(devfd, KQEMU_CHECK_CAPABILITY, &cap) == 0 &&
+	       (!cap.value || ((cap.value & 3) == 3 && (cap.value & ~host_xcr0()) == 0 &&
+			       !(cap.value & (1 << 9 | 1 << 17 | 1 << 18)))),
+	       "capability XFEATURES is within the host's XCR0, without PKRU or AMX (%#llx)",
 	       (unsigned long long)cap.value);
 }
 
