@@ -155,6 +155,7 @@ struct kqemu_vcpu {
 	struct kqemu_vm *vm;
 	struct kqemu_client client;
 	unsigned int id;
+	u64 uid;			/* unique for the module's life (spec.c) */
 	struct mutex mutex;		/* one ioctl at a time */
 	struct kqemu_run *run;		/* the shared page */
 	/*
@@ -240,6 +241,11 @@ u64 kqemu_fpu_load(struct kqemu_vcpu *vcpu);
 void kqemu_fpu_put(struct kqemu_vcpu *vcpu, u64 host_xcr0);
 int kqemu_guest_xsetbv(struct kqemu_vcpu *vcpu, u32 index, u64 value);
 u64 kqemu_cr4_guest(void);
+
+/* Speculation mitigations (spec.c, spec.h). */
+int kqemu_spec_init(bool vmx);
+void kqemu_spec_before_entry(u64 vcpu_uid);
+ssize_t kqemu_spec_show(char *buf);
 
 /* Guest MSRs (msr.c). */
 void kqemu_msrs_reset(struct kqemu_msrs *m);

@@ -150,6 +150,16 @@ KQEMU_STAT_ATTR(page_tables, atomic_long_read);
 KQEMU_STAT_ATTR(denials, atomic_long_read);
 KQEMU_STAT_ATTR(revocations, atomic_long_read);
 
+/* The speculation mitigations the world switch takes on this CPU. */
+static ssize_t mitigations_show(struct device *dev, struct device_attribute *attr,
+				char *buf)
+{
+	if (!kqemu_backend)
+		return sysfs_emit(buf, "none\n");
+	return kqemu_spec_show(buf);
+}
+static DEVICE_ATTR_RO(mitigations);
+
 static struct attribute *kqemu_stats_attrs[] = {
 	&dev_attr_vms.attr,
 	&dev_attr_vcpus.attr,
@@ -157,6 +167,7 @@ static struct attribute *kqemu_stats_attrs[] = {
 	&dev_attr_page_tables.attr,
 	&dev_attr_denials.attr,
 	&dev_attr_revocations.attr,
+	&dev_attr_mitigations.attr,
 	NULL,
 };
 
@@ -204,6 +215,13 @@ static int __init kqemu_init(void)
 		kqemu_backend_error = kqemu_vmx_init();
 		if (!kqemu_backend_error)
 			kqemu_backend = &kqemu_vmx_backend;
+	}
+	if (kqemu_backend) {
+		kqemu_backend_error = kqemu_spec_init(kqemu_backend == &kqemu_vmx_backend);
+		if (kqemu_backend_error) {
+			kqemu_backend_exit();
+			kqemu_backend = NULL;
+		}
 	}
 	if (kqemu_backend_error)
 		pr_info("no hardware virtualization backend (%d): vCPUs will be refused\n",

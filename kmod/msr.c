@@ -172,10 +172,16 @@ void kqemu_load_guest_msrs(const struct kqemu_msrs *g, struct kqemu_host_msrs *h
 		if (h->tsc_aux != g->tsc_aux)
 			kqemu_wrmsr(MSR_TSC_AUX, g->tsc_aux);
 	}
+	/*
+	 * The guest runs with its SPEC_CTRL bits and the host's together:
+	 * the host's protections (IBRS, SSBD) then hold from the exit on,
+	 * before the C code below puts the host's value back, and no RET in
+	 * between runs with less.  The guest reads back its own value.
+	 */
 	if (boot_cpu_has(X86_FEATURE_MSR_SPEC_CTRL)) {
 		h->spec_ctrl = kqemu_rdmsr(MSR_IA32_SPEC_CTRL);
-		if (h->spec_ctrl != g->spec_ctrl)
-			kqemu_wrmsr(MSR_IA32_SPEC_CTRL, g->spec_ctrl);
+		if ((h->spec_ctrl | g->spec_ctrl) != h->spec_ctrl)
+			kqemu_wrmsr(MSR_IA32_SPEC_CTRL, h->spec_ctrl | g->spec_ctrl);
 	}
 }
 
@@ -183,7 +189,7 @@ void kqemu_load_guest_msrs(const struct kqemu_msrs *g, struct kqemu_host_msrs *h
 void kqemu_put_host_msrs(const struct kqemu_msrs *g, const struct kqemu_host_msrs *h,
 			 bool syscall_msrs)
 {
-	if (boot_cpu_has(X86_FEATURE_MSR_SPEC_CTRL) && h->spec_ctrl != g->spec_ctrl)
+	if (boot_cpu_has(X86_FEATURE_MSR_SPEC_CTRL) && (h->spec_ctrl | g->spec_ctrl) != h->spec_ctrl)
 		kqemu_wrmsr(MSR_IA32_SPEC_CTRL, h->spec_ctrl);
 	if (kqemu_has_tsc_aux() && h->tsc_aux != g->tsc_aux)
 		kqemu_wrmsr(MSR_TSC_AUX, h->tsc_aux);

@@ -208,13 +208,15 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 struct svm_cpu {
 	struct page *hsave;		/* VM_HSAVE_PA: where VMRUN puts the host */
 	struct page *host_save;		/* VMSAVE of the host's FS/GS/TR/... */
+	struct page *scrub_vmcb;	/* svm_scrub_asid()'s empty guest */
 	u32 next_asid;
 	u32 asid_gen;
 };
 
 static DEFINE_PER_CPU(struct svm_cpu, svm_cpus);
 static struct page *iopm_pages, *msrpm_pages;	/* every port and MSR intercepted */
-static u32 max_asid;
+static struct page *empty_npt;			/* the scrub guest's nested table */
+static u32 min_asid = 1, max_asid;	/* the ASIDs kqemu uses: not SEV's */
 static bool flush_by_asid;	/* TLB_CONTROL 3 flushes one ASID's translations */
 
 struct svm_vcpu {
@@ -237,6 +239,7 @@ static void svm_cpuid(u32 leaf, u32 *eax, u32 *ebx, u32 *ecx, u32 *edx)
 }
 
 void __kqemu_svm_vmrun(u64 vmcb_pa, u64 *gprs, u64 host_save_pa);
+void __kqemu_svm_scrub(u64 vmcb_pa);
 
 /* --- nested page tables ------------------------------------------------ */
 
@@ -543,7 +546,7 @@ static bool svm_new_asid(struct svm_vcpu *sv, struct svm_cpu *sc)
 
 	if (wrapped) {
 		sc->asid_gen++;
-		sc->next_asid = 1;
+		sc->next_asid = min_asid;
 	}
 	sv->asid = sc->next_asid++;
 	sv->asid_gen = sc->asid_gen;
@@ -551,6 +554,21 @@ static bool svm_new_asid(struct svm_vcpu *sv, struct svm_cpu *sc)
 	/* The ASID may hold what another vCPU of ours left in it. */
 	sv->flush_guest_tlb = true;
 	return wrapped;
+}
+
+/*
+ * A VMRUN that only flushes ASID's translations: its guest has an empty
+ * nested table, so its first instruction fetch ends it in a nested page
+ * fault before it has run anything or filled any TLB entry.
+ */
+static void svm_scrub_asid(struct svm_cpu *sc, u32 asid)
+{
+	struct vmcb *scrub = page_address(sc->scrub_vmcb);
+
+	scrub->control.asid = asid;
+	scrub->control.tlb_ctl = flush_by_asid ? TLB_CTL_FLUSH_ASID : TLB_CTL_FLUSH_ALL;
+	scrub->control.clean = 0;
+	__kqemu_svm_scrub(page_to_phys(sc->scrub_vmcb));
 }
 
 /* With interrupts off: borrow SVM on this CPU, VMRUN once, give it back. */
@@ -573,6 +591,18 @@ static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	if (!shared)
 		kqemu_wrmsr(MSR_EFER, efer | EFER_SVME);
 	hsave = kqemu_rdmsr(SVM_MSR_VM_HSAVE_PA);
+	/*
+	 * Where kqemu enables SVM itself, it leaves VM_HSAVE_PA at its own
+	 * page afterwards (see below).  Any other hypervisor that ran a guest
+	 * on this CPU since had to point it at its own: then its guests'
+	 * translations may be in any ASID, ours included, so a new
+	 * generation starts and the entry flushes them all.
+	 */
+	if (!shared && hsave != page_to_phys(sc->hsave)) {
+		sc->asid_gen++;
+		sc->next_asid = min_asid;
+		flush_all = true;
+	}
 	kqemu_wrmsr(SVM_MSR_VM_HSAVE_PA, page_to_phys(sc->hsave));
 
 	if (sv->last_cpu != cpu || sv->asid_gen != sc->asid_gen) {
@@ -606,15 +636,28 @@ static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	kqemu_save_host_dr(&host_dr);
 	kqemu_load_guest_msrs(&vcpu->msrs, &host_msrs, false);
 	host_xcr0 = kqemu_fpu_load(vcpu);
+	kqemu_spec_before_entry(vcpu->uid);
 	__kqemu_svm_vmrun(sv->vmcb_pa, vcpu->gprs, page_to_phys(sc->host_save));
 	kqemu_fpu_put(vcpu, host_xcr0);
 	kqemu_put_host_msrs(&vcpu->msrs, &host_msrs, false);
 	kqemu_restore_host_dr(&host_dr);
 	c->tlb_ctl = 0;
 
-	kqemu_wrmsr(SVM_MSR_VM_HSAVE_PA, hsave);
-	if (!shared)
+	/*
+	 * Beside another hypervisor, which keeps its ASIDs' translations
+	 * across its own entries and may give this vCPU's ASID to a guest of
+	 * its own next, nothing of our guest may stay in the TLB: a second,
+	 * empty VMRUN flushes the ASID (svm_scrub_asid()).  Otherwise the
+	 * other one starts with a flush of every ASID when it enables SVM,
+	 * and VM_HSAVE_PA stays ours, so that our next entry can tell that
+	 * no one else has run a guest here meanwhile.
+	 */
+	if (shared) {
+		svm_scrub_asid(sc, sv->asid);
+		kqemu_wrmsr(SVM_MSR_VM_HSAVE_PA, hsave);
+	} else {
 		kqemu_wrmsr(MSR_EFER, efer);
+	}
 
 	/*
 	 * A machine check that hit while the guest ran is the host's: hand
@@ -1009,13 +1052,48 @@ static void svm_free_pages(void)
 			__free_page(sc->hsave);
 		if (sc->host_save)
 			__free_page(sc->host_save);
-		sc->hsave = sc->host_save = NULL;
+		if (sc->scrub_vmcb)
+			__free_page(sc->scrub_vmcb);
+		sc->hsave = sc->host_save = sc->scrub_vmcb = NULL;
 	}
+	if (empty_npt)
+		__free_page(empty_npt);
+	empty_npt = NULL;
 	if (iopm_pages)
 		__free_pages(iopm_pages, 2);
 	if (msrpm_pages)
 		__free_pages(msrpm_pages, 1);
 	iopm_pages = msrpm_pages = NULL;
+}
+
+/*
+ * The scrub guest: real mode at 0 with an empty nested table, every event
+ * intercepted (VMRUN's own intercept is required), so that its first fetch
+ * is a nested page fault.
+ */
+static void svm_scrub_init(struct vmcb *v)
+{
+	struct vmcb_control *c = &v->control;
+
+	c->intercept_exceptions = ~0U;
+	c->intercept_misc1 = I1_INTR | I1_NMI | I1_SMI | I1_INIT | I1_SHUTDOWN;
+	c->intercept_misc2 = I2_ALL;
+	c->iopm_base_pa = page_to_phys(iopm_pages);
+	c->msrpm_base_pa = page_to_phys(msrpm_pages);
+	c->int_ctl = INT_CTL_V_INTR_MASKING;
+	c->nested_ctl = NESTED_CTL_NP;
+	c->nested_cr3 = page_to_phys(empty_npt);
+	svm_reset_state(&v->save);
+}
+
+/* Module exit, on each CPU: no VM_HSAVE_PA left pointing at a page we free. */
+static void svm_forget_hsave(void *unused)
+{
+	struct svm_cpu *sc = this_cpu_ptr(&svm_cpus);
+
+	if (sc->hsave && !(kqemu_rdmsr(MSR_EFER) & EFER_SVME) &&
+	    kqemu_rdmsr(SVM_MSR_VM_HSAVE_PA) == page_to_phys(sc->hsave))
+		kqemu_wrmsr(SVM_MSR_VM_HSAVE_PA, 0);
 }
 
 /* 0, or the positive errno that KQEMU_CAP_BACKEND_ERROR reports. */
@@ -1040,6 +1118,22 @@ int kqemu_svm_init(void)
 		return ENODEV;
 	}
 	max_asid = ebx - 1;
+	/*
+	 * With SEV, ASIDs 1 to the number of encrypted guests are theirs, and
+	 * the memory controller keys guest memory by ASID: kqemu takes none
+	 * of them, as KVM takes none for its unencrypted guests.
+	 */
+	svm_cpuid(0x80000000, &eax, &ebx, &ecx, &edx);
+	if (eax >= 0x8000001f) {
+		svm_cpuid(0x8000001f, &eax, &ebx, &ecx, &edx);
+		if (eax & BIT(1))
+			min_asid = ecx + 1;
+	}
+	svm_cpuid(0x8000000a, &eax, &ebx, &ecx, &edx);
+	if (min_asid > max_asid) {
+		pr_info("this CPU's ASIDs are all SEV's; kqemu needs one of its own\n");
+		return ENODEV;
+	}
 	kqemu_svm_backend.nrip_save = edx & BIT(3);
 	kqemu_svm_backend.decode_assists = edx & BIT(7);
 	flush_by_asid = edx & BIT(6);
@@ -1050,18 +1144,23 @@ int kqemu_svm_init(void)
 		goto out_nomem;
 	memset(page_address(iopm_pages), 0xff, PAGE_SIZE << 2);
 	memset(page_address(msrpm_pages), 0xff, PAGE_SIZE << 1);
+	empty_npt = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	if (!empty_npt)
+		goto out_nomem;
 	for_each_possible_cpu(cpu) {
 		struct svm_cpu *sc = per_cpu_ptr(&svm_cpus, cpu);
 
 		sc->hsave = alloc_page(GFP_KERNEL | __GFP_ZERO);
 		sc->host_save = alloc_page(GFP_KERNEL | __GFP_ZERO);
-		if (!sc->hsave || !sc->host_save)
+		sc->scrub_vmcb = alloc_page(GFP_KERNEL | __GFP_ZERO);
+		if (!sc->hsave || !sc->host_save || !sc->scrub_vmcb)
 			goto out_nomem;
+		svm_scrub_init(page_address(sc->scrub_vmcb));
 		sc->next_asid = max_asid + 1;	/* the first entry starts a generation */
 		sc->asid_gen = 1;
 	}
-	pr_info("AMD SVM with nested paging (%u ASIDs, NRIP save %s, decode assists %s)\n",
-		max_asid, kqemu_svm_backend.nrip_save ? "yes" : "no",
+	pr_info("AMD SVM with nested paging (ASIDs %u-%u, NRIP save %s, decode assists %s)\n",
+		min_asid, max_asid, kqemu_svm_backend.nrip_save ? "yes" : "no",
 		kqemu_svm_backend.decode_assists ? "yes" : "no");
 	return 0;
 
@@ -1072,5 +1171,6 @@ out_nomem:
 
 void kqemu_svm_exit(void)
 {
+	on_each_cpu(svm_forget_hsave, NULL, 1);
 	svm_free_pages();
 }

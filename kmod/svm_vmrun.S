@@ -10,13 +10,18 @@
  * live in the VMCB), and VMSAVE/VMLOAD of host_save_pa keep the host's FS,
  * GS, TR, LDTR, KernelGSBase and syscall MSRs across the guest.
  *
- * Between CLGI and STGI no interrupt or NMI reaches the host.  STI before
+ * Between CLGI and STGI no interrupt or NMI reaches the host.  The
+ * speculation steps (spec.h) come right before VMRUN and right after the
+ * host's VMLOAD, before the first RET.  STI before
  * VMRUN makes the host's saved RFLAGS.IF 1, so that with V_INTR_MASKING a
  * physical interrupt in the guest becomes an INTR exit instead of waiting
  * for the guest to enable interrupts.
  */
 #include <linux/linkage.h>
 #include <asm/asm.h>
+#include <asm/segment.h>
+
+#include "spec.h"
 
 /* gprs[] is indexed by x86 register number. */
 #define G_RCX	(1 * 8)
@@ -36,6 +41,7 @@
 
 	.text
 SYM_FUNC_START(__kqemu_svm_vmrun)
+	push	$__KERNEL_DS		/* 72(%rsp) at VMRUN: VERW's operand */
 	push	%rbp
 	push	%rbx
 	push	%r12
@@ -68,6 +74,7 @@ SYM_FUNC_START(__kqemu_svm_vmrun)
 	mov	16(%rsp), %rax
 	sti
 	vmload	%rax
+	KQEMU_SPEC_ENTER 72(%rsp)
 	vmrun	%rax
 	vmsave	%rax
 	cli
@@ -100,6 +107,7 @@ SYM_FUNC_START(__kqemu_svm_vmrun)
 
 	pop	%rax			/* host_save_pa */
 	vmload	%rax
+	KQEMU_SPEC_EXIT %rax
 	stgi
 	xor	%eax, %eax
 
@@ -110,5 +118,23 @@ SYM_FUNC_START(__kqemu_svm_vmrun)
 	pop	%r12
 	pop	%rbx
 	pop	%rbp
+	add	$8, %rsp		/* VERW's operand */
 	RET
 SYM_FUNC_END(__kqemu_svm_vmrun)
+
+/*
+ * void __kqemu_svm_scrub(u64 vmcb_pa)
+ *
+ * Called with interrupts off, after __kqemu_svm_vmrun: one VMRUN of the
+ * scrub VMCB, whose guest ends at its first instruction fetch.  VMRUN and
+ * #VMEXIT load only RAX, RSP, RIP and RFLAGS of the general registers, and
+ * the guest runs nothing, so the others are untouched; no VMLOAD either,
+ * as the host's FS, GS, TR and syscall MSRs stay live throughout.
+ */
+SYM_FUNC_START(__kqemu_svm_scrub)
+	mov	%rdi, %rax
+	clgi
+	vmrun	%rax
+	stgi
+	RET
+SYM_FUNC_END(__kqemu_svm_scrub)

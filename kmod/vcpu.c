@@ -17,6 +17,7 @@
 #include "kqemu.h"
 
 const struct kqemu_backend *kqemu_backend;
+static atomic64_t vcpu_uids = ATOMIC64_INIT(0);
 int kqemu_backend_error = ENODEV;
 
 static bool reserved_clear(const void *p, size_t len)
@@ -282,6 +283,7 @@ long kqemu_create_vcpu(struct kqemu_vm *vm, void __user *argp)
 	kref_get(&vm->kref);
 	vcpu->vm = vm;
 	vcpu->id = args.id;
+	vcpu->uid = atomic64_inc_return(&vcpu_uids);
 	vcpu->pending_irq = -1;
 	kqemu_msrs_reset(&vcpu->msrs);
 	mutex_init(&vcpu->mutex);

@@ -167,9 +167,11 @@
 #define PROC_SECONDARY		BIT(31)
 /* Secondary */
 #define PROC2_EPT		BIT(1)
+#define PROC2_RDTSCP		BIT(3)
 #define PROC2_VPID		BIT(5)
 #define PROC2_WBINVD		BIT(6)
 #define PROC2_UNRESTRICTED	BIT(7)
+#define PROC2_INVPCID		BIT(12)
 /* Exit controls */
 #define EXIT_SAVE_DEBUG		BIT(2)
 #define EXIT_HOST_64		BIT(9)
@@ -1002,6 +1004,7 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	h.debugctl = kqemu_rdmsr(VMX_MSR_DEBUGCTL);
 	host_xcr0 = kqemu_fpu_load(vcpu);
 	vmx_write_cr2(vx->cr2);
+	kqemu_spec_before_entry(vcpu->uid);
 
 	failed = __kqemu_vmx_vmrun(vcpu->gprs);
 
@@ -1531,8 +1534,15 @@ int kqemu_vmx_init(void)
 		goto no_controls;
 	/* Interrupt-window exiting is set per entry; CR3 exits only where forced. */
 	vmx.proc &= ~PROC_INTR_WINDOW;
+	/*
+	 * Without "enable RDTSCP" a guest's RDTSCP and RDPID are #UD, and
+	 * without "enable INVPCID" its INVPCID: give them where the CPU can
+	 * (RDTSCP and RDPID read the guest's own TSC_AUX, INVPCID acts on the
+	 * guest's own VPID-tagged translations).
+	 */
 	need = PROC2_EPT | PROC2_UNRESTRICTED;
-	if (!adjust_controls(VMX_MSR_PROCBASED2, need | PROC2_VPID | PROC2_WBINVD,
+	if (!adjust_controls(VMX_MSR_PROCBASED2,
+			     need | PROC2_VPID | PROC2_WBINVD | PROC2_RDTSCP | PROC2_INVPCID,
 			     need, &vmx.proc2)) {
 		pr_info("this CPU has VT-x but not EPT with unrestricted guest; kqemu needs both\n");
 		return ENODEV;

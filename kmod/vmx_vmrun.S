@@ -19,6 +19,9 @@
  */
 #include <linux/linkage.h>
 #include <asm/asm.h>
+#include <asm/segment.h>
+
+#include "spec.h"
 
 #define G_RAX	(0 * 8)
 #define G_RCX	(1 * 8)
@@ -41,6 +44,7 @@
 
 	.text
 SYM_FUNC_START(__kqemu_vmx_vmrun)
+	push	$__KERNEL_DS		/* 56(%rsp) at VMLAUNCH: VERW's operand */
 	push	%rbp
 	push	%rbx
 	push	%r12
@@ -72,6 +76,7 @@ SYM_FUNC_START(__kqemu_vmx_vmrun)
 	mov	G_R15(%rax), %r15
 	mov	G_RAX(%rax), %rax
 
+	KQEMU_SPEC_ENTER 56(%rsp)
 	vmlaunch
 
 .Lvmx_exit:
@@ -105,6 +110,9 @@ SYM_FUNC_START(__kqemu_vmx_vmrun)
 	xor	%r9d, %r9d
 	xor	%r10d, %r10d
 	xor	%r11d, %r11d
+
+	/* Before the first RET; RBX (the result) survives the calls. */
+	KQEMU_SPEC_EXIT %rcx
 	movzbl	%bl, %eax
 
 	add	$8, %rsp
@@ -114,5 +122,6 @@ SYM_FUNC_START(__kqemu_vmx_vmrun)
 	pop	%r12
 	pop	%rbx
 	pop	%rbp
+	add	$8, %rsp		/* VERW's operand */
 	RET
 SYM_FUNC_END(__kqemu_vmx_vmrun)

@@ -180,6 +180,8 @@ static void __attribute__((noreturn)) die_no_backend(int sysfd)
 		if (intel_cpu())
 			die("this CPU has no hardware virtualization that kqemu can use (it needs Intel VT-x with EPT and unrestricted guest); inside a VM, ask for nested virtualization");
 		die("this CPU has no hardware virtualization that kqemu can use (it needs AMD-V with nested paging); inside a VM, ask for nested virtualization");
+	case EOPNOTSUPP:
+		die("this CPU needs a speculative-execution mitigation that kqemu cannot apply on this kernel, so kqemu runs no guests ('dmesg | grep kqemu' says which); an admin may load kqemu with allow_unmitigated=1 to run them unprotected");
 	default:
 		die("kqemu has no hardware virtualization backend here (%s)",
 		    strerror((int)cap.value));

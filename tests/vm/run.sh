@@ -111,6 +111,20 @@ for release in $releases; do
 		say fail "[$abi] kqemu.ko builds with W=1 and no warning"
 		continue
 	fi
+	# The speculation checklist, read off the module (spec-check.sh), where
+	# build.sh built it in the release's chroot (not the debug kernel's).
+	headers=
+	[ -z "${KQEMU_BUILD_SH:-}" ] &&
+		headers=$("$here/chroot.sh" "$release" 2>/dev/null)/usr/src/linux-headers-$abi
+	if [ -n "$headers" ] && [ -f "$headers/Module.symvers" ]; then
+		while IFS= read -r line; do
+			case "$line" in
+			"ok - "*) say ok "${line#ok - }" ;;
+			"not ok - "*) say fail "${line#not ok - }" ;;
+			*) echo "$line" ;;
+			esac
+		done < <("$here/spec-check.sh" "$work/kqemu.ko" "$headers" "[$abi]")
+	fi
 	KQEMU_KDIR=$kdir "$here/mkinitramfs.sh" "$work/initrd.gz" "$work" "$build/guest" || {
 		say fail "[$abi] pack the initramfs"
 		continue

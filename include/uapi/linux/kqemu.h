@@ -157,7 +157,11 @@ struct kqemu_slot_id {
  *               ENODEV (the CPU has neither AMD-V with nested paging nor
  *               Intel VT-x with EPT and unrestricted guest),
  *               EPERM (disabled by the firmware: on AMD VM_CR.SVMDIS, on
- *               Intel IA32_FEATURE_CONTROL locked without VMXON outside SMX)
+ *               Intel IA32_FEATURE_CONTROL locked without VMXON outside SMX),
+ *               EOPNOTSUPP (the CPU needs a speculative-execution
+ *               mitigation kqemu cannot apply on this kernel, e.g. one whose
+ *               kernel function is exported to KVM alone; the kernel log
+ *               names it; module parameter allow_unmitigated=1 overrides)
  *   EBUSY       another hypervisor holds the CPU's virtualization (e.g.
  *               kvm_amd or kvm_intel with enable_virt_at_load=1, or while
  *               KVM has VMs); checked again at each KQEMU_RUN, which fails
