@@ -30,13 +30,16 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/stddef.h>
+#include <asm/cpu.h>
 #include <asm/cpufeature.h>
 #include <asm/desc.h>
 #include <asm/fpu/api.h>
 #include <asm/msr-index.h>
 #include <asm/segment.h>
+#include <asm/tlbflush.h>
 #include <asm/tsc.h>
 
 #include "kqemu.h"
@@ -338,10 +341,11 @@ static void vmx_cpuid(u32 leaf, u32 *eax, u32 *ebx, u32 *ecx, u32 *edx)
 }
 
 /*
- * CR4 is written directly, not through the kernel's cr4 helpers (which
- * 7.x exports to KVM alone): VMXE is set only with interrupts off and is
- * cleared again before they come back, so the kernel's shadow of CR4 is
- * right whenever anything can look at it.
+ * CR4.VMXE is set only with interrupts off and cleared again before they
+ * come back.  Where the kernel exports its CR4 helper to modules (6.1,
+ * 6.12: kmod/Makefile's feature test), VMXE goes through it, so that the
+ * kernel's shadow of CR4 is right even for an NMI inside the window; 7.x
+ * exports it to KVM alone, and there CR4 is written directly.
  */
 static inline unsigned long vmx_read_cr4(void)
 {
@@ -351,9 +355,17 @@ static inline unsigned long vmx_read_cr4(void)
 	return val;
 }
 
-static inline void vmx_write_cr4(unsigned long val)
+static inline void vmx_set_vmxe(unsigned long cr4, bool on)
 {
-	asm volatile("mov %0, %%cr4" : : "r"(val) : "memory");
+#ifdef KQEMU_HAVE_CR4_UPDATE_IRQSOFF
+	if (on)
+		cr4_update_irqsoff(VMX_CR4_VMXE, 0);
+	else
+		cr4_update_irqsoff(0, VMX_CR4_VMXE);
+#else
+	cr4 = on ? cr4 | VMX_CR4_VMXE : cr4 & ~VMX_CR4_VMXE;
+	asm volatile("mov %0, %%cr4" : : "r"(cr4) : "memory");
+#endif
 }
 
 static inline unsigned long vmx_read_cr0(void)
@@ -962,10 +974,10 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 
 	if (cr4 & VMX_CR4_VMXE)
 		return -EBUSY;
-	vmx_write_cr4(cr4 | VMX_CR4_VMXE);
+	vmx_set_vmxe(cr4, true);
 	if (!vmx_on(virt_to_phys(vc->vmxon_region))) {
 		/* VMXON refused: someone is in VMX operation after all. */
-		vmx_write_cr4(cr4);
+		vmx_set_vmxe(cr4, false);
 		return -EBUSY;
 	}
 	/*
@@ -985,7 +997,7 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	}
 	if (!vmcs_clear(vx->vmcs_pa) || !vmcs_load(vx->vmcs_pa)) {
 		vmx_off();
-		vmx_write_cr4(cr4);
+		vmx_set_vmxe(cr4, false);
 		return -EIO;
 	}
 
@@ -1041,7 +1053,7 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 
 	vmcs_clear(vx->vmcs_pa);
 	vmx_off();
-	vmx_write_cr4(cr4);
+	vmx_set_vmxe(cr4, false);
 
 	/*
 	 * An NMI that arrived in the guest ended it and was not delivered:
@@ -1246,6 +1258,37 @@ gp:
 	return 0;
 }
 
+/*
+ * An #AC the guest asked for: alignment checking on (CR0.AM, RFLAGS.AC)
+ * at CPL 3.  Any other #AC is the host's split-lock detection (its
+ * MSR_TEST_CTRL stays live in the guest), and follows the host's policy.
+ */
+static bool legacy_alignment_check(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
+{
+	return (vx->cr0 & X86_CR0_AM) && (vcpu->rflags & X86_EFLAGS_AC) &&
+	       ((vx->seg[S_SS].ar >> 5) & 3) == 3;
+}
+
+/*
+ * A guest's split lock: the host's split_lock_detect policy decides, as
+ * for its own processes.  Where the kernel exports its handler (6.1,
+ * 6.12), "warn" lets the guest go on and "fatal" sends the VMM SIGBUS;
+ * where it does not (7.x exports it to KVM alone) kqemu takes the strict
+ * side and sends SIGBUS.  Either way the run ends at the signal.
+ */
+static int handle_split_lock(struct kqemu_vcpu *vcpu)
+{
+#ifdef KQEMU_HAVE_GUEST_SPLIT_LOCK
+	if (handle_guest_split_lock(vcpu->rip))
+		return 0;
+#else
+	pr_warn_ratelimited("guest split lock at %#llx (pid %d, %s): SIGBUS, as with split_lock_detect=fatal\n",
+			    vcpu->rip, task_pid_nr(current), current->comm);
+	force_sig(SIGBUS);
+#endif
+	return 0;
+}
+
 static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 {
 	struct kqemu_run *run = vcpu->run;
@@ -1290,6 +1333,8 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 
 		if (vx->exit_nmi || vx->exit_mce)
 			return 0;	/* the host's, given to it already */
+		if (vector == VEC_AC && !legacy_alignment_check(vcpu, vx))
+			return handle_split_lock(vcpu);
 		if (vector == VEC_DB || vector == VEC_AC) {
 			/* Give it to the guest, one exit at a time. */
 			queue_exception(vcpu, vector, vector == VEC_AC);
