@@ -103,7 +103,7 @@ UTILS_FILES := $(PREFIX)/bin/kqemuctl $(PREFIX)/bin/kqemu-run \
 	$(PREFIX)/lib/udev/rules.d/60-kqemu.rules \
 	$(PREFIX)/lib/sysusers.d/kqemu.conf \
 	$(PREFIX)/lib/modules-load.d/kqemu.conf \
-	$(PREFIX)/lib/kqemu/configure.sh
+	$(PREFIX)/lib/kqemu/configure.sh $(PREFIX)/lib/kqemu/manifest.sh
 
 install-utils: helper tools
 	install -D -m 0755 $(BUILD)/helper/kqemuctl $(DESTDIR)$(PREFIX)/bin/kqemuctl
@@ -116,6 +116,7 @@ install-utils: helper tools
 	install -D -m 0644 udev/kqemu.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/kqemu.conf
 	install -D -m 0644 udev/kqemu.modules-load $(DESTDIR)$(PREFIX)/lib/modules-load.d/kqemu.conf
 	install -D -m 0755 packaging/configure.sh $(DESTDIR)$(PREFIX)/lib/kqemu/configure.sh
+	install -m 0644 packaging/manifest.sh $(DESTDIR)$(PREFIX)/lib/kqemu/manifest.sh
 
 install-dkms:
 	install -d $(DESTDIR)$(DKMS_SRC)/kmod $(DESTDIR)$(DKMS_SRC)/include/uapi/linux

@@ -57,8 +57,8 @@ char *acl_modprobe_conf(const struct acl *acl)
 	if (acl->groups[0])
 		snprintf(opts + strlen(opts), sizeof(opts) - strlen(opts),
 			 " allow_groups=%s", acl->groups);
-	if (asprintf(&s, "# Written by kqemuctl; change it with kqemuctl allow/deny, which\n"
-		     "# also apply it live.  kqemu's in-kernel ACL: numeric uids and gids.\n"
+	if (asprintf(&s, "# Written by kqemu; change it with kqemuctl allow/deny, which also\n"
+		     "# apply it live.  kqemu's in-kernel ACL: numeric uids and gids.\n"
 		     "%s%s\n", opts[0] ? "options kqemu" : "# (nobody but root)", opts) < 0) {
 		perror("kqemuctl");
 		exit(70);

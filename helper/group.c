@@ -127,7 +127,8 @@ static void add_prefix(const char **argv, int *n)
 	}
 }
 
-int group_create(const char *name)
+/* sysusers: the sysusers.d file that declares it (under --root). */
+int group_create(const char *name, const char *sysusers)
 {
 	const char *tool, *argv[8];
 	char *conf = NULL, *root_arg = NULL;
@@ -136,7 +137,7 @@ int group_create(const char *name)
 	tool = find_tool(sysusers_tools);
 	if (tool) {
 		/* Only our file: sysusers must not create anybody else's groups. */
-		conf = root_path(SYSUSERS_FILE);
+		conf = root_path(sysusers);
 		argv[n++] = tool;
 		if (!root_is_host()) {
 			if (asprintf(&root_arg, "--root=%s", opt.root) < 0)

@@ -65,7 +65,10 @@ int read_first_line(const char *path, char *buf, size_t size);
 int write_file_atomic(const char *path, const char *contents, mode_t mode);
 int mkdir_parents(const char *path, char ***created);	/* records new dirs */
 bool path_exists(const char *path);
-unsigned long long content_hash(const char *s);
+/* sha256.c: the hash the manifest records, as sha256sum prints it. */
+#define HASH_HEX_LEN	64
+void content_hash(const char *s, char out[HASH_HEX_LEN + 1]);
+bool content_hash_matches(const char *s, const char *hash);
 int run_tool(const char *const argv[]);	/* -errno, or exit status > 0 */
 const char *find_tool(const char *const candidates[]);
 void strv_free(char **v);
@@ -81,15 +84,16 @@ int group_lookup(const char *name, struct group_entry *out);	/* 0, -ENOENT */
 bool group_has_member(const struct group_entry *g, const char *user);
 int user_lookup(const char *name, uid_t *uid, gid_t *gid);	/* /etc/passwd */
 int user_name_of(uid_t uid, char *buf, size_t size);
-int group_create(const char *name);	/* systemd-sysusers, else groupadd */
+int group_create(const char *name, const char *sysusers);	/* systemd-sysusers, else groupadd */
 int group_delete(const char *name);
 int group_add_member(const char *group, const char *user);
 
 /* manifest.c: what install did, so uninstall undoes exactly that. */
 struct manifest_file {
 	char *path;
-	unsigned long long hash;	/* of what we wrote */
+	char hash[HASH_HEX_LEN + 1];	/* of what we wrote (sha256; 16 digits: FNV-1a, 1.0's) */
 	char *backup;			/* the admin's file we replaced, or NULL */
+	bool configure;			/* first written by configure.sh (package, make install) */
 };
 struct manifest {
 	struct manifest_file *files;
@@ -105,7 +109,7 @@ int manifest_remove(void);
 void manifest_free(struct manifest *m);
 struct manifest_file *manifest_find(struct manifest *m, const char *path);
 void manifest_set_file(struct manifest *m, const char *path,
-		       unsigned long long hash, const char *backup);
+		       const char *contents, const char *backup);
 void manifest_drop_file(struct manifest *m, const char *path);
 
 /*
@@ -117,6 +121,7 @@ struct file_undo {
 	char *path;
 	char *before;		/* the old contents; NULL when there was no file */
 	char *backup;		/* the backup this write made, or NULL */
+	bool new_entry;		/* the manifest did not list path before */
 	size_t ndirs;		/* directories it created (the manifest's last ones) */
 };
 int owned_file_write(struct manifest *m, const char *path, const char *contents,

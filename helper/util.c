@@ -191,16 +191,26 @@ int mkdir_parents(const char *path, char ***created)
 	return r;
 }
 
-/* FNV-1a: enough to tell our own bytes from an admin's edit. */
-unsigned long long content_hash(const char *s)
+/*
+ * Whether s is what hash says was written: a SHA-256, or the FNV-1a of
+ * manifests written by kqemuctl 1.0 (16 hex digits).
+ */
+bool content_hash_matches(const char *s, const char *hash)
 {
-	unsigned long long h = 0xcbf29ce484222325ULL;
+	char now[HASH_HEX_LEN + 1];
 
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
+	if (strlen(hash) == 16) {
+		unsigned long long h = 0xcbf29ce484222325ULL;
+
+		for (const char *c = s; *c; c++) {
+			h ^= (unsigned char)*c;
+			h *= 0x100000001b3ULL;
+		}
+		snprintf(now, sizeof(now), "%016llx", h);
+	} else {
+		content_hash(s, now);
 	}
-	return h;
+	return !strcmp(now, hash);
 }
 
 void strv_free(char **v)

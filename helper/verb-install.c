@@ -33,12 +33,78 @@ static const char *change_word(enum file_change c)
 	return words[c];
 }
 
+/* The lines that mean something: neither comments nor blank. */
+static char *effective_lines(const char *s)
+{
+	char *out = malloc(strlen(s) + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	while (*s) {
+		size_t n = strcspn(s, "\n");
+		const char *t = s + strspn(s, " \t");
+
+		if (t < s + n && *t != '#') {
+			memcpy(o, s, n);
+			o += n;
+			*o++ = '\n';
+		}
+		s += n + (s[n] == '\n');
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
+ * The package and make install put kqemu's sysusers.d, udev and
+ * modules-load.d files under /usr/lib (or /usr/local/lib), where the same
+ * name in /etc would mask them.  When one of those says what install would
+ * write, install writes nothing: that file is kqemu's already, and it goes
+ * with the package.  Returns its path, or NULL.
+ */
+static const char *vendor_file_saying(const char *path, const char *contents)
+{
+	static char found[512];
+	static const char *const prefixes[] = { "/usr/lib", "/usr/local/lib", "/lib", NULL };
+	char *want = effective_lines(contents);
+	const char *rel = path + strlen("/etc");
+	const char *hit = NULL;
+
+	for (int i = 0; want && !hit && prefixes[i]; i++) {
+		char *text, *have;
+
+		snprintf(found, sizeof(found), "%s%s", prefixes[i], rel);
+		if (read_file(found, &text) < 0)
+			continue;
+		have = effective_lines(text);
+		if (have && !strcmp(have, want))
+			hit = found;
+		free(have);
+		free(text);
+	}
+	free(want);
+	return hit;
+}
+
+/* Where the group's sysusers.d declaration is, for systemd-sysusers. */
+static const char *sysusers_path = SYSUSERS_FILE;
+
 static int install_file(struct install *in, const char *path, char *contents)
 {
 	enum file_change change;
-	int r = owned_file_write(&in->m, path, contents, &change,
-				 &in->files[in->nfiles]);
+	const char *vendor = NULL;
+	int r;
 
+	if (!path_exists(path) && !manifest_find(&in->m, path))
+		vendor = vendor_file_saying(path, contents);
+	if (vendor) {
+		free(contents);
+		if (!strcmp(path, SYSUSERS_FILE))
+			sysusers_path = vendor;
+		info("unchanged: %s (%s says the same, from kqemu's package or make install)", path, vendor);
+		return 0;
+	}
+	r = owned_file_write(&in->m, path, contents, &change, &in->files[in->nfiles]);
 	free(contents);
 	if (r < 0)
 		return r;
@@ -65,7 +131,7 @@ static int install_group(struct install *in, struct group_entry *g)
 		info("would create: group %s", opt.group);
 		return 0;
 	}
-	r = group_create(opt.group);
+	r = group_create(opt.group, sysusers_path);
 	if (r < 0)
 		return r;
 	in->group_created = true;

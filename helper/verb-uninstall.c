@@ -80,7 +80,7 @@ static int uninstall_file(const struct manifest_file *f)
 int verb_uninstall(int argc, char **argv)
 {
 	struct manifest m;
-	size_t ndirs = 0;
+	size_t ndirs = 0, kept = 0;
 	int r, failed = 0;
 
 	(void)argv;
@@ -99,6 +99,12 @@ int verb_uninstall(int argc, char **argv)
 	if (r < 0)
 		failed = r;	/* still remove the files: they are the install */
 	for (size_t i = m.nfiles; i > 0; i--) {
+		if (m.files[i - 1].configure) {
+			info("kept: %s (kqemu's package or make install wrote it; apt-get purge kqemu-utils, or make uninstall, removes it)",
+			     m.files[i - 1].path);
+			kept++;
+			continue;
+		}
 		r = uninstall_file(&m.files[i - 1]);
 		if (r < 0)
 			failed = r;
@@ -124,6 +130,35 @@ int verb_uninstall(int argc, char **argv)
 		error_errno(-failed, "uninstall is incomplete; fix the above and run it again");
 		manifest_free(&m);
 		return failed;
+	}
+	if (kept) {
+		/*
+		 * The package's files stay, and so does the record of them, for
+		 * its purge; what kqemuctl install did is undone.
+		 */
+		for (size_t i = m.nfiles; i > 0; i--)
+			if (!m.files[i - 1].configure)
+				manifest_drop_file(&m, m.files[i - 1].path);
+		while (m.dirs && m.dirs[ndirs])
+			ndirs++;
+		for (size_t i = ndirs; i > 0; i--) {
+			if (remove_dir_if_empty(m.dirs[i - 1]) < 0)
+				continue;
+			info("removed: %s/", m.dirs[i - 1]);
+			free(m.dirs[i - 1]);
+			memmove(&m.dirs[i - 1], &m.dirs[i], (ndirs - i + 1) * sizeof(*m.dirs));
+			ndirs--;
+		}
+		free(m.group);
+		free(m.acl_before);
+		m.group = m.acl_before = NULL;
+		m.loaded = false;
+		r = manifest_save(&m);
+		manifest_free(&m);
+		if (r < 0)
+			return error_errno(-r, "cannot write %s", MANIFEST_FILE);
+		info("kqemuctl's part is undone; kqemu's package (or make install) stays.");
+		return 0;
 	}
 	manifest_remove();
 	while (m.dirs && m.dirs[ndirs])

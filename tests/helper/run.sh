@@ -33,6 +33,9 @@ kq() {
 	rc=$?
 }
 says() { grep -qF -- "$1" "$tmp/out"; }
+# doctor_says CHECK RESULT TEXT: the line of CHECK has RESULT and TEXT.
+doctor_says() { grep "^$2 $1 " "$tmp/out" | grep -qF -- "$3"; }
+fix_says() { grep -A1 "^FAIL $1 " "$tmp/out" | grep "fix: " | grep -qF -- "$2"; }
 # A tree with the test users; "with-group" adds kvm-users (gid 990).
 newroot() {
 	R=$tmp/root-$1
@@ -116,6 +119,13 @@ for f in sysusers.d:sysusers.conf udev/rules.d:60-kqemu.rules modprobe.d:modprob
 	check "install wrote /etc/$file as golden/install/$gold" 'diff -u "$golden/install/$gold" "$R/etc/$file" >"$tmp/out"'
 done
 check "install wrote the manifest as in golden/" 'diff -u "$golden/install/install.manifest" "$R/var/lib/kqemu/install.manifest" >"$tmp/out"'
+hashes_match() {	# every file line of the manifest has the file's sha256
+	local kind path hash rest
+	while read -r kind path hash rest; do
+		[ "$kind" != file ] || [ "$(sha256sum <"$R$path" | cut -d" " -f1)" = "$hash" ] || return 1
+	done <"$R/var/lib/kqemu/install.manifest"
+}
+check "each hash in the manifest is what sha256sum says of the file" hashes_match
 check "install printed each step as in golden/" 'diff -u "$golden/install/stdout" "$tmp/install.out" >"$tmp/out"'
 check "without systemd-sysusers, install created the group with groupadd --system --prefix" \
 	'grep -qx "groupadd --system --prefix $R kvm-users" "$FAKE_LOG" && grep -qx "kvm-users:x:990:" "$R/etc/group"'
@@ -274,6 +284,156 @@ kq allow user member
 check "allow refuses to rewrite an edited modprobe.d file (exit 5)" '[ $rc -eq 5 ] && says "refusing to overwrite /etc/modprobe.d/kqemu.conf"'
 check "and puts the live ACL back, so the two still agree with before" '[ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = 1002 ]'
 
+echo "# one owner record for every file, however kqemu came (package, make install, kqemuctl)"
+configure() { "$top/packaging/configure.sh" --root="$R" "$@" >"$tmp/out" 2>&1; rc=$?; }
+# packaged NAME: a tree with the files kqemu-utils (or make install) puts
+# under /usr/lib, as the Makefile's install-utils names them; $before is
+# its snapshot, then the postinst's configure.sh runs.
+packaged() {
+	newroot "pkg-$1" with-group
+	install -D -m 0644 "$top/udev/60-kqemu.rules" "$R/usr/lib/udev/rules.d/60-kqemu.rules"
+	install -D -m 0644 "$top/udev/kqemu.sysusers" "$R/usr/lib/sysusers.d/kqemu.conf"
+	install -D -m 0644 "$top/udev/kqemu.modules-load" "$R/usr/lib/modules-load.d/kqemu.conf"
+	snapshot >"$before"
+	[ "${2:-}" = bare ] || configure configure
+}
+manifest_line() { grep "^file $1 " "$R/var/lib/kqemu/install.manifest" 2>/dev/null; }
+sha() { sha256sum <"$R$1" | cut -d' ' -f1; }
+packaged fresh
+check "the package's configure succeeds and writes modprobe.d as kqemuctl would" \
+	'[ $rc -eq 0 ] && diff -u "$golden/install/modprobe.conf" "$R/etc/modprobe.d/kqemu.conf" >"$tmp/out"'
+check "it records the file in kqemuctl's manifest, as configure's, with its sha256" \
+	'[ "$(manifest_line /etc/modprobe.d/kqemu.conf)" = "file /etc/modprobe.d/kqemu.conf $(sha /etc/modprobe.d/kqemu.conf) - configure" ]'
+snapshot >"$tmp/pkg.configured"
+configure configure
+check "a second configure (an upgrade) changes nothing" '[ $rc -eq 0 ] && same_tree "$tmp/pkg.configured"'
+kq allow user root
+check "on a packaged host, allow user root works (exit 0) and persists allow_users=0" \
+	'[ $rc -eq 0 ] && grep -qx "options kqemu allow_users=0 allow_groups=990" "$R/etc/modprobe.d/kqemu.conf"'
+check "the file stays the package's in the manifest, with the new hash" \
+	'[ "$(manifest_line /etc/modprobe.d/kqemu.conf)" = "file /etc/modprobe.d/kqemu.conf $(sha /etc/modprobe.d/kqemu.conf) - configure" ]'
+kq deny user root
+check "on a packaged host, deny user root works (exit 0)" \
+	'[ $rc -eq 0 ] && cmp -s "$golden/install/modprobe.conf" "$R/etc/modprobe.d/kqemu.conf"'
+fake_loaded "" 990
+kq allow user member
+check "on a packaged host with kqemu loaded, allow user member lets uid 1000 in live and persisted" \
+	'[ $rc -eq 0 ] && [ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = 1000 ] && grep -qx "options kqemu allow_users=1000 allow_groups=990" "$R/etc/modprobe.d/kqemu.conf"'
+kq acl
+check "on a packaged host, acl says live and persisted agree (exit 0)" '[ $rc -eq 0 ] && ! says "disagree"'
+kq deny user member
+check "on a packaged host, deny user member takes uid 1000 out live and persisted" \
+	'[ $rc -eq 0 ] && [ -z "$(cat "$R/sys/module/kqemu/parameters/allow_users")" ] && cmp -s "$golden/install/modprobe.conf" "$R/etc/modprobe.d/kqemu.conf"'
+rm -rf "$R/sys"
+kq adduser member
+check "on a packaged host, adduser puts member in the package's group" '[ $rc -eq 0 ] && grep -qx "kvm-users:x:990:member" "$R/etc/group"'
+sed -i 's/:member$/:/' "$R/etc/group"
+snapshot >"$tmp/pkg.configured"
+kq install
+check "kqemuctl install on a packaged host writes no /etc copy of the package's files" \
+	'[ $rc -eq 0 ] && says "unchanged: /etc/udev/rules.d/60-kqemu.rules (/usr/lib/udev/rules.d/60-kqemu.rules says the same" && says "nothing changed" && same_tree "$tmp/pkg.configured"'
+kq uninstall
+check "kqemuctl uninstall on a packaged host keeps the package's modprobe.d file and says whose it is" \
+	'[ $rc -eq 0 ] && says "kept: /etc/modprobe.d/kqemu.conf (kqemu'"'"'s package" && same_tree "$tmp/pkg.configured"'
+kq allow user root
+configure purge
+check "purge after allow removes the modprobe.d file, the manifest and /var/lib/kqemu" \
+	'[ $rc -eq 0 ] && [ ! -e "$R/etc/modprobe.d/kqemu.conf" ] && [ ! -e "$R/var/lib/kqemu" ]'
+check "after purge the tree is as the package's files left it" 'same_tree "$before"'
+
+packaged mixed
+kq install --mode=0640
+check "kqemuctl install --mode=0640 on a packaged host writes its own rule over the package's" \
+	'[ $rc -eq 0 ] && says "created: /etc/udev/rules.d/60-kqemu.rules" && grep -q "MODE=\"0640\"" "$R/etc/udev/rules.d/60-kqemu.rules"'
+kq uninstall
+check "kqemuctl uninstall then removes its rule and keeps the package's file" \
+	'[ $rc -eq 0 ] && [ ! -e "$R/etc/udev" ] && [ -f "$R/etc/modprobe.d/kqemu.conf" ] && manifest_line /etc/modprobe.d/kqemu.conf >/dev/null'
+kq install --mode=0640
+configure purge
+check "purge after kqemuctl install on a packaged host removes kqemuctl's files too: the tree is as before" \
+	'[ $rc -eq 0 ] && same_tree "$before"'
+
+packaged force
+echo "# mine" >>"$R/etc/modprobe.d/kqemu.conf"
+cp "$R/etc/modprobe.d/kqemu.conf" "$tmp/mine.conf"
+kq allow user root
+check "allow refuses a package's modprobe.d file the admin edited (exit 5), untouched" \
+	'[ $rc -eq 5 ] && says "it was edited since kqemuctl wrote it" && cmp -s "$tmp/mine.conf" "$R/etc/modprobe.d/kqemu.conf"'
+kq allow user root --force
+check "allow --force replaces it and keeps the admin's as a backup" \
+	'[ $rc -eq 0 ] && cmp -s "$tmp/mine.conf" "$R/etc/modprobe.d/kqemu.conf.kqemuctl-backup"'
+configure purge
+check "purge after --force leaves no manifest and no backup, and puts the admin's file back" \
+	'[ $rc -eq 0 ] && [ ! -e "$R/var/lib/kqemu" ] && [ ! -e "$R/etc/modprobe.d/kqemu.conf.kqemuctl-backup" ] && cmp -s "$tmp/mine.conf" "$R/etc/modprobe.d/kqemu.conf"'
+
+packaged edited
+kq allow user root
+echo "# mine" >>"$R/etc/modprobe.d/kqemu.conf"
+configure purge
+check "purge keeps a modprobe.d file edited since kqemu wrote it, and says so" \
+	'[ $rc -eq 0 ] && says "keeping /etc/modprobe.d/kqemu.conf: it was edited" && [ -f "$R/etc/modprobe.d/kqemu.conf" ] && [ ! -e "$R/var/lib/kqemu" ]'
+
+packaged admin bare
+mkdir -p "$R/etc/modprobe.d"
+echo "options kqemu allow_groups=5" >"$R/etc/modprobe.d/kqemu.conf"
+snapshot >"$before"
+configure configure
+check "configure keeps an admin's modprobe.d file and does not claim it" \
+	'[ $rc -eq 0 ] && grep -qx "options kqemu allow_groups=5" "$R/etc/modprobe.d/kqemu.conf" && ! manifest_line /etc/modprobe.d/kqemu.conf'
+kq allow user root
+check "allow refuses that admin's file (exit 5): kqemuctl did not write it" '[ $rc -eq 5 ] && says "kqemuctl did not write it"'
+configure purge
+check "purge keeps the admin's file, and leaves the tree as before" '[ $rc -eq 0 ] && same_tree "$before"'
+
+packaged legacy bare
+mkdir -p "$R/etc/modprobe.d"
+printf '# Written by kqemu: who may open /dev/kqemu (see kqemuctl acl).\noptions kqemu allow_groups=990\n' >"$R/etc/modprobe.d/kqemu.conf"
+kq allow user root
+check "allow adopts the file kqemu 1.0's package wrote (exit 0), as configure's" \
+	'[ $rc -eq 0 ] && grep -qx "options kqemu allow_users=0 allow_groups=990" "$R/etc/modprobe.d/kqemu.conf" && manifest_line /etc/modprobe.d/kqemu.conf | grep -q " configure$"'
+packaged legacy-upgrade bare
+mkdir -p "$R/etc/modprobe.d"
+printf '# Written by kqemu: who may open /dev/kqemu (see kqemuctl acl).\noptions kqemu allow_groups=990\n' >"$R/etc/modprobe.d/kqemu.conf"
+configure configure
+check "configure (the upgrade from 1.0) adopts 1.0's file into the manifest" \
+	'[ $rc -eq 0 ] && [ "$(manifest_line /etc/modprobe.d/kqemu.conf)" = "file /etc/modprobe.d/kqemu.conf $(sha /etc/modprobe.d/kqemu.conf) - configure" ]'
+rm -rf "$R/var/lib/kqemu"
+configure purge
+check "purge removes 1.0's file even when no manifest lists it" '[ $rc -eq 0 ] && [ ! -e "$R/etc/modprobe.d/kqemu.conf" ]'
+
+newroot fnv with-group
+mkdir -p "$R/etc/modprobe.d" "$R/var/lib/kqemu"
+printf "# Written by kqemuctl; change it with kqemuctl allow/deny, which\n# also apply it live.  kqemu's in-kernel ACL: numeric uids and gids.\noptions kqemu allow_groups=990\n" >"$R/etc/modprobe.d/kqemu.conf"
+echo "file /etc/modprobe.d/kqemu.conf 74f11b280a5dbca4 -" >"$R/var/lib/kqemu/install.manifest"
+kq allow user root
+check "a manifest of kqemuctl 1.0 (FNV-1a hashes) still proves the file is ours" \
+	'[ $rc -eq 0 ] && [ "$(manifest_line /etc/modprobe.d/kqemu.conf)" = "file /etc/modprobe.d/kqemu.conf $(sha /etc/modprobe.d/kqemu.conf) -" ]'
+
+newroot ctl-then-pkg with-group
+snapshot >"$before"
+kq install
+install -D -m 0644 "$top/udev/60-kqemu.rules" "$R/usr/lib/udev/rules.d/60-kqemu.rules"
+configure configure
+check "configure after kqemuctl install keeps kqemuctl's modprobe.d file as kqemuctl's" \
+	'[ $rc -eq 0 ] && manifest_line /etc/modprobe.d/kqemu.conf | grep -q " -$"'
+configure purge
+rm -r "$R/usr"
+check "purge then removes all kqemuctl install wrote: the tree is as before" '[ $rc -eq 0 ] && same_tree "$before"'
+
+packaged doctor
+fake_module
+fake_loaded "" 990
+mkdir -p "$R/proc/1" "$R/sys/kernel/security"
+printf 'vendor_id\t: AuthenticAMD\nflags\t\t: fpu vme svm npt\n' >"$R/proc/cpuinfo"
+printf 'PATH=/bin\0HOME=/\0' >"$R/proc/1/environ"
+echo "[none] integrity confidentiality" >"$R/sys/kernel/security/lockdown"
+sed -i 's/^kvm-users:x:990:$/kvm-users:x:990:member/' "$R/etc/group"
+kq doctor --user=member
+check "doctor on a packaged host passes every check files can fake (the package's rule in /usr/lib)" \
+	'for c in cpu-virtualization module-built secure-boot module-loaded udev-rule group user-in-group acl other-hypervisor container; do doctor_says $c pass "" || exit 1; done'
+configure bogus
+check "configure.sh with an unknown action is a usage error (exit 2)" '[ $rc -eq 2 ] && says "usage:"'
+
 echo "# status"
 newroot status with-group
 kq status --json
@@ -320,9 +480,6 @@ shim "$K" --root="$R" load >"$tmp/out" 2>&1; rc=$?
 check "load with no kqemu.ko for this kernel fails (exit 3) with the build steps" '[ $rc -eq 3 ] && says "cannot find module '"'"'kqemu'"'"'" && says "modules_install"'
 
 echo "# doctor, each check faked under --root"
-# doctor_says CHECK RESULT TEXT: the line of CHECK has RESULT and TEXT.
-doctor_says() { grep "^$2 $1 " "$tmp/out" | grep -qF -- "$3"; }
-fix_says() { grep -A1 "^FAIL $1 " "$tmp/out" | grep "fix: " | grep -qF -- "$2"; }
 # A healthy host as far as files can fake it; the node cannot be faked
 # without root (mknod), so the node check is left to the VM suite.
 healthy() {
