@@ -10,6 +10,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #define KQEMUCTL_VERSION	"1"
@@ -151,17 +153,44 @@ int device_reapply_rule(int timeout_ms);
 int udev_reload_rules(void);
 bool udevd_running(void);
 
-/* acl.c: the live ACL and its persisted copy in modprobe.d. */
+/*
+ * acl.c: the live ACL and its persisted copy in modprobe.d.  Lists are
+ * canonical, "1000,1001", and hold what the kernel accepts (kmod/acl.c):
+ * decimal ids below (uid_t)-1, at most ACL_MAX_IDS.
+ */
+#define ACL_MAX_IDS	32	/* KQEMU_POLICY_MAX_IDS in kmod/acl.c */
+#define ACL_TEXT_MAX	(ACL_MAX_IDS * 11 + 1)
 struct acl {
-	char users[256];	/* comma lists of numeric ids */
-	char groups[256];
+	char users[ACL_TEXT_MAX];
+	char groups[ACL_TEXT_MAX];
+	char bad[128];		/* acl_read_persisted(): the entry the kernel refuses */
 };
+int parse_id(const char *s, uint32_t *id);	/* 0, or -EINVAL */
+int id_list_normalize(const char *in, char *out, size_t size, char *bad, size_t badsize);
 int acl_read_live(struct acl *acl);
-int acl_read_persisted(struct acl *acl);
+int acl_read_persisted(struct acl *acl);	/* -ENOENT, -EBADMSG: see acl->bad */
+int acl_bad_persisted(const struct acl *acl);	/* says so; -EBADMSG */
 char *acl_modprobe_conf(const struct acl *acl);	/* malloc'd file contents */
-bool id_list_has(const char *list, unsigned long id);
-void id_list_add(char *list, size_t size, unsigned long id);
-void id_list_del(char *list, unsigned long id);
+bool id_list_has(const char *list, uint32_t id);
+int id_list_add(char *list, uint32_t id);	/* 1 added, 0 there, -E2BIG full */
+void id_list_del(char *list, uint32_t id);
+bool id_lists_same(const char *a, const char *b);
+
+/* json.c: a JSON writer that escapes every string. */
+#define JSON_MAX_DEPTH	8
+struct json {
+	FILE *f;
+	int depth;
+	unsigned int count[JSON_MAX_DEPTH];	/* members written at each depth */
+	bool after_key;
+};
+void json_open(struct json *j, char bracket);	/* '{' or '[' */
+void json_close(struct json *j, char bracket);
+void json_key(struct json *j, const char *key);
+void json_string(struct json *j, const char *s);
+void json_uint(struct json *j, unsigned long long v);
+void json_null(struct json *j);
+void json_number_or_null(struct json *j, const char *s);
 
 /* files.c: what install writes. */
 char *sysusers_conf(const char *group);

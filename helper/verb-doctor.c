@@ -388,6 +388,12 @@ static void check_acl(struct doctor *d, struct verdict *v)
 	struct acl live, saved;
 	char fix[512];
 
+	if (acl_read_persisted(&saved) == -EBADMSG) {
+		snprintf(fix, sizeof(fix), "correct %s by hand: decimal ids, at most %d per list (or delete it and run kqemuctl allow group %s)",
+			 MODPROBE_FILE, ACL_MAX_IDS, opt.group);
+		say(v, FAIL, fix, "%s has \"%s\" in its ACL, which kqemu refuses: the next load of kqemu fails", MODPROBE_FILE, saved.bad);
+		return;
+	}
 	if (!d->loaded || !d->have_group) {
 		say(v, SKIP, NULL, "%s", !d->loaded ? "kqemu is not loaded" : "no group to compare with");
 		return;
@@ -403,7 +409,7 @@ static void check_acl(struct doctor *d, struct verdict *v)
 		return;
 	}
 	if (acl_read_persisted(&saved) == 0 &&
-	    (strcmp(saved.groups, live.groups) || strcmp(saved.users, live.users))) {
+	    (!id_lists_same(saved.groups, live.groups) || !id_lists_same(saved.users, live.users))) {
 		snprintf(fix, sizeof(fix), "kqemuctl allow group %s (writes both), or edit %s to match", opt.group, MODPROBE_FILE);
 		say(v, FAIL, fix, "the live ACL (allow_users=%s allow_groups=%s) differs from %s (allow_users=%s allow_groups=%s): the next load changes it",
 		    live.users, live.groups, MODPROBE_FILE, saved.users, saved.groups);
@@ -503,31 +509,18 @@ static const struct check {
 	{ "container", check_container },
 };
 
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 int verb_doctor(int argc, char **argv)
 {
 	static const char *const words[] = { [PASS] = "pass", [FAIL] = "FAIL", [SKIP] = "skip" };
 	struct doctor d = { 0 };
+	struct json j = { .f = stdout };
 	int failed = 0;
 
 	(void)argv;
 	if (argc > 1)
 		return error_errno(EINVAL, "doctor takes options only; see kqemuctl --help");
 	if (opt.json)
-		printf("[");
+		json_open(&j, '[');
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
 		struct verdict v = { 0 };
 
@@ -535,12 +528,16 @@ int verb_doctor(int argc, char **argv)
 		if (v.result == FAIL)
 			failed++;
 		if (opt.json) {
-			printf("%s{\"check\":\"%s\",\"result\":\"%s\",\"detail\":", i ? "," : "",
-			       checks[i].name, v.result == PASS ? "pass" : v.result == FAIL ? "fail" : "skip");
-			json_string(v.detail);
-			printf(",\"fix\":");
-			json_string(v.fix);
-			printf("}");
+			json_open(&j, '{');
+			json_key(&j, "check");
+			json_string(&j, checks[i].name);
+			json_key(&j, "result");
+			json_string(&j, v.result == PASS ? "pass" : v.result == FAIL ? "fail" : "skip");
+			json_key(&j, "detail");
+			json_string(&j, v.detail);
+			json_key(&j, "fix");
+			json_string(&j, v.fix);
+			json_close(&j, '}');
 			continue;
 		}
 		printf("%s %-18s %s\n", words[v.result], checks[i].name, v.detail);
@@ -548,7 +545,7 @@ int verb_doctor(int argc, char **argv)
 			printf("     %-18s fix: %s\n", "", v.fix);
 	}
 	if (opt.json)
-		printf("]\n");
+		json_close(&j, ']');
 	else if (failed)
 		printf("%d check%s failed.\n", failed, failed == 1 ? "" : "s");
 	else

@@ -95,6 +95,8 @@ static int install_file(struct install *in, const char *path, char *contents)
 	const char *vendor = NULL;
 	int r;
 
+	if (!contents)
+		return -EBADMSG;	/* the reason is said already */
 	if (!path_exists(path) && !manifest_find(&in->m, path))
 		vendor = vendor_file_saying(path, contents);
 	if (vendor) {
@@ -146,15 +148,23 @@ static int install_group(struct install *in, struct group_entry *g)
 static char *modprobe_contents(const struct group_entry *g)
 {
 	struct acl acl;
+	int r = acl_read_persisted(&acl);
 
-	acl_read_persisted(&acl);
-	id_list_add(acl.groups, sizeof(acl.groups), g->gid);
+	if (r == -EBADMSG) {
+		acl_bad_persisted(&acl);
+		return NULL;
+	}
+	if (id_list_add(acl.groups, g->gid) == -E2BIG) {
+		error_errno(E2BIG, "%s allows %d groups already, kqemu's most: deny one first (kqemuctl deny group NAME)",
+			    MODPROBE_FILE, ACL_MAX_IDS);
+		return NULL;
+	}
 	return acl_modprobe_conf(&acl);
 }
 
 static int install_live(struct install *in, const struct group_entry *g)
 {
-	char groups[256], want[300];
+	char raw[4096], groups[ACL_TEXT_MAX], want[ACL_TEXT_MAX];
 	struct stat st;
 	int r;
 
@@ -172,10 +182,13 @@ static int install_live(struct install *in, const struct group_entry *g)
 		in->module_loaded = in->m.loaded = true;
 		in->changes++;
 		info("loaded: %s", MODULE_NAME);
-	} else if (module_param_read("allow_groups", groups, sizeof(groups)) == 0 &&
+	} else if (module_param_read("allow_groups", raw, sizeof(raw)) == 0 &&
+		   id_list_normalize(raw, groups, sizeof(groups), NULL, 0) == 0 &&
 		   !id_list_has(groups, g->gid)) {
 		snprintf(want, sizeof(want), "%s", groups);
-		id_list_add(want, sizeof(want), g->gid);
+		if (id_list_add(want, g->gid) == -E2BIG)
+			return error_errno(E2BIG, "the loaded %s allows %d groups already, its most: deny one first (kqemuctl deny group NAME)",
+					   MODULE_NAME, ACL_MAX_IDS);
 		r = module_param_write("allow_groups", want);
 		if (r < 0)
 			return error_errno(-r, "cannot set allow_groups=%s on the loaded %s", want, MODULE_NAME);
@@ -224,7 +237,9 @@ static int install_live(struct install *in, const struct group_entry *g)
 				   DEVICE_NODE, (unsigned int)st.st_uid, (unsigned int)st.st_gid,
 				   (unsigned int)(st.st_mode & 07777), UDEV_RULE_FILE,
 				   opt.group, (unsigned int)opt.mode);
-	r = module_param_read("allow_groups", groups, sizeof(groups));
+	r = module_param_read("allow_groups", raw, sizeof(raw));
+	if (r == 0 && id_list_normalize(raw, groups, sizeof(groups), NULL, 0) < 0)
+		r = -EBADMSG;
 	if (r < 0 || !id_list_has(groups, g->gid))
 		return error_errno(r < 0 ? -r : EIO, "the live ACL of %s does not allow gid %u", MODULE_NAME, (unsigned int)g->gid);
 	info("verified: %s is root:%s %04o; live allow_groups=%s", DEVICE_NODE,

@@ -284,6 +284,82 @@ kq allow user member
 check "allow refuses to rewrite an edited modprobe.d file (exit 5)" '[ $rc -eq 5 ] && says "refusing to overwrite /etc/modprobe.d/kqemu.conf"'
 check "and puts the live ACL back, so the two still agree with before" '[ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = 1002 ]'
 
+echo "# ACL ids: what the kernel takes (kmod/acl.c), no more, never truncated"
+newroot ids with-group
+echo 'nobodyid:x:4294967295:4294967295::/:/bin/sh' >>"$R/etc/passwd"
+for bad in 4294967295 4294967296 99999999999 ""; do
+	kq allow user "$bad"
+	check "allow user '$bad' is refused as a uid kqemu cannot take (exit 2)" \
+		'[ $rc -eq 2 ] && [ ! -e "$R/etc/modprobe.d/kqemu.conf" ]'
+done
+kq allow user 4294967295
+check "the refusal of (uid_t)-1 says what a uid may be" 'says "a decimal number from 0 to 4294967294"'
+kq allow user nobodyid
+check "allow of a user whose uid is (uid_t)-1 is refused (exit 2)" '[ $rc -eq 2 ] && says "means \"no id\""'
+for name in 0x10 +5 1.5 1e3; do
+	kq allow user "$name"
+	check "allow user '$name' is not read as a number: no such user (exit 3)" '[ $rc -eq 3 ] && says "no user"'
+done
+kq allow group 00042
+check "allow group 00042 is gid 42, persisted as 42" '[ $rc -eq 0 ] && grep -qx "options kqemu allow_groups=42" "$R/etc/modprobe.d/kqemu.conf"'
+kq deny group 42
+newroot full with-group
+for i in $(seq 1 32); do kq allow user $((4000000000 + i)) || break; done
+check "32 ten-digit uids are all persisted, none cut off" \
+	'[ "$(sed -n "s/^options kqemu allow_users=//p" "$R/etc/modprobe.d/kqemu.conf" | tr , "\n" | wc -l)" -eq 32 ] && grep -q "allow_users=4000000001,.*,4000000032$" "$R/etc/modprobe.d/kqemu.conf"'
+cp "$R/etc/modprobe.d/kqemu.conf" "$tmp/full.conf"
+kq allow user 4000000033
+check "a 33rd uid is a clear error (exit 1) naming the limit, and changes nothing" \
+	'[ $rc -eq 1 ] && says "at most 32 uids" && cmp -s "$tmp/full.conf" "$R/etc/modprobe.d/kqemu.conf"'
+kq allow user 4000000032
+check "allowing a uid already there when full is fine (exit 0)" '[ $rc -eq 0 ]'
+kq deny user 4000000001
+check "deny on a full list takes one out" '[ $rc -eq 0 ] && ! grep -q "4000000001," "$R/etc/modprobe.d/kqemu.conf"'
+newroot badfile with-group
+kq install
+for bad in "allow_users=1000,abc" "allow_users=4294967295" "allow_users=-1" "allow_users=$(seq -s, 1 33)"; do
+	sed -i "s/^options kqemu .*/options kqemu $bad allow_groups=990/" "$R/etc/modprobe.d/kqemu.conf"
+	cp "$R/etc/modprobe.d/kqemu.conf" "$tmp/bad.conf"
+	kq allow user member
+	check "allow refuses to build on a modprobe.d ACL the kernel would refuse ($bad), untouched" \
+		'[ $rc -eq 1 ] && says "which kqemu refuses" && says "the next load of kqemu would fail" && cmp -s "$tmp/bad.conf" "$R/etc/modprobe.d/kqemu.conf"'
+done
+kq acl
+check "acl names the entry the kernel would refuse (exit 1)" '[ $rc -eq 1 ] && says "which kqemu refuses"'
+kq install
+check "install refuses it too (exit 1)" '[ $rc -eq 1 ] && says "which kqemu refuses"'
+kq doctor
+check "doctor fails the acl check for it, with the fix" 'doctor_says acl FAIL "which kqemu refuses: the next load of kqemu fails" && fix_says acl "correct /etc/modprobe.d/kqemu.conf by hand"'
+
+echo "# acl: legal modprobe.d quoting is no disagreement"
+newroot quoting with-group
+kq install
+fake_loaded 1000,1002 990
+for line in 'options kqemu "allow_users=1000,1002" allow_groups="990"' \
+	    'options kqemu allow_users="1002 1000" allow_groups=990' \
+	    'options  kqemu	allow_users=1000,1002	allow_groups=990 ' \
+	    "$(printf 'options kqemu allow_users=5 allow_groups=990\noptions kqemu allow_users=1000,1002')"; do
+	printf '# mine\n%s\n' "$line" >"$R/etc/modprobe.d/kqemu.conf"
+	kq acl
+	check "acl: live 1000,1002/990 agrees with: $(echo "$line" | tr '\n\t' '; ')" '[ $rc -eq 0 ] && ! says "disagree"'
+done
+printf 'options kqemu allow_users=1000 allow_groups=990\n' >"$R/etc/modprobe.d/kqemu.conf"
+kq acl
+check "acl: live 1000,1002 and persisted 1000 do disagree (exit 1)" '[ $rc -eq 1 ] && says "they disagree"'
+
+echo "# JSON: every string escaped, the output always parses"
+valid_json() { python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/out" 2>/dev/null; }
+newroot json with-group
+fake_loaded 1002 990
+mkdir -p "$R/sys/class/misc/kqemu/stats"
+for c in vms vcpus pinned_bytes denials revocations; do echo 3 >"$R/sys/class/misc/kqemu/stats/$c"; done
+echo 'not "a number"' >"$R/sys/class/misc/kqemu/stats/vms"
+kq status --json
+check "status --json parses, with a counter that is not a number as null" '[ $rc -eq 0 ] && valid_json && says "\"vms\":null"'
+kq doctor --json "--user=gh\"o\\st	é$(printf '\001\377')"
+check "doctor --json parses with quotes, a backslash, a tab, UTF-8, a control byte and a stray byte in a user name" \
+	'valid_json && says "gh\\\"o\\\\st\\té\\u0001\\ufffd"'
+
 echo "# one owner record for every file, however kqemu came (package, make install, kqemuctl)"
 configure() { "$top/packaging/configure.sh" --root="$R" "$@" >"$tmp/out" 2>&1; rc=$?; }
 # packaged NAME: a tree with the files kqemu-utils (or make install) puts
