@@ -150,10 +150,8 @@ static int parse_options(int argc, char **argv)
 			opt.force = true;
 			break;
 		case ARG_GROUP:
-			if (!optarg[0] || strlen(optarg) > 31 ||
-			    strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(optarg) ||
-			    optarg[0] == '-')
-				return usage_error("--group: '%s' is not a valid group name (letters, digits, _ and -, at most 31)", optarg);
+			if (!group_name_valid(optarg))
+				return usage_error("--group: '%s' is not a group name adduser would make (letters, digits, '_', '.' and '-', not first '-' or '.', not all digits, at most 32)", optarg);
 			opt.group = optarg;
 			break;
 		case ARG_MODE:

@@ -76,17 +76,21 @@ const char *find_tool(const char *const candidates[]);
 void strv_free(char **v);
 int strv_push(char ***v, const char *s);
 
-/* group.c: /etc/group under --root. */
+/* group.c: NSS on the host, DIR/etc/group and DIR/etc/passwd under --root. */
 struct group_entry {
 	char name[64];
 	gid_t gid;
-	char members[1024];	/* comma list, as in /etc/group */
+	char members[8192];	/* comma list, as in /etc/group */
 };
 int group_lookup(const char *name, struct group_entry *out);	/* 0, -ENOENT */
 bool group_has_member(const struct group_entry *g, const char *user);
 int user_lookup(const char *name, uid_t *uid, gid_t *gid);	/* /etc/passwd */
 int user_name_of(uid_t uid, char *buf, size_t size);
-int group_create(const char *name, const char *sysusers);	/* systemd-sysusers, else groupadd */
+int group_create(const char *name, const char *sysusers);
+bool group_name_valid(const char *name);
+bool user_in_group(const char *user, gid_t pgid, const struct group_entry *g);
+const char *user_db(void);
+const char *group_db(void);	/* systemd-sysusers, else groupadd */
 int group_delete(const char *name);
 int group_add_member(const char *group, const char *user);
 

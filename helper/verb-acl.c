@@ -39,13 +39,13 @@ static int parse_subject(int argc, char **argv, bool *is_group, uint32_t *id)
 		struct group_entry g;
 
 		if (group_lookup(argv[2], &g) < 0)
-			return error_errno(ENOENT, "no group '%s' in /etc/group; create it, or give a numeric gid", argv[2]);
+			return error_errno(ENOENT, "no group '%s' in %s; create it, or give a numeric gid", argv[2], group_db());
 		*id = g.gid;
 	} else {
 		uid_t uid;
 
 		if (user_lookup(argv[2], &uid, NULL) < 0)
-			return error_errno(ENOENT, "no user '%s' in /etc/passwd; give a numeric uid", argv[2]);
+			return error_errno(ENOENT, "no user '%s' in %s; give a numeric uid", argv[2], user_db());
 		*id = uid;
 	}
 	if (*id == (uint32_t)-1)
@@ -68,7 +68,7 @@ static void warn_node_access(uint32_t uid)
 	if (stat(node, &st) == 0 && (st.st_mode & 0006) != 0006 && st.st_uid != uid &&
 	    user_name_of(u, name, sizeof(name)) == 0 && user_lookup(name, &u, &pgid) == 0 &&
 	    group_lookup(opt.group, &g) == 0 && g.gid == st.st_gid &&
-	    !group_has_member(&g, name) && pgid != g.gid)
+	    !user_in_group(name, pgid, &g))
 		info("note: %s is not in %s, and %s is %04o root:%s, so the file mode still refuses it: kqemuctl adduser %s",
 		     name, opt.group, DEVICE_NODE, (unsigned int)(st.st_mode & 07777), opt.group, name);
 	free(node);

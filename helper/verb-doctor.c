@@ -346,20 +346,20 @@ static void check_user(struct doctor *d, struct verdict *v)
 			return;
 		}
 		if (user_name_of(uid, buf, sizeof(buf)) < 0) {
-			say(v, FAIL, "use --user=USER", "uid %u is not in /etc/passwd", (unsigned int)uid);
+			say(v, FAIL, "use --user=USER", "uid %u is not in %s", (unsigned int)uid, user_db());
 			return;
 		}
 		name = buf;
 	}
 	if (user_lookup(name, &uid, &pgid) < 0) {
-		say(v, FAIL, "give an existing user: --user=USER", "no user %s in /etc/passwd", name);
+		say(v, FAIL, "give an existing user: --user=USER", "no user %s in %s", name, user_db());
 		return;
 	}
 	if (!d->have_group) {
 		say(v, SKIP, NULL, "group %s does not exist", opt.group);
 		return;
 	}
-	if (!group_has_member(&d->group, name) && pgid != d->group.gid) {
+	if (!user_in_group(name, pgid, &d->group)) {
 		snprintf(fix, sizeof(fix), "kqemuctl adduser %s, then log in again", name);
 		say(v, FAIL, fix, "%s is not in group %s", name, opt.group);
 		return;
@@ -372,7 +372,7 @@ static void check_user(struct doctor *d, struct verdict *v)
 	n = getgroups(256, groups);
 	for (int i = 0; i < n; i++)
 		if (groups[i] == d->group.gid) {
-			say(v, PASS, NULL, "%s is in group %s, in /etc/group and in this login", name, opt.group);
+			say(v, PASS, NULL, "%s is in group %s, in %s and in this login", name, opt.group, group_db());
 			return;
 		}
 	if (getegid() == d->group.gid) {
@@ -380,7 +380,7 @@ static void check_user(struct doctor *d, struct verdict *v)
 		return;
 	}
 	snprintf(fix, sizeof(fix), "log out and in again (or run `newgrp %s` in this shell)", opt.group);
-	say(v, FAIL, fix, "%s is in group %s in /etc/group but not in this login", name, opt.group);
+	say(v, FAIL, fix, "%s is in group %s in %s but not in this login", name, opt.group, group_db());
 }
 
 static void check_acl(struct doctor *d, struct verdict *v)

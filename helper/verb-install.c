@@ -139,7 +139,7 @@ static int install_group(struct install *in, struct group_entry *g)
 	in->group_created = true;
 	r = group_lookup(opt.group, g);
 	if (r < 0)
-		return error_errno(-r, "group %s was created but is not in /etc/group", opt.group);
+		return error_errno(-r, "group %s was created but is not in %s", opt.group, group_db());
 	info("created: group %s (gid %u)", g->name, (unsigned int)g->gid);
 	return 0;
 }

@@ -284,6 +284,31 @@ kq allow user member
 check "allow refuses to rewrite an edited modprobe.d file (exit 5)" '[ $rc -eq 5 ] && says "refusing to overwrite /etc/modprobe.d/kqemu.conf"'
 check "and puts the live ACL back, so the two still agree with before" '[ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = 1002 ]'
 
+echo "# users and groups through NSS on the host, from the files under --root"
+cc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$tmp/fake-nss.so" "$here/fake-nss.c" -ldl
+nss() { LD_PRELOAD=$tmp/fake-nss.so "$K" "$@" >"$tmp/out" 2>&1; rc=$?; }
+nss --dry-run allow user ldapuser
+check "on the host, allow finds a user that only NSS knows (LDAP/sssd): uid 5000" \
+	'[ $rc -eq 0 ] && says "would have allowed uid 5000"'
+nss --dry-run allow group ldap.admins
+check "on the host, allow finds a dotted group that only NSS knows: gid 6000" \
+	'[ $rc -eq 0 ] && says "would have allowed gid 6000"'
+nss --dry-run --group=ldap.admins adduser ldapuser
+check "on the host, adduser sees a membership only getgrouplist() reports" \
+	'[ $rc -eq 0 ] && says "unchanged: ldapuser is in ldap.admins already"'
+newroot nss with-group
+LD_PRELOAD=$tmp/fake-nss.so kq allow user ldapuser
+check "under --root the root's /etc/passwd counts, not NSS: no such user (exit 3)" \
+	'[ $rc -eq 3 ] && says "no user '"'"'ldapuser'"'"' in /etc/passwd under --root"'
+for good in ldap.admins kvm_users samba\$ a-b.c 1st-group; do
+	kq --group="$good" --dry-run install
+	check "--group=$good is a group name adduser takes" '[ $rc -eq 0 ]'
+done
+for bad in 12345 .hidden -x a:b "a b" a/b "" abcdefghijklmnopqrstuvwxyz0123456789 \$; do
+	kq --group="$bad" install
+	check "--group='$bad' is a usage error (exit 2) that says what a name may be" '[ $rc -eq 2 ] && says "not all digits"'
+done
+
 echo "# ACL ids: what the kernel takes (kmod/acl.c), no more, never truncated"
 newroot ids with-group
 echo 'nobodyid:x:4294967295:4294967295::/:/bin/sh' >>"$R/etc/passwd"
