@@ -176,7 +176,7 @@ int acl_read_persisted(struct acl *acl)
 /* The message for a persisted ACL the kernel would refuse. */
 int acl_bad_persisted(const struct acl *acl)
 {
-	return error_errno(EBADMSG, "%s has \"%s\" in its ACL, which kqemu refuses (it takes decimal uids and gids, at most %d per list): the next load of kqemu would fail; correct the file by hand",
+	return fail(EBADMSG, "%s has \"%s\" in its ACL, which kqemu refuses (it takes decimal uids and gids, at most %d per list): the next load of kqemu would fail; correct the file by hand",
 			   MODPROBE_FILE, acl->bad, ACL_MAX_IDS);
 }
 

@@ -214,7 +214,7 @@ int group_create(const char *name, const char *sysusers)
 		add_prefix(argv, &n);
 		argv[n++] = name;
 	} else {
-		return error_errno(ENOENT, "cannot create group '%s': neither systemd-sysusers nor groupadd is installed (install systemd or passwd)",
+		return fail(ENOENT, "cannot create group '%s': neither systemd-sysusers nor groupadd is installed (install systemd or passwd)",
 				   name);
 	}
 	argv[n] = NULL;
@@ -222,7 +222,7 @@ int group_create(const char *name, const char *sysusers)
 	free(conf);
 	free(root_arg);
 	if (r > 0)
-		return error_errno(EIO, "cannot create group '%s': %s exited with status %d",
+		return fail(EIO, "cannot create group '%s': %s exited with status %d",
 				   name, argv[0], r);
 	if (r < 0)
 		return error_errno(-r, "cannot create group '%s': running %s", name, argv[0]);
@@ -235,7 +235,7 @@ int group_delete(const char *name)
 	int n = 0, r;
 
 	if (!tool)
-		return error_errno(ENOENT, "cannot delete group '%s': groupdel is not installed (install passwd)",
+		return fail(ENOENT, "cannot delete group '%s': groupdel is not installed (install passwd)",
 				   name);
 	argv[n++] = tool;
 	add_prefix(argv, &n);
@@ -243,7 +243,7 @@ int group_delete(const char *name)
 	argv[n] = NULL;
 	r = run_tool(argv);
 	if (r > 0)
-		return error_errno(EIO, "cannot delete group '%s': groupdel exited with status %d",
+		return fail(EIO, "cannot delete group '%s': groupdel exited with status %d",
 				   name, r);
 	return r < 0 ? error_errno(-r, "cannot delete group '%s'", name) : 0;
 }
@@ -305,7 +305,7 @@ int group_add_member(const char *group, const char *user)
 	int n = 0, r;
 
 	if (!tool)
-		return error_errno(ENOENT, "cannot add '%s' to '%s': usermod is not installed (install passwd)",
+		return fail(ENOENT, "cannot add '%s' to '%s': usermod is not installed (install passwd)",
 				   user, group);
 	argv[n++] = tool;
 	argv[n++] = "--append";
@@ -316,7 +316,7 @@ int group_add_member(const char *group, const char *user)
 	argv[n] = NULL;
 	r = run_tool(argv);
 	if (r > 0)
-		return error_errno(EIO, "cannot add '%s' to '%s': usermod exited with status %d",
+		return fail(EIO, "cannot add '%s' to '%s': usermod exited with status %d",
 				   user, group, r);
 	return r < 0 ? error_errno(-r, "cannot add '%s' to '%s'", user, group) : 0;
 }

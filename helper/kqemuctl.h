@@ -14,7 +14,10 @@
 #include <stdio.h>
 #include <sys/types.h>
 
-#define KQEMUCTL_VERSION	"1"
+/* From debian/changelog, through the Makefile: one version everywhere. */
+#ifndef KQEMU_VERSION
+#error "build kqemuctl with make, which passes -DKQEMU_VERSION from debian/changelog"
+#endif
 #define MODULE_NAME		"kqemu"
 #define DEVICE_NODE		"/dev/kqemu"
 #define DEFAULT_GROUP		"kvm-users"
@@ -60,6 +63,7 @@ int verb_doctor(int argc, char **argv);
 /* util.c: messages, paths under --root, files, processes. */
 void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int error_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *root_path(const char *path);		/* malloc'd; never NULL */
 bool root_is_host(void);
 int read_file(const char *path, char **contents);	/* path under --root */

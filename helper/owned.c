@@ -96,7 +96,7 @@ int owned_file_write(struct manifest *m, const char *path, const char *contents,
 		adopt = true;
 	} else if (!opt.force) {
 		free(now);
-		return error_errno(EEXIST, "refusing to overwrite %s: %s; merge your change by hand, or run again with --force to replace it (yours is kept as %s.kqemuctl-backup and uninstall puts it back)",
+		return fail(EEXIST, "refusing to overwrite %s: %s; merge your change by hand, or run again with --force to replace it (yours is kept as %s.kqemuctl-backup and uninstall puts it back)",
 				   path, f ? "it was edited since kqemuctl wrote it" :
 				   "kqemuctl did not write it", path);
 	} else {

@@ -39,6 +39,23 @@ int error_errno(int err, const char *fmt, ...)
 	return -(err ? err : EIO);
 }
 
+/*
+ * Prints "kqemuctl: <sentence>" and returns -err: for messages that say
+ * what happened and what to do, which strerror()'s words would only repeat.
+ */
+int fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("kqemuctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -(err ? err : EIO);
+}
+
 bool root_is_host(void)
 {
 	return strcmp(opt.root, "/") == 0;

@@ -24,14 +24,14 @@ static int parse_subject(int argc, char **argv, bool *is_group, uint32_t *id)
 	const char *what;
 
 	if (argc != 3 || (strcmp(argv[1], "user") && strcmp(argv[1], "group")))
-		return error_errno(EINVAL, "usage: kqemuctl %s user|group NAME", argv[0]);
+		return fail(EINVAL, "usage: kqemuctl %s user|group NAME", argv[0]);
 	*is_group = !strcmp(argv[1], "group");
 	if (!argv[2][0])
-		return error_errno(EINVAL, "usage: kqemuctl %s %s NAME: NAME is empty", argv[0], argv[1]);
+		return fail(EINVAL, "usage: kqemuctl %s %s NAME: NAME is empty", argv[0], argv[1]);
 	what = *is_group ? "gid" : "uid";
 	if (argv[2][0] && strspn(argv[2], "0123456789") == strlen(argv[2])) {
 		if (parse_id(argv[2], id) < 0)
-			return error_errno(EINVAL, "%s is not a %s kqemu can take: a %s is a decimal number from 0 to 4294967294",
+			return fail(EINVAL, "%s is not a %s kqemu can take: a %s is a decimal number from 0 to 4294967294",
 					   argv[2], what, what);
 		return 0;
 	}
@@ -39,17 +39,17 @@ static int parse_subject(int argc, char **argv, bool *is_group, uint32_t *id)
 		struct group_entry g;
 
 		if (group_lookup(argv[2], &g) < 0)
-			return error_errno(ENOENT, "no group '%s' in %s; create it, or give a numeric gid", argv[2], group_db());
+			return fail(ENOENT, "no group '%s' in %s; create it, or give a numeric gid", argv[2], group_db());
 		*id = g.gid;
 	} else {
 		uid_t uid;
 
 		if (user_lookup(argv[2], &uid, NULL) < 0)
-			return error_errno(ENOENT, "no user '%s' in %s; give a numeric uid", argv[2], user_db());
+			return fail(ENOENT, "no user '%s' in %s; give a numeric uid", argv[2], user_db());
 		*id = uid;
 	}
 	if (*id == (uint32_t)-1)
-		return error_errno(EINVAL, "%s '%s' has the %s 4294967295, which means \"no id\": kqemu refuses it", argv[1], argv[2], what);
+		return fail(EINVAL, "%s '%s' has the %s 4294967295, which means \"no id\": kqemu refuses it", argv[1], argv[2], what);
 	return 0;
 }
 
@@ -96,7 +96,7 @@ static int acl_change(int argc, char **argv, bool allow)
 	after = before;
 	list = is_group ? after.groups : after.users;
 	if (allow && id_list_add(list, id) == -E2BIG)
-		return error_errno(E2BIG, "kqemu's ACL holds at most %d %ss, and allow_%s has %d already: deny one first, or allow a group instead of single users",
+		return fail(E2BIG, "kqemu's ACL holds at most %d %ss, and allow_%s has %d already: deny one first, or allow a group instead of single users",
 				   ACL_MAX_IDS, is_group ? "gid" : "uid", is_group ? "groups" : "users", ACL_MAX_IDS);
 	if (!allow)
 		id_list_del(list, id);
@@ -154,7 +154,7 @@ int verb_acl(int argc, char **argv)
 
 	(void)argv;
 	if (argc > 1)
-		return error_errno(EINVAL, "acl takes no arguments; see kqemuctl --help");
+		return fail(EINVAL, "acl takes no arguments; see kqemuctl --help");
 	have_live = module_state() == MODULE_LIVE && acl_read_live(&live) == 0;
 	r = acl_read_persisted(&saved);
 	if (r == -EBADMSG)

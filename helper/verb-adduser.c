@@ -13,11 +13,11 @@ int verb_adduser(int argc, char **argv)
 	int r;
 
 	if (argc != 2)
-		return error_errno(EINVAL, "usage: kqemuctl adduser USER");
+		return fail(EINVAL, "usage: kqemuctl adduser USER");
 	if (user_lookup(argv[1], &uid, &gid) < 0)
-		return error_errno(ENOENT, "no user '%s' in %s", argv[1], user_db());
+		return fail(ENOENT, "no user '%s' in %s", argv[1], user_db());
 	if (group_lookup(opt.group, &g) < 0)
-		return error_errno(ENOENT, "no group '%s': run kqemuctl install first", opt.group);
+		return fail(ENOENT, "no group '%s': run kqemuctl install first", opt.group);
 	if (user_in_group(argv[1], gid, &g)) {
 		info("unchanged: %s is in %s already", argv[1], opt.group);
 		return 0;

@@ -518,7 +518,7 @@ int verb_doctor(int argc, char **argv)
 
 	(void)argv;
 	if (argc > 1)
-		return error_errno(EINVAL, "doctor takes options only; see kqemuctl --help");
+		return fail(EINVAL, "doctor takes options only; see kqemuctl --help");
 	if (opt.json)
 		json_open(&j, '[');
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {

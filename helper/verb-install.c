@@ -139,7 +139,7 @@ static int install_group(struct install *in, struct group_entry *g)
 	in->group_created = true;
 	r = group_lookup(opt.group, g);
 	if (r < 0)
-		return error_errno(-r, "group %s was created but is not in %s", opt.group, group_db());
+		return fail(-r, "group %s was created but is not in %s", opt.group, group_db());
 	info("created: group %s (gid %u)", g->name, (unsigned int)g->gid);
 	return 0;
 }
@@ -155,7 +155,7 @@ static char *modprobe_contents(const struct group_entry *g)
 		return NULL;
 	}
 	if (id_list_add(acl.groups, g->gid) == -E2BIG) {
-		error_errno(E2BIG, "%s allows %d groups already, kqemu's most: deny one first (kqemuctl deny group NAME)",
+		fail(E2BIG, "%s allows %d groups already, kqemu's most: deny one first (kqemuctl deny group NAME)",
 			    MODPROBE_FILE, ACL_MAX_IDS);
 		return NULL;
 	}
@@ -169,7 +169,7 @@ static int install_live(struct install *in, const struct group_entry *g)
 	int r;
 
 	if (!udevd_running())
-		return error_errno(ESRCH, "systemd-udevd is not running, so nothing creates %s with the rule applied; start it (systemctl start systemd-udevd) and run kqemuctl install again", DEVICE_NODE);
+		return fail(ESRCH, "systemd-udevd is not running, so nothing creates %s with the rule applied; start it (systemctl start systemd-udevd) and run kqemuctl install again", DEVICE_NODE);
 	r = udev_reload_rules();
 	if (r < 0)
 		return r;
@@ -187,7 +187,7 @@ static int install_live(struct install *in, const struct group_entry *g)
 		   !id_list_has(groups, g->gid)) {
 		snprintf(want, sizeof(want), "%s", groups);
 		if (id_list_add(want, g->gid) == -E2BIG)
-			return error_errno(E2BIG, "the loaded %s allows %d groups already, its most: deny one first (kqemuctl deny group NAME)",
+			return fail(E2BIG, "the loaded %s allows %d groups already, its most: deny one first (kqemuctl deny group NAME)",
 					   MODULE_NAME, ACL_MAX_IDS);
 		r = module_param_write("allow_groups", want);
 		if (r < 0)
@@ -203,9 +203,9 @@ static int install_live(struct install *in, const struct group_entry *g)
 
 	r = device_wait_node(UDEV_TIMEOUT_MS);
 	if (r == -ESRCH)
-		return error_errno(ESRCH, "systemd-udevd is not running, so nothing creates %s with the rule applied; start it (systemctl start systemd-udevd) and run kqemuctl install again", DEVICE_NODE);
+		return fail(ESRCH, "systemd-udevd is not running, so nothing creates %s with the rule applied; start it (systemctl start systemd-udevd) and run kqemuctl install again", DEVICE_NODE);
 	if (r < 0)
-		return error_errno(-r, "udev did not report %s within %d s; check `journalctl -u systemd-udevd`", DEVICE_NODE, UDEV_TIMEOUT_MS / 1000);
+		return fail(-r, "udev did not report %s within %d s; check `journalctl -u systemd-udevd`", DEVICE_NODE, UDEV_TIMEOUT_MS / 1000);
 
 	/*
 	 * udev applies a rule when the device appears; one already there needs
@@ -223,7 +223,7 @@ static int install_live(struct install *in, const struct group_entry *g)
 		}
 		r = device_reapply_rule(UDEV_TIMEOUT_MS);
 		if (r < 0)
-			return error_errno(-r, "udev did not re-apply %s to %s", UDEV_RULE_FILE, DEVICE_NODE);
+			return fail(-r, "udev did not re-apply %s to %s", UDEV_RULE_FILE, DEVICE_NODE);
 		if (!attempt)
 			in->changes++;
 		info("re-applied: %s to %s", UDEV_RULE_FILE, DEVICE_NODE);
@@ -233,7 +233,7 @@ static int install_live(struct install *in, const struct group_entry *g)
 	if (stat(DEVICE_NODE, &st))
 		return error_errno(errno, "cannot stat %s", DEVICE_NODE);
 	if (st.st_uid != 0 || st.st_gid != g->gid || (st.st_mode & 07777) != opt.mode)
-		return error_errno(EIO, "%s is %u:%u %04o after udev applied %s, not root:%s %04o; another rule overrides ours (`udevadm test /sys/class/misc/kqemu` shows which)",
+		return fail(EIO, "%s is %u:%u %04o after udev applied %s, not root:%s %04o; another rule overrides ours (`udevadm test /sys/class/misc/kqemu` shows which)",
 				   DEVICE_NODE, (unsigned int)st.st_uid, (unsigned int)st.st_gid,
 				   (unsigned int)(st.st_mode & 07777), UDEV_RULE_FILE,
 				   opt.group, (unsigned int)opt.mode);
@@ -241,7 +241,7 @@ static int install_live(struct install *in, const struct group_entry *g)
 	if (r == 0 && id_list_normalize(raw, groups, sizeof(groups), NULL, 0) < 0)
 		r = -EBADMSG;
 	if (r < 0 || !id_list_has(groups, g->gid))
-		return error_errno(r < 0 ? -r : EIO, "the live ACL of %s does not allow gid %u", MODULE_NAME, (unsigned int)g->gid);
+		return fail(r < 0 ? -r : EIO, "the live ACL of %s does not allow gid %u", MODULE_NAME, (unsigned int)g->gid);
 	info("verified: %s is root:%s %04o; live allow_groups=%s", DEVICE_NODE,
 	     opt.group, (unsigned int)opt.mode, groups);
 	return 0;
@@ -274,7 +274,7 @@ int verb_install(int argc, char **argv)
 
 	(void)argv;
 	if (argc > 1)
-		return error_errno(EINVAL, "install takes options only; see kqemuctl --help");
+		return fail(EINVAL, "install takes options only; see kqemuctl --help");
 	r = manifest_load(&in.m);
 	if (r < 0)
 		return r;

@@ -31,7 +31,7 @@ int verb_status(int argc, char **argv)
 
 	(void)argv;
 	if (argc > 1)
-		return error_errno(EINVAL, "status takes options only; see kqemuctl --help");
+		return fail(EINVAL, "status takes options only; see kqemuctl --help");
 	have_node = stat(node, &st) == 0;
 	have_live = state != MODULE_ABSENT && acl_read_live(&live) == 0;
 	have_saved = acl_read_persisted(&saved) == 0;

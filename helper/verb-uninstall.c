@@ -85,7 +85,7 @@ int verb_uninstall(int argc, char **argv)
 
 	(void)argv;
 	if (argc > 1)
-		return error_errno(EINVAL, "uninstall takes options only; see kqemuctl --help");
+		return fail(EINVAL, "uninstall takes options only; see kqemuctl --help");
 	if (!path_exists(MANIFEST_FILE)) {
 		info("nothing to undo: %s does not exist (kqemuctl install did not run here, or uninstall ran already)",
 		     MANIFEST_FILE);
@@ -127,7 +127,7 @@ int verb_uninstall(int argc, char **argv)
 	}
 	if (failed) {
 		/* Keep the manifest so that the next uninstall can finish the job. */
-		error_errno(-failed, "uninstall is incomplete; fix the above and run it again");
+		fail(-failed, "uninstall is incomplete; fix the above and run it again");
 		manifest_free(&m);
 		return failed;
 	}

@@ -82,7 +82,19 @@ R=/nonexistent
 check "--help lists every verb, one line each" \
 	'[ $(grep -cE "^  (install|uninstall|load|unload|status|allow|deny|acl|adduser|doctor) " "$tmp/out") -eq 10 ]'
 "$K" --version >"$tmp/out" 2>&1
-check "--version prints the version" 'grep -qx "kqemuctl [0-9]*" "$tmp/out"'
+version=$(sed -n '1s/^kqemu (\(.*\)).*/\1/p' "$top/debian/changelog")
+check "--version prints the version of debian/changelog ($version)" 'grep -qx "kqemuctl $version" "$tmp/out"'
+check "kmod/main.c's MODULE_VERSION is that version too" 'grep -qx "MODULE_VERSION(\"$version\");" "$top/kmod/main.c"'
+make -s -C "$top" install-dkms DESTDIR="$tmp/dkms" >"$tmp/out" 2>&1
+check "the DKMS tree is kqemu-$version, and its dkms.conf says PACKAGE_VERSION=\"$version\"" \
+	'grep -qx "PACKAGE_VERSION=\"$version\"" "$tmp/dkms/usr/src/kqemu-$version/dkms.conf"'
+check "debian/kqemu-utils.kqemu.sysusers (dh_installsysusers) is udev/kqemu.sysusers" \
+	'cmp "$top/udev/kqemu.sysusers" "$top/debian/kqemu-utils.kqemu.sysusers" >"$tmp/out" 2>&1'
+dist=$(cd "$build/.." && pwd)/dist
+rm -f "$dist/kqemuctl.1"
+make -s -C "$top" BUILD="${dist%/dist}" "$dist/kqemuctl.1" >"$tmp/out" 2>&1
+check "the installed man page says kqemu $version and has a date" \
+	'grep -qE "^\.TH KQEMUCTL 1 \"[0-9]{4}-[0-9]{2}-[0-9]{2}\" \"kqemu $version\"" "$dist/kqemuctl.1"'
 for bad in "" "frobnicate" "--mode=999 install" "--mode=abc install" "--group=-x install" \
 	   "--group=a:b install" "--root=relative install" "install extra" "--bogus doctor" \
 	   "allow" "allow person member" "deny group" "adduser"; do
@@ -100,7 +112,16 @@ fi
 for verb in install uninstall load unload "allow user root" "deny user root" "adduser root"; do
 	as_nobody "$K" $verb >"$tmp/out" 2>&1
 	rc=$?
-	check "'kqemuctl $verb' as a user is refused (exit 4) with the fix" '[ $rc -eq 4 ] && says "run it as root (sudo kqemuctl ${verb%% *})"'
+	check "'kqemuctl $verb' as a user is refused (exit 4), the fix repeating the command, and no strerror after the sentence" \
+		'[ $rc -eq 4 ] && says "run it as root (sudo kqemuctl $verb), or try --dry-run" && ! says "Operation not permitted"'
+done
+as_nobody "$K" allow user "a b's" >"$tmp/out" 2>&1
+rc=$?
+check "the not-root fix quotes what a shell needs quoted" "[ \$rc -eq 4 ] && says \"(sudo kqemuctl allow user 'a b'\\\\''s'), or\""
+for bad in "--bogus doctor" "--root" "--frob=1 status"; do
+	"$K" $bad >"$tmp/out" 2>&1
+	check "getopt's error for '$bad' is ours, one line, ending in see kqemuctl --help (exit 2)" \
+		'[ $? -eq 2 ] && [ $(wc -l <"$tmp/out") -eq 1 ] && says "; see kqemuctl --help"'
 done
 as_nobody "$K" acl >"$tmp/out" 2>&1
 rc=$?
