@@ -730,6 +730,21 @@ printf 'PATH=/bin\0container=lxc\0' >"$R/proc/1/environ"
 kq doctor
 check "doctor: container= in PID 1's environment" 'doctor_says container FAIL "running inside a container (lxc, per PID 1'"'"'s environment)"'
 
+echo "# make install PREFIX=/usr/local and make uninstall, under DESTDIR"
+D=$tmp/destdir
+mkdir -p "$D/usr/local/bin"
+echo mine >"$D/usr/local/bin/other-tool"
+make -s -C "$top" install-utils install-dkms DESTDIR="$D" PREFIX=/usr/local >"$tmp/out" 2>&1
+rc=$?
+check "make install PREFIX=/usr/local puts the tools under /usr/local and the DKMS source in /usr/src (where DKMS reads it)" \
+	'[ $rc -eq 0 ] && [ -x "$D/usr/local/bin/kqemuctl" ] && [ -f "$D/usr/local/lib/udev/rules.d/60-kqemu.rules" ] && [ -f "$D/usr/src/kqemu-$version/dkms.conf" ] && [ ! -e "$D/usr/local/src" ]'
+check "its configure.sh finds the sysusers.d file it installed" \
+	'[ "$(sed -n "s/^sysusers=//p" "$D/usr/local/lib/kqemu/configure.sh")" = "\${here%/kqemu}/sysusers.d/kqemu.conf" ] && [ -f "$D/usr/local/lib/sysusers.d/kqemu.conf" ]'
+make -s -C "$top" uninstall DESTDIR="$D" PREFIX=/usr/local >"$tmp/out" 2>&1
+rc=$?
+check "make uninstall removes every file and every directory install made, and nothing else" \
+	'[ $rc -eq 0 ] && [ "$(cd "$D" && find . | sort | tr "\n" " ")" = ". ./usr ./usr/local ./usr/local/bin ./usr/local/bin/other-tool " ]'
+
 echo "# the man page and the bash completion know every verb"
 : >"$tmp/out"
 verbs=$("$K" --help | sed -n 's/^  \([a-z]*\) .*/\1/p' | tr '\n' ' ')
