@@ -759,6 +759,20 @@ complete_words() {
 check "completion offers every verb" '[ "$(complete_words kqemuctl "")" = "$(echo $verbs)" ]'
 check "completion offers user|group after allow" '[ "$(complete_words kqemuctl allow "")" = "user group" ]'
 check "completion completes options" '[ "$(complete_words kqemuctl --pu)" = "--purge" ]'
+# In real bash, on a pty: readline splits "--group=ro" at '=' (COMP_WORDBREAKS).
+typed() { python3 "$here/complete-pty.py" "$top/helper/kqemuctl.bash-completion" "$1"; }
+if command -v python3 >/dev/null && [ "$(typed "kqemuctl --pur")" = "kqemuctl --purge" ]; then
+	for pair in "--user=roo:--user=root" "--user roo:--user root" "--group=roo:--group=root" \
+		    "--group roo:--group root" "--mode=064:--mode=0640" "--mode 064:--mode 0640" \
+		    "--root=/us:--root=/usr" "--root /us:--root /usr" "--group=root doc:--group=root doctor" \
+		    "--group root allow us:--group root allow user" "--gro:--group=" "allow gr:allow group"; do
+		line="kqemuctl ${pair%%:*}" want="kqemuctl ${pair#*:}"
+		got=$(typed "$line")
+		check "in real bash, '$line<TAB>' becomes '$want'" '[ "${got%/}" = "$want" ]'
+	done
+else
+	check "in real bash on a pty, the completion completes at all" false
+fi
 
 echo "# helper unit tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
