@@ -139,6 +139,7 @@ static int parse_options(int argc, char **argv)
 		case ARG_ROOT:
 			if (optarg[0] != '/')
 				return usage_error("--root needs an absolute path, not '%s'", optarg);
+			opt.root_typed = strdup(optarg);
 			opt.root = optarg;
 			/* "/x/" and "/x" are the same tree; "/" stays the host. */
 			while (strlen(opt.root) > 1 && opt.root[strlen(opt.root) - 1] == '/')

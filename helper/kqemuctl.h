@@ -34,7 +34,8 @@
 #define PROBLEMS_FOUND		1
 
 struct options {
-	const char *root;	/* "/" unless --root */
+	const char *root;	/* "/" unless --root; no trailing '/' */
+	const char *root_typed;	/* --root as the admin typed it, for messages */
 	bool dry_run;
 	bool force;
 	bool json;
@@ -65,6 +66,7 @@ void info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int error_errno(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *root_path(const char *path);		/* malloc'd; never NULL */
+const char *shown(const char *path);	/* path under --root, as the admin would type it */
 bool root_is_host(void);
 int read_file(const char *path, char **contents);	/* path under --root */
 int read_first_line(const char *path, char *buf, size_t size);

@@ -46,7 +46,7 @@ int manifest_load(struct manifest *m)
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
-		return error_errno(-r, "cannot read %s", MANIFEST_FILE);
+		return error_errno(-r, "cannot read %s", shown(MANIFEST_FILE));
 	for (line = strtok_r(contents, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
 		char path[4096], backup[4096], hash[HASH_HEX_LEN + 1], who[16] = "";

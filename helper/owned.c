@@ -83,7 +83,7 @@ int owned_file_write(struct manifest *m, const char *path, const char *contents,
 	if (r == -ENOENT) {
 		*change = FILE_CREATED;
 	} else if (r < 0) {
-		return error_errno(-r, "cannot read %s", path);
+		return error_errno(-r, "cannot read %s", shown(path));
 	} else if (!strcmp(now, contents)) {
 		*change = FILE_UNCHANGED;
 		/* Right already: ours if the manifest says so, else the admin's. */
@@ -97,8 +97,8 @@ int owned_file_write(struct manifest *m, const char *path, const char *contents,
 	} else if (!opt.force) {
 		free(now);
 		return fail(EEXIST, "refusing to overwrite %s: %s; merge your change by hand, or run again with --force to replace it (yours is kept as %s.kqemuctl-backup and uninstall puts it back)",
-				   path, f ? "it was edited since kqemuctl wrote it" :
-				   "kqemuctl did not write it", path);
+				   shown(path), f ? "it was edited since kqemuctl wrote it" :
+				   "kqemuctl did not write it", shown(path));
 	} else {
 		*change = FILE_REPLACED;
 	}
@@ -153,7 +153,7 @@ fail:
 		free(m->dirs[n]);
 		m->dirs[n] = NULL;
 	}
-	return error_errno(-r, "cannot write %s", path);
+	return error_errno(-r, "cannot write %s", shown(path));
 }
 
 int remove_dir_if_empty(const char *dir)

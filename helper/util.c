@@ -76,6 +76,26 @@ char *root_path(const char *path)
 	return p;
 }
 
+/*
+ * The name of path (relative to --root) in messages: on the host, path;
+ * under --root=DIR, DIR as typed followed by path, so that the admin can
+ * paste it.  Eight at a time may be live (one message's worth).
+ */
+const char *shown(const char *path)
+{
+	static char bufs[8][4352];
+	static unsigned int next;
+	const char *root = opt.root_typed ? opt.root_typed : opt.root;
+	char *b = bufs[next++ % 8];
+	size_t len = strlen(root);
+
+	if (root_is_host())
+		return path;
+	snprintf(b, sizeof(bufs[0]), "%s%s", root,
+		 len && root[len - 1] == '/' && path[0] == '/' ? path + 1 : path);
+	return b;
+}
+
 bool path_exists(const char *path)
 {
 	char *p = root_path(path);

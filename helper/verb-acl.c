@@ -128,7 +128,7 @@ static int acl_change(int argc, char **argv, bool allow)
 	info("%s%s %s %u: allow_users=%s allow_groups=%s (%s%s)",
 	     opt.dry_run ? "would have " : "", allow ? "allowed" : "denied",
 	     is_group ? "gid" : "uid", id, after.users, after.groups,
-	     live ? "live and " : "", MODPROBE_FILE);
+	     live ? "live and " : "", shown(MODPROBE_FILE));
 	if (allow && !is_group)
 		warn_node_access(id);
 	if (!allow)
@@ -165,9 +165,9 @@ int verb_acl(int argc, char **argv)
 	else
 		info("live:       %s is not loaded", MODULE_NAME);
 	if (have_saved)
-		info("persisted:  allow_users=%s allow_groups=%s (%s)", saved.users, saved.groups, MODPROBE_FILE);
+		info("persisted:  allow_users=%s allow_groups=%s (%s)", saved.users, saved.groups, shown(MODPROBE_FILE));
 	else
-		info("persisted:  none (%s does not exist)", MODPROBE_FILE);
+		info("persisted:  none (%s does not exist)", shown(MODPROBE_FILE));
 	if (have_live && have_saved &&
 	    (!id_lists_same(live.users, saved.users) || !id_lists_same(live.groups, saved.groups))) {
 		info("they disagree: the next load gets the persisted one; kqemuctl allow/deny changes both");

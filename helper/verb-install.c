@@ -103,7 +103,7 @@ static int install_file(struct install *in, const char *path, char *contents)
 		free(contents);
 		if (!strcmp(path, SYSUSERS_FILE))
 			sysusers_path = vendor;
-		info("unchanged: %s (%s says the same, from kqemu's package or make install)", path, vendor);
+		info("unchanged: %s (%s says the same, from kqemu's package or make install)", shown(path), shown(vendor));
 		return 0;
 	}
 	r = owned_file_write(&in->m, path, contents, &change, &in->files[in->nfiles]);
@@ -114,7 +114,7 @@ static int install_file(struct install *in, const char *path, char *contents)
 		in->nfiles++;
 	if (change != FILE_UNCHANGED)
 		in->changes++;
-	info("%s%s: %s", opt.dry_run && change ? "would be " : "", change_word(change), path);
+	info("%s%s: %s", opt.dry_run && change ? "would be " : "", change_word(change), shown(path));
 	return 0;
 }
 
@@ -156,7 +156,7 @@ static char *modprobe_contents(const struct group_entry *g)
 	}
 	if (id_list_add(acl.groups, g->gid) == -E2BIG) {
 		fail(E2BIG, "%s allows %d groups already, kqemu's most: deny one first (kqemuctl deny group NAME)",
-			    MODPROBE_FILE, ACL_MAX_IDS);
+			    shown(MODPROBE_FILE), ACL_MAX_IDS);
 		return NULL;
 	}
 	return acl_modprobe_conf(&acl);
@@ -223,10 +223,10 @@ static int install_live(struct install *in, const struct group_entry *g)
 		}
 		r = device_reapply_rule(UDEV_TIMEOUT_MS);
 		if (r < 0)
-			return fail(-r, "udev did not re-apply %s to %s", UDEV_RULE_FILE, DEVICE_NODE);
+			return fail(-r, "udev did not re-apply %s to %s", shown(UDEV_RULE_FILE), DEVICE_NODE);
 		if (!attempt)
 			in->changes++;
-		info("re-applied: %s to %s", UDEV_RULE_FILE, DEVICE_NODE);
+		info("re-applied: %s to %s", shown(UDEV_RULE_FILE), DEVICE_NODE);
 	}
 
 	/* Verify what an opener will meet, not what we meant to do. */
@@ -235,7 +235,7 @@ static int install_live(struct install *in, const struct group_entry *g)
 	if (st.st_uid != 0 || st.st_gid != g->gid || (st.st_mode & 07777) != opt.mode)
 		return fail(EIO, "%s is %u:%u %04o after udev applied %s, not root:%s %04o; another rule overrides ours (`udevadm test /sys/class/misc/kqemu` shows which)",
 				   DEVICE_NODE, (unsigned int)st.st_uid, (unsigned int)st.st_gid,
-				   (unsigned int)(st.st_mode & 07777), UDEV_RULE_FILE,
+				   (unsigned int)(st.st_mode & 07777), shown(UDEV_RULE_FILE),
 				   opt.group, (unsigned int)opt.mode);
 	r = module_param_read("allow_groups", raw, sizeof(raw));
 	if (r == 0 && id_list_normalize(raw, groups, sizeof(groups), NULL, 0) < 0)
@@ -261,7 +261,7 @@ static void rollback(struct install *in)
 	while (in->nfiles > 0) {
 		struct file_undo *u = &in->files[--in->nfiles];
 
-		fprintf(stderr, "kqemuctl: %s %s\n", u->before ? "restored" : "removed", u->path);
+		fprintf(stderr, "kqemuctl: %s %s\n", u->before ? "restored" : "removed", shown(u->path));
 		file_undo_apply(&in->m, u);
 	}
 }
@@ -287,7 +287,7 @@ int verb_install(int argc, char **argv)
 	if (!r && g.gid != (gid_t)-1)
 		r = install_file(&in, MODPROBE_FILE, modprobe_contents(&g));
 	else if (!r)
-		info("would write: %s with allow_groups=<gid of %s>", MODPROBE_FILE, opt.group);
+		info("would write: %s with allow_groups=<gid of %s>", shown(MODPROBE_FILE), opt.group);
 	if (!r)
 		r = install_file(&in, MODULES_LOAD_FILE, modules_load_conf());
 	if (!r && !root_is_host())
@@ -306,7 +306,7 @@ int verb_install(int argc, char **argv)
 		if (!r)
 			r = manifest_save(&in.m);
 		if (r < 0)
-			error_errno(-r, "cannot write %s", MANIFEST_FILE);
+			error_errno(-r, "cannot write %s", shown(MANIFEST_FILE));
 	}
 	if (r < 0) {
 		if (!opt.dry_run)

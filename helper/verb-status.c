@@ -104,7 +104,7 @@ int verb_status(int argc, char **argv)
 	if (have_live)
 		info("live ACL:   allow_users=%s allow_groups=%s", live.users, live.groups);
 	if (have_saved)
-		info("persisted:  allow_users=%s allow_groups=%s (%s)", saved.users, saved.groups, MODPROBE_FILE);
+		info("persisted:  allow_users=%s allow_groups=%s (%s)", saved.users, saved.groups, shown(MODPROBE_FILE));
 	for (int i = 0; state != MODULE_ABSENT && counters[i]; i++) {
 		char path[128], val[64] = "?";
 

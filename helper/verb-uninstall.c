@@ -44,13 +44,13 @@ static int uninstall_file(const struct manifest_file *f)
 	char *p, *b;
 
 	if (state == -ENOENT) {
-		info("unchanged: %s is gone already", f->path);
+		info("unchanged: %s is gone already", shown(f->path));
 		return 0;
 	}
 	if (state < 0)
-		return error_errno(-state, "cannot read %s", f->path);
+		return error_errno(-state, "cannot read %s", shown(f->path));
 	if (state == 1 && !opt.force) {
-		info("kept: %s (edited since install; delete it yourself, or run uninstall --force)", f->path);
+		info("kept: %s (edited since install; delete it yourself, or run uninstall --force)", shown(f->path));
 		return 0;
 	}
 	if (opt.dry_run) {
@@ -62,15 +62,15 @@ static int uninstall_file(const struct manifest_file *f)
 		int err = errno;
 
 		free(p);
-		return error_errno(err, "cannot remove %s", f->path);
+		return error_errno(err, "cannot remove %s", shown(f->path));
 	}
-	info("removed: %s", f->path);
+	info("removed: %s", shown(f->path));
 	if (f->backup) {
 		b = root_path(f->backup);
 		if (rename(b, p) == 0)
-			info("restored: %s from %s", f->path, f->backup);
+			info("restored: %s from %s", shown(f->path), shown(f->backup));
 		else
-			error_errno(errno, "cannot put %s back as %s", f->backup, f->path);
+			error_errno(errno, "cannot put %s back as %s", shown(f->backup), shown(f->path));
 		free(b);
 	}
 	free(p);
@@ -88,7 +88,7 @@ int verb_uninstall(int argc, char **argv)
 		return fail(EINVAL, "uninstall takes options only; see kqemuctl --help");
 	if (!path_exists(MANIFEST_FILE)) {
 		info("nothing to undo: %s does not exist (kqemuctl install did not run here, or uninstall ran already)",
-		     MANIFEST_FILE);
+		     shown(MANIFEST_FILE));
 		return 0;
 	}
 	r = manifest_load(&m);
@@ -101,7 +101,7 @@ int verb_uninstall(int argc, char **argv)
 	for (size_t i = m.nfiles; i > 0; i--) {
 		if (m.files[i - 1].configure) {
 			info("kept: %s (kqemu's package or make install wrote it; apt-get purge kqemu-utils, or make uninstall, removes it)",
-			     m.files[i - 1].path);
+			     shown(m.files[i - 1].path));
 			kept++;
 			continue;
 		}
@@ -144,7 +144,7 @@ int verb_uninstall(int argc, char **argv)
 		for (size_t i = ndirs; i > 0; i--) {
 			if (remove_dir_if_empty(m.dirs[i - 1]) < 0)
 				continue;
-			info("removed: %s/", m.dirs[i - 1]);
+			info("removed: %s/", shown(m.dirs[i - 1]));
 			free(m.dirs[i - 1]);
 			memmove(&m.dirs[i - 1], &m.dirs[i], (ndirs - i + 1) * sizeof(*m.dirs));
 			ndirs--;
@@ -156,7 +156,7 @@ int verb_uninstall(int argc, char **argv)
 		r = manifest_save(&m);
 		manifest_free(&m);
 		if (r < 0)
-			return error_errno(-r, "cannot write %s", MANIFEST_FILE);
+			return error_errno(-r, "cannot write %s", shown(MANIFEST_FILE));
 		info("kqemuctl's part is undone; kqemu's package (or make install) stays.");
 		return 0;
 	}
@@ -165,7 +165,7 @@ int verb_uninstall(int argc, char **argv)
 		ndirs++;
 	for (size_t i = ndirs; i > 0; i--)
 		if (remove_dir_if_empty(m.dirs[i - 1]) == 0)
-			info("removed: %s/", m.dirs[i - 1]);
+			info("removed: %s/", shown(m.dirs[i - 1]));
 	info("kqemu is uninstalled.");
 	manifest_free(&m);
 	return 0;

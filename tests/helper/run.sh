@@ -147,7 +147,7 @@ hashes_match() {	# every file line of the manifest has the file's sha256
 	done <"$R/var/lib/kqemu/install.manifest"
 }
 check "each hash in the manifest is what sha256sum says of the file" hashes_match
-check "install printed each step as in golden/" 'diff -u "$golden/install/stdout" "$tmp/install.out" >"$tmp/out"'
+check "install printed each step as in golden/ (the paths under --root as typed)" 'diff -u "$golden/install/stdout" <(sed "s|$R/|/|g" "$tmp/install.out") >"$tmp/out" && grep -qx "created: $R/etc/sysusers.d/kqemu.conf" "$tmp/install.out"'
 check "without systemd-sysusers, install created the group with groupadd --system --prefix" \
 	'grep -qx "groupadd --system --prefix $R kvm-users" "$FAKE_LOG" && grep -qx "kvm-users:x:990:" "$R/etc/group"'
 check "under --root, install loaded nothing and left udev alone" '! grep -q "insert\|udevadm" "$FAKE_LOG"'
@@ -160,7 +160,7 @@ check "a second install succeeds and says nothing changed" '[ $rc -eq 0 ] && say
 check "a second install changed no file" 'same_tree "$installed"'
 check "a second install ran no tool" '[ $(grep -c groupadd "$FAKE_LOG") -eq 1 ]'
 kq install --dry-run --mode=0640
-check "install --dry-run --mode=0640 says what would change" '[ $rc -eq 0 ] && says "would be updated: /etc/udev/rules.d/60-kqemu.rules" && says "dry run: nothing was changed."'
+check "install --dry-run --mode=0640 says what would change" '[ $rc -eq 0 ] && says "would be updated: $R/etc/udev/rules.d/60-kqemu.rules" && says "dry run: nothing was changed."'
 check "install --dry-run changed nothing" 'same_tree "$installed"'
 
 echo "# uninstall undoes exactly what install did"
@@ -190,7 +190,7 @@ kq install --group=kvm-users --mode=0640 --uaccess
 check "install --mode=0640 --uaccess writes the rule as in golden/" \
 	'[ $rc -eq 0 ] && diff -u "$golden/rule-mode-uaccess.rules" "$R/etc/udev/rules.d/60-kqemu.rules" >"$tmp/out"'
 kq install
-check "install with the defaults again updates our own rule" '[ $rc -eq 0 ] && says "updated: /etc/udev/rules.d/60-kqemu.rules" && diff -u "$golden/install/60-kqemu.rules" "$R/etc/udev/rules.d/60-kqemu.rules" >"$tmp/out"'
+check "install with the defaults again updates our own rule" '[ $rc -eq 0 ] && says "updated: $R/etc/udev/rules.d/60-kqemu.rules" && diff -u "$golden/install/60-kqemu.rules" "$R/etc/udev/rules.d/60-kqemu.rules" >"$tmp/out"'
 
 echo "# never clobber an admin's file"
 newroot edited with-group
@@ -199,11 +199,11 @@ echo '# my local change' >>"$R/etc/udev/rules.d/60-kqemu.rules"
 cp "$R/etc/udev/rules.d/60-kqemu.rules" "$tmp/edited.rules"
 kq install --mode=0640
 check "install refuses to overwrite a rule edited since install (exit 5)" \
-	'[ $rc -eq 5 ] && says "refusing to overwrite /etc/udev/rules.d/60-kqemu.rules: it was edited since kqemuctl wrote it" && says "--force"'
+	'[ $rc -eq 5 ] && says "refusing to overwrite $R/etc/udev/rules.d/60-kqemu.rules: it was edited since kqemuctl wrote it" && says "--force"'
 check "the edited rule is untouched" 'cmp -s "$tmp/edited.rules" "$R/etc/udev/rules.d/60-kqemu.rules"'
 kq install --mode=0640 --force
 check "install --force replaces it and keeps the admin's as a backup" \
-	'[ $rc -eq 0 ] && says "replaced (backup kept): /etc/udev/rules.d/60-kqemu.rules" && cmp -s "$tmp/edited.rules" "$R/etc/udev/rules.d/60-kqemu.rules.kqemuctl-backup"'
+	'[ $rc -eq 0 ] && says "replaced (backup kept): $R/etc/udev/rules.d/60-kqemu.rules" && cmp -s "$tmp/edited.rules" "$R/etc/udev/rules.d/60-kqemu.rules.kqemuctl-backup"'
 kq uninstall
 check "uninstall puts the admin's backup back" \
 	'[ $rc -eq 0 ] && cmp -s "$tmp/edited.rules" "$R/etc/udev/rules.d/60-kqemu.rules" && [ ! -e "$R/etc/udev/rules.d/60-kqemu.rules.kqemuctl-backup" ]'
@@ -214,15 +214,18 @@ echo "options kqemu allow_groups=5" >"$R/etc/modprobe.d/kqemu.conf"
 snapshot >"$before"
 kq install
 check "install refuses a modprobe.d file it did not write (exit 5)" \
-	'[ $rc -eq 5 ] && says "refusing to overwrite /etc/modprobe.d/kqemu.conf: kqemuctl did not write it"'
+	'[ $rc -eq 5 ] && says "refusing to overwrite $R/etc/modprobe.d/kqemu.conf: kqemuctl did not write it"'
 check "the refused install rolled back to the tree before it" 'same_tree "$before"'
+"$K" --root="$R/" allow user root >"$tmp/out" 2>&1
+check "with --root=DIR/ the message names DIR/etc/... as typed, one slash, and no strerror after the sentence" \
+	'says "refusing to overwrite $R/etc/modprobe.d/kqemu.conf: kqemuctl did not write it" && ! says "File exists"'
 
 newroot keep with-group
 kq install
 echo '# mine now' >>"$R/etc/modules-load.d/kqemu.conf"
 kq uninstall
 check "uninstall keeps a file edited since install and says so" \
-	'[ $rc -eq 0 ] && says "kept: /etc/modules-load.d/kqemu.conf (edited since install" && [ -f "$R/etc/modules-load.d/kqemu.conf" ]'
+	'[ $rc -eq 0 ] && says "kept: $R/etc/modules-load.d/kqemu.conf (edited since install" && [ -f "$R/etc/modules-load.d/kqemu.conf" ]'
 check "uninstall removed the files that were still ours" '[ ! -e "$R/etc/udev/rules.d/60-kqemu.rules" ] && [ ! -e "$R/var/lib/kqemu" ]'
 
 echo "# rollback after an injected failure"
@@ -231,7 +234,7 @@ mkdir -p "$R/etc/modules-load.d/kqemu.conf"	# a directory where our file goes
 snapshot >"$before"
 kq install
 check "install fails when it cannot write modules-load.d (exit 1) and names the file" \
-	'[ $rc -eq 1 ] && says "cannot read /etc/modules-load.d/kqemu.conf: Is a directory"'
+	'[ $rc -eq 1 ] && says "cannot read $R/etc/modules-load.d/kqemu.conf: Is a directory"'
 check "it rolled back: removed the files and deleted the group it created" \
 	'says "rolling back" && grep -qx "groupdel --prefix $R kvm-users" "$FAKE_LOG"'
 check "the tree is as it was before the failed install" 'same_tree "$before"'
@@ -286,7 +289,7 @@ kq install
 fake_loaded "" 990
 kq allow user listed
 check "allow user listed writes the live allow_users too" \
-	'[ $rc -eq 0 ] && [ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = 1002 ] && says "live and /etc/modprobe.d/kqemu.conf"'
+	'[ $rc -eq 0 ] && [ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = 1002 ] && says "live and $R/etc/modprobe.d/kqemu.conf"'
 kq acl
 check "acl shows live and persisted in agreement (exit 0)" '[ $rc -eq 0 ] && [ $(grep -c "allow_users=1002 allow_groups=990" "$tmp/out") -eq 2 ]'
 kq deny group kvm-users
@@ -302,7 +305,7 @@ check "allow of an unknown user fails (exit 3)" '[ $rc -eq 3 ] && says "no user 
 echo "# admin" >>"$R/etc/modprobe.d/kqemu.conf"
 echo 1002 >"$R/sys/module/kqemu/parameters/allow_users"
 kq allow user member
-check "allow refuses to rewrite an edited modprobe.d file (exit 5)" '[ $rc -eq 5 ] && says "refusing to overwrite /etc/modprobe.d/kqemu.conf"'
+check "allow refuses to rewrite an edited modprobe.d file (exit 5)" '[ $rc -eq 5 ] && says "refusing to overwrite $R/etc/modprobe.d/kqemu.conf"'
 check "and puts the live ACL back, so the two still agree with before" '[ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = 1002 ]'
 
 echo "# users and groups through NSS on the host, from the files under --root"
@@ -453,10 +456,10 @@ sed -i 's/:member$/:/' "$R/etc/group"
 snapshot >"$tmp/pkg.configured"
 kq install
 check "kqemuctl install on a packaged host writes no /etc copy of the package's files" \
-	'[ $rc -eq 0 ] && says "unchanged: /etc/udev/rules.d/60-kqemu.rules (/usr/lib/udev/rules.d/60-kqemu.rules says the same" && says "nothing changed" && same_tree "$tmp/pkg.configured"'
+	'[ $rc -eq 0 ] && says "unchanged: $R/etc/udev/rules.d/60-kqemu.rules ($R/usr/lib/udev/rules.d/60-kqemu.rules says the same" && says "nothing changed" && same_tree "$tmp/pkg.configured"'
 kq uninstall
 check "kqemuctl uninstall on a packaged host keeps the package's modprobe.d file and says whose it is" \
-	'[ $rc -eq 0 ] && says "kept: /etc/modprobe.d/kqemu.conf (kqemu'"'"'s package" && same_tree "$tmp/pkg.configured"'
+	'[ $rc -eq 0 ] && says "kept: $R/etc/modprobe.d/kqemu.conf (kqemu'"'"'s package" && same_tree "$tmp/pkg.configured"'
 kq allow user root
 configure purge
 check "purge after allow removes the modprobe.d file, the manifest and /var/lib/kqemu" \
@@ -466,7 +469,7 @@ check "after purge the tree is as the package's files left it" 'same_tree "$befo
 packaged mixed
 kq install --mode=0640
 check "kqemuctl install --mode=0640 on a packaged host writes its own rule over the package's" \
-	'[ $rc -eq 0 ] && says "created: /etc/udev/rules.d/60-kqemu.rules" && grep -q "MODE=\"0640\"" "$R/etc/udev/rules.d/60-kqemu.rules"'
+	'[ $rc -eq 0 ] && says "created: $R/etc/udev/rules.d/60-kqemu.rules" && grep -q "MODE=\"0640\"" "$R/etc/udev/rules.d/60-kqemu.rules"'
 kq uninstall
 check "kqemuctl uninstall then removes its rule and keeps the package's file" \
 	'[ $rc -eq 0 ] && [ ! -e "$R/etc/udev" ] && [ -f "$R/etc/modprobe.d/kqemu.conf" ] && manifest_line /etc/modprobe.d/kqemu.conf >/dev/null'
