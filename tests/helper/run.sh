@@ -380,6 +380,20 @@ check "install refuses it too (exit 1)" '[ $rc -eq 1 ] && says "which kqemu refu
 kq doctor
 check "doctor fails the acl check for it, with the fix" 'doctor_says acl FAIL "which kqemu refuses: the next load of kqemu fails" && fix_says acl "correct /etc/modprobe.d/kqemu.conf by hand"'
 
+newroot fullgroups with-group
+mkdir -p "$R/etc/modprobe.d"
+kq install
+sed -i "s/^options kqemu .*/options kqemu allow_groups=$(seq -s, 1 32)/" "$R/etc/modprobe.d/kqemu.conf"
+cp "$R/etc/modprobe.d/kqemu.conf" "$tmp/full.conf"
+kq install --force
+check "install with 32 other groups persisted says kqemu takes no 33rd (exit 1), and writes nothing" \
+	'[ $rc -eq 1 ] && says "allows 32 groups already" && cmp -s "$tmp/full.conf" "$R/etc/modprobe.d/kqemu.conf"'
+newroot garbage-live with-group
+fake_loaded "1000,x" 990
+kq allow user member
+check "allow with no modprobe.d file and a live ACL it cannot read says so (exit 1), changing nothing" \
+	'[ $rc -eq 1 ] && says "cannot read the live ACL" && [ ! -e "$R/etc/modprobe.d/kqemu.conf" ] && [ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = "1000,x" ]'
+
 echo "# acl: legal modprobe.d quoting is no disagreement"
 newroot quoting with-group
 kq install
@@ -544,6 +558,21 @@ check "configure after kqemuctl install keeps kqemuctl's modprobe.d file as kqem
 configure purge
 rm -r "$R/usr"
 check "purge then removes all kqemuctl install wrote: the tree is as before" '[ $rc -eq 0 ] && same_tree "$before"'
+
+packaged both
+kq allow user root
+echo "# mine" >>"$R/etc/modprobe.d/kqemu.conf"
+kq allow user member --force
+echo "# mine again" >>"$R/etc/modprobe.d/kqemu.conf"
+configure purge
+check "purge with an edited file and the backup --force made keeps both and says to merge them" \
+	'[ $rc -eq 0 ] && says "keeping /etc/modprobe.d/kqemu.conf.kqemuctl-backup: /etc/modprobe.d/kqemu.conf is there (yours); merge them by hand" && [ -f "$R/etc/modprobe.d/kqemu.conf" ] && [ -f "$R/etc/modprobe.d/kqemu.conf.kqemuctl-backup" ] && [ ! -e "$R/var/lib/kqemu" ]'
+
+newroot pkg-groupadd
+install -D -m 0644 "$top/udev/kqemu.sysusers" "$R/usr/lib/sysusers.d/kqemu.conf"
+PATH=$here/fake-tools:$PATH configure configure
+check "configure under --root without the group creates it with groupadd --system --prefix and persists its gid" \
+	'[ $rc -eq 0 ] && grep -qx "groupadd --system --prefix $R kvm-users" "$FAKE_LOG" && grep -qx "options kqemu allow_groups=990" "$R/etc/modprobe.d/kqemu.conf"'
 
 packaged doctor
 fake_module
