@@ -48,7 +48,7 @@ written_by_1_0() {
 case "$1" in
 configure)
 	if [ -z "$(group_gid)" ]; then
-		if [ -z "$KQEMU_ROOT" ] && command -v systemd-sysusers >/dev/null; then
+		if [ -z "$KQEMU_ROOT" ] && [ -f "$sysusers" ] && command -v systemd-sysusers >/dev/null; then
 			systemd-sysusers "$sysusers"
 		elif [ -z "$KQEMU_ROOT" ]; then
 			groupadd --system "$group"
