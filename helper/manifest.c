@@ -54,10 +54,22 @@ int manifest_load(struct manifest *m)
 		int n = sscanf(line, "file %4095s %64s %4095s %15s", path, hash, backup, who);
 
 		if (n >= 3) {
+			char *now;
+
 			manifest_set_file(m, path, NULL, strcmp(backup, "-") ? backup : NULL);
 			f = manifest_find(m, path);
 			snprintf(f->hash, sizeof(f->hash), "%s", hash);
 			f->configure = !strcmp(who, "configure");
+			/*
+			 * kqemuctl 1.0's FNV-1a: where the file is still as it
+			 * wrote it, record its SHA-256 instead, which the
+			 * package's purge (in sh) can check.
+			 */
+			if (strlen(hash) == 16 && read_file(path, &now) == 0) {
+				if (content_hash_matches(now, hash))
+					content_hash(now, f->hash);
+				free(now);
+			}
 		}
 		else if (!strncmp(line, "dir ", 4))
 			strv_push(&m->dirs, line + 4);

@@ -50,7 +50,9 @@ kqemu_purge() {
 	while read -r kind path hash backup _; do
 		case $kind in
 		file)
-			if [ -e "$KQEMU_ROOT$path" ]; then
+			if [ -e "$KQEMU_ROOT$path" ] && [ ${#hash} -ne 64 ]; then
+				echo "kqemu: keeping $path: kqemuctl 1.0 recorded it in a form this cannot check (delete it yourself if it is not wanted)" >&2
+			elif [ -e "$KQEMU_ROOT$path" ]; then
 				if [ "$(kqemu_sha256 "$path")" = "$hash" ]; then
 					rm -f "$KQEMU_ROOT$path"
 				else

@@ -547,6 +547,19 @@ echo "file /etc/modprobe.d/kqemu.conf 74f11b280a5dbca4 -" >"$R/var/lib/kqemu/ins
 kq allow user root
 check "a manifest of kqemuctl 1.0 (FNV-1a hashes) still proves the file is ours" \
 	'[ $rc -eq 0 ] && [ "$(manifest_line /etc/modprobe.d/kqemu.conf)" = "file /etc/modprobe.d/kqemu.conf $(sha /etc/modprobe.d/kqemu.conf) -" ]'
+printf '# Written by kqemuctl install; kqemuctl uninstall removes it.\n# Load kqemu at boot, so /dev/kqemu is there before anyone asks for it.\nkqemu\n' >"$R/etc/modules-load.conf.1.0"
+mkdir -p "$R/etc/modules-load.d"
+mv "$R/etc/modules-load.conf.1.0" "$R/etc/modules-load.d/kqemu.conf"
+echo "file /etc/modules-load.d/kqemu.conf 36113924ab962e45 -" >>"$R/var/lib/kqemu/install.manifest"
+kq allow user member
+check "kqemuctl rewrites a 1.0 FNV-1a entry whose file is unchanged as its SHA-256" \
+	'[ $rc -eq 0 ] && [ "$(manifest_line /etc/modules-load.d/kqemu.conf)" = "file /etc/modules-load.d/kqemu.conf $(sha /etc/modules-load.d/kqemu.conf) -" ]'
+echo "file /etc/udev/rules.d/60-kqemu.rules b4d1b94ce36c8dad -" >>"$R/var/lib/kqemu/install.manifest"
+mkdir -p "$R/etc/udev/rules.d"
+echo "# something" >"$R/etc/udev/rules.d/60-kqemu.rules"
+configure purge
+check "purge keeps a file only a 1.0 FNV-1a hash vouches for, and says why" \
+	'[ $rc -eq 0 ] && says "keeping /etc/udev/rules.d/60-kqemu.rules: kqemuctl 1.0 recorded it" && [ -f "$R/etc/udev/rules.d/60-kqemu.rules" ] && [ ! -e "$R/etc/modules-load.d/kqemu.conf" ] && [ ! -e "$R/var/lib/kqemu/install.manifest" ]'
 
 newroot ctl-then-pkg with-group
 snapshot >"$before"
