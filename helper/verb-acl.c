@@ -92,16 +92,16 @@ static int acl_change(int argc, char **argv, bool allow)
 	if (r == -EBADMSG)
 		return acl_bad_persisted(&before);
 	if (r < 0 && live && acl_read_live(&before) < 0)
-		return error_errno(EBADMSG, "cannot read the live ACL in /sys/module/%s/parameters", MODULE_NAME);
+		return fail(EBADMSG, "cannot read the live ACL in /sys/module/%s/parameters: it is not a list of ids", MODULE_NAME);
 	after = before;
 	list = is_group ? after.groups : after.users;
 	if (allow && id_list_add(list, id) == -E2BIG)
 		return fail(E2BIG, "kqemu's ACL holds at most %d %ss, and allow_%s has %d already: deny one first, or allow a group instead of single users",
-				   ACL_MAX_IDS, is_group ? "gid" : "uid", is_group ? "groups" : "users", ACL_MAX_IDS);
+			    ACL_MAX_IDS, is_group ? "gid" : "uid", is_group ? "groups" : "users", ACL_MAX_IDS);
 	if (!allow)
 		id_list_del(list, id);
 
-	if (live) {
+	if (live && !opt.dry_run) {
 		r = module_param_write(is_group ? "allow_groups" : "allow_users", list);
 		if (r < 0)
 			return error_errno(-r, "%s rejected %s=%s", MODULE_NAME,
@@ -120,7 +120,7 @@ static int acl_change(int argc, char **argv, bool allow)
 	file_undo_free(&undo);
 	manifest_free(&m);
 	if (r < 0) {
-		if (live)
+		if (live && !opt.dry_run)
 			module_param_write(is_group ? "allow_groups" : "allow_users",
 					   is_group ? before.groups : before.users);
 		return r;

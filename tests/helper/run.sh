@@ -290,6 +290,10 @@ fake_loaded "" 990
 kq allow user listed
 check "allow user listed writes the live allow_users too" \
 	'[ $rc -eq 0 ] && [ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = 1002 ] && says "live and $R/etc/modprobe.d/kqemu.conf"'
+cp "$R/etc/modprobe.d/kqemu.conf" "$tmp/live.conf"
+kq allow user member --dry-run
+check "allow --dry-run on a loaded kqemu changes neither the live ACL nor the file" \
+	'[ $rc -eq 0 ] && says "would have allowed uid 1000" && [ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = 1002 ] && cmp -s "$tmp/live.conf" "$R/etc/modprobe.d/kqemu.conf"'
 kq acl
 check "acl shows live and persisted in agreement (exit 0)" '[ $rc -eq 0 ] && [ $(grep -c "allow_users=1002 allow_groups=990" "$tmp/out") -eq 2 ]'
 kq deny group kvm-users
