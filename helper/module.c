@@ -144,7 +144,7 @@ int module_blacklisted_in(char *file, size_t size)
 
 				if (sscanf(l, "%31s %63s", word, name) == 2 &&
 				    !strcmp(word, "blacklist") && !strcmp(name, MODULE_NAME))
-					snprintf(file, size, "%s", rel);
+					snprintf(file, size, "%s", shown(rel));
 				l = strchr(l, '\n');
 				if (l)
 					l++;

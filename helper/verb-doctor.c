@@ -177,7 +177,7 @@ static void check_secure_boot(struct doctor *d, struct verdict *v)
 
 static void check_loaded(struct doctor *d, struct verdict *v)
 {
-	char file[256], fix[512];
+	char file[1024], fix[1536];
 
 	d->loaded = module_state() == MODULE_LIVE;
 	if (d->loaded) {
@@ -230,11 +230,11 @@ static void find_rule(struct doctor *d, char *others, size_t size)
 				if (line[0] == '#' || !strstr(line, "KERNEL==\"kqemu\""))
 					continue;
 				if (d->have_rule) {
-					snprintf(others + strlen(others), size - strlen(others), " %s", rel);
+					snprintf(others + strlen(others), size - strlen(others), " %s", shown(rel));
 					break;
 				}
 				d->have_rule = true;
-				snprintf(d->rule_file, sizeof(d->rule_file), "%s", rel);
+				snprintf(d->rule_file, sizeof(d->rule_file), "%s", shown(rel));
 				if ((g = strstr(line, "GROUP=\"")))
 					snprintf(d->rule_group, sizeof(d->rule_group), "%.*s",
 						 (int)strcspn(g + 7, "\""), g + 7);
@@ -250,7 +250,7 @@ static void find_rule(struct doctor *d, char *others, size_t size)
 
 static void check_node(struct doctor *d, struct verdict *v)
 {
-	char *node = root_path(DEVICE_NODE), fix[1024], others[256];
+	char *node = root_path(DEVICE_NODE), fix[2048], others[1024];
 	const char *want_group = opt.group;
 	mode_t want_mode = opt.mode;
 	struct group_entry g;
@@ -290,7 +290,7 @@ static void check_node(struct doctor *d, struct verdict *v)
 
 static void check_rule(struct doctor *d, struct verdict *v)
 {
-	char fix[1024], others[256];
+	char fix[2048], others[1024];
 	struct doctor tmp = { 0 };
 
 	find_rule(&tmp, others, sizeof(others));
@@ -390,8 +390,8 @@ static void check_acl(struct doctor *d, struct verdict *v)
 
 	if (acl_read_persisted(&saved) == -EBADMSG) {
 		snprintf(fix, sizeof(fix), "correct %s by hand: decimal ids, at most %d per list (or delete it and run kqemuctl allow group %s)",
-			 MODPROBE_FILE, ACL_MAX_IDS, opt.group);
-		say(v, FAIL, fix, "%s has \"%s\" in its ACL, which kqemu refuses: the next load of kqemu fails", MODPROBE_FILE, saved.bad);
+			 shown(MODPROBE_FILE), ACL_MAX_IDS, opt.group);
+		say(v, FAIL, fix, "%s has \"%s\" in its ACL, which kqemu refuses: the next load of kqemu fails", shown(MODPROBE_FILE), saved.bad);
 		return;
 	}
 	if (!d->loaded || !d->have_group) {
@@ -410,9 +410,9 @@ static void check_acl(struct doctor *d, struct verdict *v)
 	}
 	if (acl_read_persisted(&saved) == 0 &&
 	    (!id_lists_same(saved.groups, live.groups) || !id_lists_same(saved.users, live.users))) {
-		snprintf(fix, sizeof(fix), "kqemuctl allow group %s (writes both), or edit %s to match", opt.group, MODPROBE_FILE);
+		snprintf(fix, sizeof(fix), "kqemuctl allow group %s (writes both), or edit %s to match", opt.group, shown(MODPROBE_FILE));
 		say(v, FAIL, fix, "the live ACL (allow_users=%s allow_groups=%s) differs from %s (allow_users=%s allow_groups=%s): the next load changes it",
-		    live.users, live.groups, MODPROBE_FILE, saved.users, saved.groups);
+		    live.users, live.groups, shown(MODPROBE_FILE), saved.users, saved.groups);
 		return;
 	}
 	say(v, PASS, NULL, "the in-kernel ACL allows %s (allow_groups=%s)", opt.group, live.groups);

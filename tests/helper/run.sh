@@ -382,7 +382,7 @@ check "acl names the entry the kernel would refuse (exit 1)" '[ $rc -eq 1 ] && s
 kq install
 check "install refuses it too (exit 1)" '[ $rc -eq 1 ] && says "which kqemu refuses"'
 kq doctor
-check "doctor fails the acl check for it, with the fix" 'doctor_says acl FAIL "which kqemu refuses: the next load of kqemu fails" && fix_says acl "correct /etc/modprobe.d/kqemu.conf by hand"'
+check "doctor fails the acl check for it, with the fix" 'doctor_says acl FAIL "which kqemu refuses: the next load of kqemu fails" && fix_says acl "correct $R/etc/modprobe.d/kqemu.conf by hand"'
 
 newroot fullgroups with-group
 mkdir -p "$R/etc/modprobe.d"
@@ -644,7 +644,7 @@ echo "blacklist kqemu" >"$R/etc/modprobe.d/local.conf"
 : >"$FAKE_LOG"
 shim "$K" --root="$R" load >"$tmp/out" 2>&1; rc=$?
 check "load of a blacklisted kqemu fails (exit 4), names the file, inserts nothing" \
-	'[ $rc -eq 4 ] && says "blacklisted in /etc/modprobe.d/local.conf" && ! grep -q insert "$FAKE_LOG"'
+	'[ $rc -eq 4 ] && says "blacklisted in $R/etc/modprobe.d/local.conf" && ! grep -q insert "$FAKE_LOG"'
 rm "$R/etc/modprobe.d/local.conf"
 newroot nomodule
 shim "$K" --root="$R" load >"$tmp/out" 2>&1; rc=$?
@@ -721,7 +721,7 @@ rm -rf "$R/sys/module/kqemu"
 echo "blacklist kqemu" >"$R/etc/modprobe.d/zz-local.conf"
 kq doctor
 check "doctor: module not loaded because blacklisted: names the file and the line" \
-	'doctor_says module-loaded FAIL "/etc/modprobe.d/zz-local.conf blacklists it" && fix_says module-loaded "remove the \"blacklist kqemu\" line from /etc/modprobe.d/zz-local.conf"'
+	'doctor_says module-loaded FAIL "$R/etc/modprobe.d/zz-local.conf blacklists it" && fix_says module-loaded "remove the \"blacklist kqemu\" line from $R/etc/modprobe.d/zz-local.conf"'
 check "doctor: skips the ACL check when the module is not loaded" 'doctor_says acl skip "kqemu is not loaded"'
 
 healthy rule
@@ -733,7 +733,7 @@ cp "$golden/install/60-kqemu.rules" "$R/etc/udev/rules.d/"
 echo 'KERNEL=="kqemu", MODE="0666"' >"$R/lib/udev/rules.d/90-old-kqemu.rules"
 kq doctor
 check "doctor: two rules fighting over the node, naming the other file" \
-	'doctor_says udev-rule FAIL "other rules set /dev/kqemu" && fix_says udev-rule "/lib/udev/rules.d/90-old-kqemu.rules"'
+	'doctor_says udev-rule FAIL "other rules set /dev/kqemu" && fix_says udev-rule " $R/lib/udev/rules.d/90-old-kqemu.rules"'
 
 healthy group
 sed -i '/^kvm-users:/d' "$R/etc/group"
@@ -752,7 +752,7 @@ check "doctor: the live ACL does not allow the group: kqemuctl allow group" \
 	'doctor_says acl FAIL "allow_groups=5) does not allow kvm-users (gid 990)" && fix_says acl "kqemuctl allow group kvm-users"'
 echo 990,5 >"$R/sys/module/kqemu/parameters/allow_groups"
 kq doctor --user=member
-check "doctor: the live ACL differs from modprobe.d" 'doctor_says acl FAIL "differs from /etc/modprobe.d/kqemu.conf"'
+check "doctor: the live ACL differs from modprobe.d" 'doctor_says acl FAIL "differs from $R/etc/modprobe.d/kqemu.conf"'
 
 healthy hypervisor
 mkdir -p "$R/sys/module/kvm_amd" "$R/sys/module/kvm/parameters"
