@@ -177,7 +177,7 @@ int acl_read_persisted(struct acl *acl)
 int acl_bad_persisted(const struct acl *acl)
 {
 	return fail(EBADMSG, "%s has \"%s\" in its ACL, which kqemu refuses (it takes decimal uids and gids, at most %d per list): the next load of kqemu would fail; correct the file by hand",
-			   shown(MODPROBE_FILE), acl->bad, ACL_MAX_IDS);
+		    shown(MODPROBE_FILE), acl->bad, ACL_MAX_IDS);
 }
 
 char *acl_modprobe_conf(const struct acl *acl)

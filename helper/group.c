@@ -215,7 +215,7 @@ int group_create(const char *name, const char *sysusers)
 		argv[n++] = name;
 	} else {
 		return fail(ENOENT, "cannot create group '%s': neither systemd-sysusers nor groupadd is installed (install systemd or passwd)",
-				   name);
+			    name);
 	}
 	argv[n] = NULL;
 	r = run_tool(argv);
@@ -223,7 +223,7 @@ int group_create(const char *name, const char *sysusers)
 	free(root_arg);
 	if (r > 0)
 		return fail(EIO, "cannot create group '%s': %s exited with status %d",
-				   name, argv[0], r);
+			    name, argv[0], r);
 	if (r < 0)
 		return error_errno(-r, "cannot create group '%s': running %s", name, argv[0]);
 	return 0;
@@ -236,7 +236,7 @@ int group_delete(const char *name)
 
 	if (!tool)
 		return fail(ENOENT, "cannot delete group '%s': groupdel is not installed (install passwd)",
-				   name);
+			    name);
 	argv[n++] = tool;
 	add_prefix(argv, &n);
 	argv[n++] = name;
@@ -244,7 +244,7 @@ int group_delete(const char *name)
 	r = run_tool(argv);
 	if (r > 0)
 		return fail(EIO, "cannot delete group '%s': groupdel exited with status %d",
-				   name, r);
+			    name, r);
 	return r < 0 ? error_errno(-r, "cannot delete group '%s'", name) : 0;
 }
 
@@ -306,7 +306,7 @@ int group_add_member(const char *group, const char *user)
 
 	if (!tool)
 		return fail(ENOENT, "cannot add '%s' to '%s': usermod is not installed (install passwd)",
-				   user, group);
+			    user, group);
 	argv[n++] = tool;
 	argv[n++] = "--append";
 	argv[n++] = "--groups";
@@ -317,6 +317,6 @@ int group_add_member(const char *group, const char *user)
 	r = run_tool(argv);
 	if (r > 0)
 		return fail(EIO, "cannot add '%s' to '%s': usermod exited with status %d",
-				   user, group, r);
+			    user, group, r);
 	return r < 0 ? error_errno(-r, "cannot add '%s' to '%s'", user, group) : 0;
 }

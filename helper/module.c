@@ -189,7 +189,7 @@ int module_load(const char *why)
 	if (r == KMOD_PROBE_APPLY_BLACKLIST) {
 		module_blacklisted_in(file, sizeof(file));
 		r = fail(EPERM, "not loading '%s': it is blacklisted in %s; remove the \"blacklist %s\" line there, then run kqemuctl load",
-				MODULE_NAME, file, MODULE_NAME);
+			 MODULE_NAME, file, MODULE_NAME);
 	} else if (r < 0) {
 		int err = -r;
 
@@ -268,7 +268,7 @@ int module_unload(void)
 		return 1;
 	if (module_users(users, sizeof(users)))
 		return fail(EBUSY, "cannot unload '%s': in use by %s; stop those first",
-				   MODULE_NAME, users);
+			    MODULE_NAME, users);
 	if (opt.dry_run) {
 		info("would unload %s", MODULE_NAME);
 		return 0;
@@ -282,7 +282,7 @@ int module_unload(void)
 	if (r == -EBUSY || r == -EAGAIN) {
 		module_users(users, sizeof(users));
 		r = fail(EBUSY, "cannot unload '%s': in use by %s",
-				MODULE_NAME, users[0] ? users : "someone");
+			 MODULE_NAME, users[0] ? users : "someone");
 	} else if (r < 0) {
 		r = error_errno(-r, "could not remove '%s'", MODULE_NAME);
 	}

@@ -97,8 +97,8 @@ int owned_file_write(struct manifest *m, const char *path, const char *contents,
 	} else if (!opt.force) {
 		free(now);
 		return fail(EEXIST, "refusing to overwrite %s: %s; merge your change by hand, or run again with --force to replace it (yours is kept as %s.kqemuctl-backup and uninstall puts it back)",
-				   shown(path), f ? "it was edited since kqemuctl wrote it" :
-				   "kqemuctl did not write it", shown(path));
+			    shown(path), f ? "it was edited since kqemuctl wrote it" :
+			    "kqemuctl did not write it", shown(path));
 	} else {
 		*change = FILE_REPLACED;
 	}

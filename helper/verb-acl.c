@@ -32,7 +32,7 @@ static int parse_subject(int argc, char **argv, bool *is_group, uint32_t *id)
 	if (argv[2][0] && strspn(argv[2], "0123456789") == strlen(argv[2])) {
 		if (parse_id(argv[2], id) < 0)
 			return fail(EINVAL, "%s is not a %s kqemu can take: a %s is a decimal number from 0 to 4294967294",
-					   argv[2], what, what);
+				    argv[2], what, what);
 		return 0;
 	}
 	if (*is_group) {

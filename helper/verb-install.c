@@ -86,8 +86,12 @@ static const char *vendor_file_saying(const char *path, const char *contents)
 	return hit;
 }
 
-/* Where the group's sysusers.d declaration is, for systemd-sysusers. */
+/*
+ * Where the group's sysusers.d declaration is, for systemd-sysusers, and
+ * the udev rule, for messages: ours in /etc, or the package's.
+ */
 static const char *sysusers_path = SYSUSERS_FILE;
+static const char *rule_path = UDEV_RULE_FILE;
 
 static int install_file(struct install *in, const char *path, char *contents)
 {
@@ -100,9 +104,15 @@ static int install_file(struct install *in, const char *path, char *contents)
 	if (!path_exists(path) && !manifest_find(&in->m, path))
 		vendor = vendor_file_saying(path, contents);
 	if (vendor) {
+		char *copy = strdup(vendor);	/* vendor is a static buffer */
+
+		if (copy && !strcmp(path, SYSUSERS_FILE))
+			sysusers_path = copy;
+		else if (copy && !strcmp(path, UDEV_RULE_FILE))
+			rule_path = copy;
+		else
+			free(copy);
 		free(contents);
-		if (!strcmp(path, SYSUSERS_FILE))
-			sysusers_path = vendor;
 		info("unchanged: %s (%s says the same, from kqemu's package or make install)", shown(path), shown(vendor));
 		return 0;
 	}
@@ -156,7 +166,7 @@ static char *modprobe_contents(const struct group_entry *g)
 	}
 	if (id_list_add(acl.groups, g->gid) == -E2BIG) {
 		fail(E2BIG, "%s allows %d groups already, kqemu's most: deny one first (kqemuctl deny group NAME)",
-			    shown(MODPROBE_FILE), ACL_MAX_IDS);
+		     shown(MODPROBE_FILE), ACL_MAX_IDS);
 		return NULL;
 	}
 	return acl_modprobe_conf(&acl);
@@ -188,7 +198,7 @@ static int install_live(struct install *in, const struct group_entry *g)
 		snprintf(want, sizeof(want), "%s", groups);
 		if (id_list_add(want, g->gid) == -E2BIG)
 			return fail(E2BIG, "the loaded %s allows %d groups already, its most: deny one first (kqemuctl deny group NAME)",
-					   MODULE_NAME, ACL_MAX_IDS);
+				    MODULE_NAME, ACL_MAX_IDS);
 		r = module_param_write("allow_groups", want);
 		if (r < 0)
 			return error_errno(-r, "cannot set allow_groups=%s on the loaded %s", want, MODULE_NAME);
@@ -223,10 +233,10 @@ static int install_live(struct install *in, const struct group_entry *g)
 		}
 		r = device_reapply_rule(UDEV_TIMEOUT_MS);
 		if (r < 0)
-			return fail(-r, "udev did not re-apply %s to %s", shown(UDEV_RULE_FILE), DEVICE_NODE);
+			return fail(-r, "udev did not re-apply %s to %s", shown(rule_path), DEVICE_NODE);
 		if (!attempt)
 			in->changes++;
-		info("re-applied: %s to %s", shown(UDEV_RULE_FILE), DEVICE_NODE);
+		info("re-applied: %s to %s", shown(rule_path), DEVICE_NODE);
 	}
 
 	/* Verify what an opener will meet, not what we meant to do. */
@@ -234,9 +244,9 @@ static int install_live(struct install *in, const struct group_entry *g)
 		return error_errno(errno, "cannot stat %s", DEVICE_NODE);
 	if (st.st_uid != 0 || st.st_gid != g->gid || (st.st_mode & 07777) != opt.mode)
 		return fail(EIO, "%s is %u:%u %04o after udev applied %s, not root:%s %04o; another rule overrides ours (`udevadm test /sys/class/misc/kqemu` shows which)",
-				   DEVICE_NODE, (unsigned int)st.st_uid, (unsigned int)st.st_gid,
-				   (unsigned int)(st.st_mode & 07777), shown(UDEV_RULE_FILE),
-				   opt.group, (unsigned int)opt.mode);
+			    DEVICE_NODE, (unsigned int)st.st_uid, (unsigned int)st.st_gid,
+			    (unsigned int)(st.st_mode & 07777), shown(rule_path),
+			    opt.group, (unsigned int)opt.mode);
 	r = module_param_read("allow_groups", raw, sizeof(raw));
 	if (r == 0 && id_list_normalize(raw, groups, sizeof(groups), NULL, 0) < 0)
 		r = -EBADMSG;

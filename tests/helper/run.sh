@@ -259,6 +259,12 @@ if [ -x /usr/bin/systemd-sysusers ] || [ -x /bin/systemd-sysusers ]; then
 		'[ $rc -eq 0 ] && grep -q "^kvm-users:x:[0-9]*:" "$R/etc/group"'
 	gid=$(grep '^kvm-users:' "$R/etc/group" | cut -d: -f3)
 	check "modprobe.d carries that group's gid ($gid)" 'grep -qx "options kqemu allow_groups=$gid" "$R/etc/modprobe.d/kqemu.conf"'
+	newroot sysusers-pkg
+	install -D -m 0644 "$top/udev/kqemu.sysusers" "$R/usr/lib/sysusers.d/kqemu.conf"
+	install -D -m 0644 "$top/udev/60-kqemu.rules" "$R/usr/lib/udev/rules.d/60-kqemu.rules"
+	KQEMUCTL_TOOL_DIR=$tmp/sysusers-tools kq install
+	check "on a tree with the package's sysusers.d file, install creates the group from it and writes no /etc copy" \
+		'[ $rc -eq 0 ] && grep -q "^kvm-users:x:[0-9]*:" "$R/etc/group" && [ ! -e "$R/etc/sysusers.d" ] && [ ! -e "$R/etc/udev" ]'
 else
 	echo "# systemd-sysusers is not installed here: its path is covered by the VM suite only"
 fi
