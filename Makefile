@@ -5,7 +5,12 @@ GUEST_CFLAGS := -static -O2 -Wall -Wextra -Werror -Wno-unused-parameter -Iinclud
 GUEST_SRC := tests/vm/guest/common.c tests/vm/guest/fuzz.c
 GUEST_HDR := tests/vm/guest/vmtest.h include/uapi/linux/kqemu.h
 
-HELPER_CFLAGS := -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Iinclude/uapi
+# One version for everything (kqemuctl --version, the packages, DKMS, the
+# man pages): debian/changelog's, which Debian needs there anyway.
+# kmod/main.c's MODULE_VERSION must match (make check-helper checks).
+VERSION := $(shell sed -n '1s/.*(\(.*\)).*/\1/p' debian/changelog)
+DATE := $(shell date -u -d "$$(sed -n 's/^ -- .*>  //p' debian/changelog | head -n 1)" +%Y-%m-%d)
+HELPER_CFLAGS := -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Iinclude/uapi -DKQEMU_VERSION='"$(VERSION)"'
 HELPER_SRC := $(wildcard helper/*.c)
 
 all: module guest helper tools
@@ -40,12 +45,15 @@ $(BUILD)/guest/compat32: tests/vm/guest/compat32.c tests/vm/guest/common.c $(GUE
 # kqemuctl, the admin's helper: libkmod for the module, libudev for the node.
 helper: $(BUILD)/helper/kqemuctl
 
-$(BUILD)/helper/kqemuctl: $(HELPER_SRC) helper/kqemuctl.h include/uapi/linux/kqemu.h
+$(BUILD)/helper/kqemuctl: $(HELPER_SRC) helper/kqemuctl.h include/uapi/linux/kqemu.h debian/changelog
 	@mkdir -p $(@D)
-	$(CC) $(HELPER_CFLAGS) $(CFLAGS) -o $@ $(HELPER_SRC) -lkmod -ludev
+	$(CC) $(HELPER_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $(HELPER_SRC) -lkmod -ludev
 
 check-helper: helper
 	tests/helper/run.sh
+
+check-lintian:
+	tests/lintian.sh
 
 check-unit:
 	$(MAKE) -C tests/unit check
@@ -61,7 +69,7 @@ clean:
 	rm -rf $(BUILD) tests/unit/build
 	-$(MAKE) -C kmod clean
 
-.PHONY: all module guest helper check check-helper check-unit check-vm clean
+.PHONY: all module guest helper check check-helper check-lintian check-unit check-vm clean
 
 # The demo VMM and the guest programs it runs.
 GUESTS := hello hash mmio timer smp hostile bench pages msrs xsave
@@ -73,6 +81,7 @@ FREESTANDING := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
 
 tools: $(BUILD)/tools/kqemu-run $(BUILD)/tools/kqemu-run32 $(GUEST_BINS)
 
+# Static for the VM suite's initramfs, which has no libc.
 $(BUILD)/tools/kqemu-run: tools/kqemu-run.c include/uapi/linux/kqemu.h
 	@mkdir -p $(@D)
 	$(CC) -static -O2 -pthread -Wall -Wextra -Werror -Iinclude/uapi -o $@ $<
@@ -83,6 +92,20 @@ $(BUILD)/tools/kqemu-run: tools/kqemu-run.c include/uapi/linux/kqemu.h
 $(BUILD)/tools/kqemu-run32: tools/kqemu-run.c include/uapi/linux/kqemu.h
 	@mkdir -p $(@D)
 	$(CC) -m32 -static -O2 -pthread -Wall -Wextra -Werror -Iinclude/uapi -o $@ $<
+
+# What make install and the package install: linked against the system's
+# libc, with the distribution's flags (dpkg-buildflags: hardening).
+$(BUILD)/dist/kqemu-run: tools/kqemu-run.c include/uapi/linux/kqemu.h
+	@mkdir -p $(@D)
+	$(CC) -O2 $(CPPFLAGS) $(CFLAGS) -pthread -Wall -Wextra -Werror -Iinclude/uapi $(LDFLAGS) -o $@ $<
+
+$(BUILD)/dist/%.1: helper/%.1 debian/changelog
+	@mkdir -p $(@D)
+	sed 's/@VERSION@/$(VERSION)/; s/@DATE@/$(DATE)/' $< >$@
+
+$(BUILD)/dist/kqemu-run.1: tools/kqemu-run.1 debian/changelog
+	@mkdir -p $(@D)
+	sed 's/@VERSION@/$(VERSION)/; s/@DATE@/$(DATE)/' $< >$@
 
 $(BUILD)/guests/%.elf: tests/guests/%.c tests/guests/start.S tests/guests/guest.h tests/guests/guest.lds
 	@mkdir -p $(@D)
@@ -105,29 +128,53 @@ $(BUILD)/guests/real16.bin: tests/guests/real16.S
 # DKMS and configures the host (packaging/configure.sh).  `make uninstall`
 # undoes all of it and keeps the group.  The Debian packages (make deb)
 # ship the same files.
-VERSION := 1.0
 DESTDIR ?=
 PREFIX ?= /usr
-DKMS_SRC := $(PREFIX)/src/kqemu-$(VERSION)
+# DKMS reads module sources from /usr/src only, whatever PREFIX is.
+DKMS_SRC := /usr/src/kqemu-$(VERSION)
 UTILS_FILES := $(PREFIX)/bin/kqemuctl $(PREFIX)/bin/kqemu-run \
-	$(PREFIX)/share/man/man1/kqemuctl.1 \
+	$(PREFIX)/share/man/man1/kqemuctl.1 $(PREFIX)/share/man/man1/kqemu-run.1 \
 	$(PREFIX)/share/bash-completion/completions/kqemuctl \
 	$(PREFIX)/lib/udev/rules.d/60-kqemu.rules \
 	$(PREFIX)/lib/sysusers.d/kqemu.conf \
 	$(PREFIX)/lib/modules-load.d/kqemu.conf \
-	$(PREFIX)/lib/kqemu/configure.sh
+	$(PREFIX)/lib/kqemu/configure.sh $(PREFIX)/lib/kqemu/manifest.sh
 
-install-utils: helper tools
+DIST := $(BUILD)/helper/kqemuctl $(BUILD)/dist/kqemu-run $(BUILD)/dist/kqemuctl.1 \
+	$(BUILD)/dist/kqemu-run.1 $(GUEST_BINS)
+
+# The directories install may make, parents first; those it did make are
+# listed in lib/kqemu/made-dirs, so that uninstall removes them and no other
+# (the package build, NO_DIR_RECORD=1, leaves directories to dpkg).
+INSTALL_DIRS = $(PREFIX)/bin $(PREFIX)/share $(PREFIX)/share/kqemu $(PREFIX)/share/kqemu/guests \
+	$(PREFIX)/share/man $(PREFIX)/share/man/man1 $(PREFIX)/share/bash-completion \
+	$(PREFIX)/share/bash-completion/completions $(PREFIX)/lib $(PREFIX)/lib/udev \
+	$(PREFIX)/lib/udev/rules.d $(PREFIX)/lib/sysusers.d $(PREFIX)/lib/modules-load.d \
+	$(PREFIX)/lib/kqemu /usr/src
+MADE_DIRS = $(PREFIX)/lib/kqemu/made-dirs
+
+dist: $(DIST)
+
+install-utils: $(DIST)
+	@p=$(PREFIX); while [ "$$p" != / ] && [ -n "$$p" ]; do echo "$$p"; p=$$(dirname "$$p"); done | sort >$(BUILD)/install-dirs
+	@for d in $(INSTALL_DIRS); do echo "$$d"; done >>$(BUILD)/install-dirs
+	@for d in $$(cat $(BUILD)/install-dirs); do [ -d "$(DESTDIR)$$d" ] || echo "$$d"; done >$(BUILD)/made-dirs
 	install -D -m 0755 $(BUILD)/helper/kqemuctl $(DESTDIR)$(PREFIX)/bin/kqemuctl
-	install -D -m 0755 $(BUILD)/tools/kqemu-run $(DESTDIR)$(PREFIX)/bin/kqemu-run
+	install -D -m 0755 $(BUILD)/dist/kqemu-run $(DESTDIR)$(PREFIX)/bin/kqemu-run
 	install -d $(DESTDIR)$(PREFIX)/share/kqemu/guests
 	install -m 0644 $(GUEST_BINS) $(DESTDIR)$(PREFIX)/share/kqemu/guests/
-	install -D -m 0644 helper/kqemuctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/kqemuctl.1
+	install -D -m 0644 $(BUILD)/dist/kqemuctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/kqemuctl.1
+	install -D -m 0644 $(BUILD)/dist/kqemu-run.1 $(DESTDIR)$(PREFIX)/share/man/man1/kqemu-run.1
 	install -D -m 0644 helper/kqemuctl.bash-completion $(DESTDIR)$(PREFIX)/share/bash-completion/completions/kqemuctl
 	install -D -m 0644 udev/60-kqemu.rules $(DESTDIR)$(PREFIX)/lib/udev/rules.d/60-kqemu.rules
 	install -D -m 0644 udev/kqemu.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/kqemu.conf
 	install -D -m 0644 udev/kqemu.modules-load $(DESTDIR)$(PREFIX)/lib/modules-load.d/kqemu.conf
 	install -D -m 0755 packaging/configure.sh $(DESTDIR)$(PREFIX)/lib/kqemu/configure.sh
+	install -m 0644 packaging/manifest.sh $(DESTDIR)$(PREFIX)/lib/kqemu/manifest.sh
+ifeq ($(NO_DIR_RECORD),)
+	cat $(BUILD)/made-dirs $(wildcard $(DESTDIR)$(MADE_DIRS)) | sort -u >$(BUILD)/made-dirs.all
+	install -m 0644 $(BUILD)/made-dirs.all $(DESTDIR)$(MADE_DIRS)
+endif
 
 install-dkms:
 	install -d $(DESTDIR)$(DKMS_SRC)/kmod $(DESTDIR)$(DKMS_SRC)/include/uapi/linux
@@ -153,15 +200,19 @@ ifeq ($(DESTDIR),)
 	-dkms remove kqemu/$(VERSION) --all
 	-$(PREFIX)/lib/kqemu/configure.sh purge
 endif
-	rm -rf $(DESTDIR)$(DKMS_SRC) $(DESTDIR)$(PREFIX)/share/kqemu
-	rm -f $(UTILS_FILES:%=$(DESTDIR)%)
-	-rmdir $(DESTDIR)$(PREFIX)/lib/kqemu
+	@mkdir -p $(BUILD)
+	cp $(DESTDIR)$(MADE_DIRS) $(BUILD)/made-dirs.uninstall 2>/dev/null || : >$(BUILD)/made-dirs.uninstall
+	rm -rf $(DESTDIR)$(DKMS_SRC) $(DESTDIR)$(PREFIX)/share/kqemu/guests
+	rm -f $(UTILS_FILES:%=$(DESTDIR)%) $(DESTDIR)$(MADE_DIRS)
+	-rmdir $(DESTDIR)$(PREFIX)/lib/kqemu $(DESTDIR)$(PREFIX)/share/kqemu 2>/dev/null
+	@# Children before parents; a directory someone else uses now stays.
+	for d in $$(sort -r $(BUILD)/made-dirs.uninstall); do rmdir "$(DESTDIR)$$d" 2>/dev/null || true; done
 
 # The Debian packages kqemu-dkms and kqemu-utils, into build/deb/.
 deb:
 	tests/system/build-debs.sh $(BUILD)/deb
 
-.PHONY: install install-utils install-dkms uninstall deb
+.PHONY: dist install install-utils install-dkms uninstall deb
 
 # A newcomer's tour: installs what it needs, then boots a Debian system that
 # gets kqemu as a host would and runs a guest (tests/system/demo.sh).

@@ -34,10 +34,10 @@ int udev_reload_rules(void)
 	int r;
 
 	if (!tool)
-		return error_errno(ENOENT, "cannot make udevd reload its rules: udevadm is not installed (install udev)");
+		return fail(ENOENT, "cannot make udevd reload its rules: udevadm is not installed (install udev)");
 	r = run_tool(argv);
 	if (r > 0)
-		return error_errno(EIO, "udevadm control --reload exited with status %d", r);
+		return fail(EIO, "udevadm control --reload exited with status %d", r);
 	return r < 0 ? error_errno(-r, "cannot run udevadm control --reload") : 0;
 }
 

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Groups and users, read from /etc/group and /etc/passwd under --root (not
- * through NSS, so that --root means what it says), and changed through the
- * distribution's own tools: systemd-sysusers declares and creates the group
+ * Groups and users: on the host through NSS (getgrnam(3), getpwnam(3)), so
+ * that LDAP and sssd accounts count as they do for login; under --root from
+ * DIR/etc/group and DIR/etc/passwd, so that --root means what it says.
+ * They are changed through the distribution's own tools: systemd-sysusers declares and creates the group
  * from our sysusers.d file; the shadow tools are the fallback.
  */
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,10 +39,67 @@ static int split_fields(char *line, char **fields, int n)
 	return i;
 }
 
+/* getgrnam_r()/getpwnam_r() with a buffer that grows until it fits. */
+static int nss_group(const char *name, struct group_entry *out)
+{
+	struct group gr, *res = NULL;
+	size_t size = 4096;
+	char *buf = NULL;
+	int r;
+
+	for (;;) {
+		char *nbuf = realloc(buf, size);
+
+		if (!nbuf) {
+			free(buf);
+			return -ENOMEM;
+		}
+		buf = nbuf;
+		r = getgrnam_r(name, &gr, buf, size, &res);
+		if (r != ERANGE || size > (1 << 24))
+			break;
+		size *= 2;
+	}
+	if (r == 0 && res) {
+		snprintf(out->name, sizeof(out->name), "%s", gr.gr_name);
+		out->gid = gr.gr_gid;
+		out->members[0] = '\0';
+		for (char **m = gr.gr_mem; m && *m; m++)
+			snprintf(out->members + strlen(out->members),
+				 sizeof(out->members) - strlen(out->members), "%s%s",
+				 out->members[0] ? "," : "", *m);
+	}
+	free(buf);
+	return r ? -r : res ? 0 : -ENOENT;
+}
+
+static int nss_user(const char *name, uid_t *uid, gid_t *gid, char *name_out, size_t size)
+{
+	struct passwd pw, *res = NULL;
+	char buf[16384];
+	int r = name ? getpwnam_r(name, &pw, buf, sizeof(buf), &res) :
+		       getpwuid_r(*uid, &pw, buf, sizeof(buf), &res);
+
+	if (r)
+		return -r;
+	if (!res)
+		return -ENOENT;
+	*uid = pw.pw_uid;
+	if (gid)
+		*gid = pw.pw_gid;
+	if (name_out)
+		snprintf(name_out, size, "%s", pw.pw_name);
+	return 0;
+}
+
 int group_lookup(const char *name, struct group_entry *out)
 {
 	char *contents, *line, *save = NULL;
-	int r = read_file("/etc/group", &contents);
+	int r;
+
+	if (root_is_host())
+		return nss_group(name, out);
+	r = read_file("/etc/group", &contents);
 
 	if (r < 0)
 		return r;
@@ -81,8 +141,11 @@ static int passwd_find(const char *name, uid_t *uid, gid_t *gid,
 		       char *name_out, size_t size)
 {
 	char *contents, *line, *save = NULL;
-	int r = read_file("/etc/passwd", &contents);
+	int r;
 
+	if (root_is_host())
+		return nss_user(name, uid, gid, name_out, size);
+	r = read_file("/etc/passwd", &contents);
 	if (r < 0)
 		return r;
 	r = -ENOENT;
@@ -127,7 +190,8 @@ static void add_prefix(const char **argv, int *n)
 	}
 }
 
-int group_create(const char *name)
+/* sysusers: the sysusers.d file that declares it (under --root). */
+int group_create(const char *name, const char *sysusers)
 {
 	const char *tool, *argv[8];
 	char *conf = NULL, *root_arg = NULL;
@@ -136,7 +200,7 @@ int group_create(const char *name)
 	tool = find_tool(sysusers_tools);
 	if (tool) {
 		/* Only our file: sysusers must not create anybody else's groups. */
-		conf = root_path(SYSUSERS_FILE);
+		conf = root_path(sysusers);
 		argv[n++] = tool;
 		if (!root_is_host()) {
 			if (asprintf(&root_arg, "--root=%s", opt.root) < 0)
@@ -150,16 +214,16 @@ int group_create(const char *name)
 		add_prefix(argv, &n);
 		argv[n++] = name;
 	} else {
-		return error_errno(ENOENT, "cannot create group '%s': neither systemd-sysusers nor groupadd is installed (install systemd or passwd)",
-				   name);
+		return fail(ENOENT, "cannot create group '%s': neither systemd-sysusers nor groupadd is installed (install systemd or passwd)",
+			    name);
 	}
 	argv[n] = NULL;
 	r = run_tool(argv);
 	free(conf);
 	free(root_arg);
 	if (r > 0)
-		return error_errno(EIO, "cannot create group '%s': %s exited with status %d",
-				   name, argv[0], r);
+		return fail(EIO, "cannot create group '%s': %s exited with status %d",
+			    name, argv[0], r);
 	if (r < 0)
 		return error_errno(-r, "cannot create group '%s': running %s", name, argv[0]);
 	return 0;
@@ -171,17 +235,68 @@ int group_delete(const char *name)
 	int n = 0, r;
 
 	if (!tool)
-		return error_errno(ENOENT, "cannot delete group '%s': groupdel is not installed (install passwd)",
-				   name);
+		return fail(ENOENT, "cannot delete group '%s': groupdel is not installed (install passwd)",
+			    name);
 	argv[n++] = tool;
 	add_prefix(argv, &n);
 	argv[n++] = name;
 	argv[n] = NULL;
 	r = run_tool(argv);
 	if (r > 0)
-		return error_errno(EIO, "cannot delete group '%s': groupdel exited with status %d",
-				   name, r);
+		return fail(EIO, "cannot delete group '%s': groupdel exited with status %d",
+			    name, r);
 	return r < 0 ? error_errno(-r, "cannot delete group '%s'", name) : 0;
+}
+
+/* Where users and groups come from, for messages. */
+const char *user_db(void)
+{
+	return root_is_host() ? "the user database (getent passwd)" : "/etc/passwd under --root";
+}
+
+const char *group_db(void)
+{
+	return root_is_host() ? "the group database (getent group)" : "/etc/group under --root";
+}
+
+/*
+ * Whether user (whose primary group is pgid) is in g: on the host as
+ * initgroups() would see it (getgrouplist(3), which asks sssd and LDAP for
+ * memberships that their group entries need not list), else by /etc/group.
+ */
+bool user_in_group(const char *user, gid_t pgid, const struct group_entry *g)
+{
+	if (pgid == g->gid || group_has_member(g, user))
+		return true;
+	if (root_is_host()) {
+		gid_t groups[1024];
+		int n = 1024;
+
+		if (getgrouplist(user, pgid, groups, &n) >= 0)
+			for (int i = 0; i < n; i++)
+				if (groups[i] == g->gid)
+					return true;
+	}
+	return false;
+}
+
+/*
+ * A group name as Debian's adduser and useradd take it: letters, digits,
+ * '_', '.' and '-', not first '-' or '.', an optional final '$' (Samba
+ * machine accounts), at most 32 characters, and not all digits (that would
+ * read as a gid).
+ */
+bool group_name_valid(const char *name)
+{
+	size_t len = strlen(name), body = len;
+
+	if (len == 0 || len > 32 || name[0] == '-' || name[0] == '.')
+		return false;
+	if (name[len - 1] == '$')
+		body--;
+	if (body == 0 || strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != body)
+		return false;
+	return strspn(name, "0123456789") != body;
 }
 
 int group_add_member(const char *group, const char *user)
@@ -190,8 +305,8 @@ int group_add_member(const char *group, const char *user)
 	int n = 0, r;
 
 	if (!tool)
-		return error_errno(ENOENT, "cannot add '%s' to '%s': usermod is not installed (install passwd)",
-				   user, group);
+		return fail(ENOENT, "cannot add '%s' to '%s': usermod is not installed (install passwd)",
+			    user, group);
 	argv[n++] = tool;
 	argv[n++] = "--append";
 	argv[n++] = "--groups";
@@ -201,7 +316,7 @@ int group_add_member(const char *group, const char *user)
 	argv[n] = NULL;
 	r = run_tool(argv);
 	if (r > 0)
-		return error_errno(EIO, "cannot add '%s' to '%s': usermod exited with status %d",
-				   user, group, r);
+		return fail(EIO, "cannot add '%s' to '%s': usermod exited with status %d",
+			    user, group, r);
 	return r < 0 ? error_errno(-r, "cannot add '%s' to '%s'", user, group) : 0;
 }

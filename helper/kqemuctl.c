@@ -125,7 +125,8 @@ static int parse_options(int argc, char **argv)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) >= 0) {
+	opterr = 0;	/* we say it, and where to look */
+	while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) >= 0) {
 		char *end;
 
 		switch (c) {
@@ -133,11 +134,12 @@ static int parse_options(int argc, char **argv)
 			help();
 			return 0;
 		case ARG_VERSION:
-			printf("kqemuctl %s\n", KQEMUCTL_VERSION);
+			printf("kqemuctl %s\n", KQEMU_VERSION);
 			return 0;
 		case ARG_ROOT:
 			if (optarg[0] != '/')
 				return usage_error("--root needs an absolute path, not '%s'", optarg);
+			opt.root_typed = strdup(optarg);
 			opt.root = optarg;
 			/* "/x/" and "/x" are the same tree; "/" stays the host. */
 			while (strlen(opt.root) > 1 && opt.root[strlen(opt.root) - 1] == '/')
@@ -150,10 +152,8 @@ static int parse_options(int argc, char **argv)
 			opt.force = true;
 			break;
 		case ARG_GROUP:
-			if (!optarg[0] || strlen(optarg) > 31 ||
-			    strspn(optarg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(optarg) ||
-			    optarg[0] == '-')
-				return usage_error("--group: '%s' is not a valid group name (letters, digits, _ and -, at most 31)", optarg);
+			if (!group_name_valid(optarg))
+				return usage_error("--group: '%s' is not a group name adduser would make (letters, digits, '_', '.' and '-', not first '-' or '.', not all digits, at most 32)", optarg);
 			opt.group = optarg;
 			break;
 		case ARG_MODE:
@@ -175,15 +175,43 @@ static int parse_options(int argc, char **argv)
 		case ARG_USER:
 			opt.user = optarg;
 			break;
+		case ':':
+			return usage_error("option '%s' needs a value", argv[optind - 1]);
 		default:
-			return -EINVAL;	/* getopt said which */
+			return usage_error("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	return 1;
 }
 
+/* The command line as the user gave it, quoted for a shell where needed. */
+static char *command_line(int argc, char **argv)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (a[0] && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=./:,@+%") == strlen(a)) {
+			fprintf(f, " %s", a);
+			continue;
+		}
+		fputs(" '", f);
+		for (; *a; a++)
+			*a == '\'' ? fputs("'\\''", f) : fputc(*a, f);
+		fputc('\'', f);
+	}
+	fclose(f);
+	return buf;
+}
+
 int main(int argc, char **argv)
 {
+	char *typed = command_line(argc, argv);	/* before getopt permutes argv */
 	int r = parse_options(argc, argv);
 
 	if (r <= 0)
@@ -197,8 +225,8 @@ int main(int argc, char **argv)
 			continue;
 		/* Say it before touching anything, not halfway through. */
 		if (verbs[i].changes_host && root_is_host() && !opt.dry_run && geteuid() != 0)
-			return exit_status(error_errno(EPERM, "%s changes the system: run it as root (sudo kqemuctl %s), or try --dry-run",
-						       verbs[i].name, verbs[i].name));
+			return exit_status(fail(EPERM, "%s changes the system: run it as root (sudo kqemuctl%s), or try --dry-run",
+						verbs[i].name, typed ? typed : ""));
 		return exit_status(verbs[i].fn(argc, argv));
 	}
 	return exit_status(usage_error("unknown verb '%s'", argv[0]));

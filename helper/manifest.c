@@ -1,10 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The install manifest: one line per thing install did, so that uninstall
- * undoes exactly that and nothing else.
+ * The manifest: one line per thing kqemu did to the host, so that undoing
+ * it removes exactly that and nothing else.  kqemuctl (install, allow, deny)
+ * and packaging/configure.sh (the package's maintainer scripts and make
+ * install) keep it together, so a file has one owner record whichever way
+ * kqemu came; configure.sh purge undoes all of it.
  *
  *   dir PATH                  a directory install created
- *   file PATH HASH BACKUP     a file install wrote ("-": no backup)
+ *   file PATH HASH BACKUP [configure]
+ *                             a file kqemu wrote: the sha256 of what it wrote
+ *                             and the admin's file it moved aside ("-": none);
+ *                             "configure": packaging/configure.sh wrote it
+ *                             first (the package, make install), and it goes
+ *                             with them, not with kqemuctl uninstall
  *   group NAME                a group install created
  *   loaded                    install loaded the module
  *   acl-before VALUE          allow_groups before install set it live
@@ -38,15 +46,31 @@ int manifest_load(struct manifest *m)
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0)
-		return error_errno(-r, "cannot read %s", MANIFEST_FILE);
+		return error_errno(-r, "cannot read %s", shown(MANIFEST_FILE));
 	for (line = strtok_r(contents, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save)) {
-		char path[4096], backup[4096];
-		unsigned long long hash;
+		char path[4096], backup[4096], hash[HASH_HEX_LEN + 1], who[16] = "";
+		struct manifest_file *f;
+		int n = sscanf(line, "file %4095s %64s %4095s %15s", path, hash, backup, who);
 
-		if (sscanf(line, "file %4095s %llx %4095s", path, &hash, backup) == 3)
-			manifest_set_file(m, path, hash,
-					  strcmp(backup, "-") ? backup : NULL);
+		if (n >= 3) {
+			char *now;
+
+			manifest_set_file(m, path, NULL, strcmp(backup, "-") ? backup : NULL);
+			f = manifest_find(m, path);
+			snprintf(f->hash, sizeof(f->hash), "%s", hash);
+			f->configure = !strcmp(who, "configure");
+			/*
+			 * kqemuctl 1.0's FNV-1a: where the file is still as it
+			 * wrote it, record its SHA-256 instead, which the
+			 * package's purge (in sh) can check.
+			 */
+			if (strlen(hash) == 16 && read_file(path, &now) == 0) {
+				if (content_hash_matches(now, hash))
+					content_hash(now, f->hash);
+				free(now);
+			}
+		}
 		else if (!strncmp(line, "dir ", 4))
 			strv_push(&m->dirs, line + 4);
 		else if (!strncmp(line, "group ", 6))
@@ -69,12 +93,14 @@ int manifest_save(const struct manifest *m)
 
 	if (!f)
 		return -ENOMEM;
-	fprintf(f, "# What kqemuctl install did; kqemuctl uninstall undoes it.\n");
+	fprintf(f, "# What kqemu did here (kqemuctl, and the package or make install);\n"
+		"# kqemuctl uninstall and apt-get purge (or make uninstall) undo it.\n");
 	for (char **d = m->dirs; d && *d; d++)
 		fprintf(f, "dir %s\n", *d);
 	for (size_t i = 0; i < m->nfiles; i++)
-		fprintf(f, "file %s %016llx %s\n", m->files[i].path,
-			m->files[i].hash, m->files[i].backup ? m->files[i].backup : "-");
+		fprintf(f, "file %s %s %s%s\n", m->files[i].path, m->files[i].hash,
+			m->files[i].backup ? m->files[i].backup : "-",
+			m->files[i].configure ? " configure" : "");
 	if (m->group)
 		fprintf(f, "group %s\n", m->group);
 	if (m->loaded)
@@ -117,8 +143,9 @@ struct manifest_file *manifest_find(struct manifest *m, const char *path)
 	return NULL;
 }
 
+/* Records path with the hash of contents (NULL: the caller sets it). */
 void manifest_set_file(struct manifest *m, const char *path,
-		       unsigned long long hash, const char *backup)
+		       const char *contents, const char *backup)
 {
 	struct manifest_file *f = manifest_find(m, path);
 
@@ -132,8 +159,11 @@ void manifest_set_file(struct manifest *m, const char *path,
 		f = &m->files[m->nfiles++];
 		f->path = xstrdup(path);
 		f->backup = NULL;
+		f->configure = false;
+		f->hash[0] = '\0';
 	}
-	f->hash = hash;
+	if (contents)
+		content_hash(contents, f->hash);
 	if (backup) {
 		free(f->backup);
 		f->backup = xstrdup(backup);

@@ -144,7 +144,7 @@ int module_blacklisted_in(char *file, size_t size)
 
 				if (sscanf(l, "%31s %63s", word, name) == 2 &&
 				    !strcmp(word, "blacklist") && !strcmp(name, MODULE_NAME))
-					snprintf(file, size, "%s", rel);
+					snprintf(file, size, "%s", shown(rel));
 				l = strchr(l, '\n');
 				if (l)
 					l++;
@@ -188,8 +188,8 @@ int module_load(const char *why)
 					    NULL, NULL, NULL, NULL);
 	if (r == KMOD_PROBE_APPLY_BLACKLIST) {
 		module_blacklisted_in(file, sizeof(file));
-		r = error_errno(EPERM, "not loading '%s': it is blacklisted in %s; remove the \"blacklist %s\" line there, then run kqemuctl load",
-				MODULE_NAME, file, MODULE_NAME);
+		r = fail(EPERM, "not loading '%s': it is blacklisted in %s; remove the \"blacklist %s\" line there, then run kqemuctl load",
+			 MODULE_NAME, file, MODULE_NAME);
 	} else if (r < 0) {
 		int err = -r;
 
@@ -267,8 +267,8 @@ int module_unload(void)
 	if (module_state() == MODULE_ABSENT)
 		return 1;
 	if (module_users(users, sizeof(users)))
-		return error_errno(EBUSY, "cannot unload '%s': in use by %s; stop those first",
-				   MODULE_NAME, users);
+		return fail(EBUSY, "cannot unload '%s': in use by %s; stop those first",
+			    MODULE_NAME, users);
 	if (opt.dry_run) {
 		info("would unload %s", MODULE_NAME);
 		return 0;
@@ -281,8 +281,8 @@ int module_unload(void)
 		r = kmod_module_remove_module(mod, 0);
 	if (r == -EBUSY || r == -EAGAIN) {
 		module_users(users, sizeof(users));
-		r = error_errno(EBUSY, "cannot unload '%s': in use by %s",
-				MODULE_NAME, users[0] ? users : "someone");
+		r = fail(EBUSY, "cannot unload '%s': in use by %s",
+			 MODULE_NAME, users[0] ? users : "someone");
 	} else if (r < 0) {
 		r = error_errno(-r, "could not remove '%s'", MODULE_NAME);
 	}

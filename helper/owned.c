@@ -47,9 +47,26 @@ int owned_file_state(const struct manifest_file *f)
 
 	if (r < 0)
 		return r;
-	r = content_hash(now) != f->hash;
+	r = !content_hash_matches(now, f->hash);
 	free(now);
 	return r;
+}
+
+/*
+ * kqemu 1.0's configure.sh wrote this to modprobe.d and recorded it
+ * nowhere: it is ours, the package's, all the same.
+ */
+static bool written_by_configure_1_0(const char *path, const char *now)
+{
+	static const char head[] = "# Written by kqemu: who may open /dev/kqemu (see kqemuctl acl).\n"
+				   "options kqemu allow_groups=";
+	size_t n;
+
+	if (strcmp(path, MODPROBE_FILE) || strncmp(now, head, sizeof(head) - 1))
+		return false;
+	now += sizeof(head) - 1;
+	n = strspn(now, "0123456789");
+	return n > 0 && !strcmp(now + n, "\n");
 }
 
 int owned_file_write(struct manifest *m, const char *path, const char *contents,
@@ -58,6 +75,7 @@ int owned_file_write(struct manifest *m, const char *path, const char *contents,
 	struct manifest_file *f = manifest_find(m, path);
 	char *now = NULL, *backup = NULL;
 	size_t dirs_before = 0;
+	bool adopt = false;
 	int r;
 
 	memset(undo, 0, sizeof(*undo));
@@ -65,19 +83,22 @@ int owned_file_write(struct manifest *m, const char *path, const char *contents,
 	if (r == -ENOENT) {
 		*change = FILE_CREATED;
 	} else if (r < 0) {
-		return error_errno(-r, "cannot read %s", path);
+		return error_errno(-r, "cannot read %s", shown(path));
 	} else if (!strcmp(now, contents)) {
 		*change = FILE_UNCHANGED;
 		/* Right already: ours if the manifest says so, else the admin's. */
 		free(now);
 		return 0;
-	} else if (f && content_hash(now) == f->hash) {
+	} else if (f && content_hash_matches(now, f->hash)) {
 		*change = FILE_UPDATED;
+	} else if (!f && written_by_configure_1_0(path, now)) {
+		*change = FILE_UPDATED;
+		adopt = true;
 	} else if (!opt.force) {
 		free(now);
-		return error_errno(EEXIST, "refusing to overwrite %s: %s; merge your change by hand, or run again with --force to replace it (yours is kept as %s.kqemuctl-backup and uninstall puts it back)",
-				   path, f ? "it was edited since kqemuctl wrote it" :
-				   "kqemuctl did not write it", path);
+		return fail(EEXIST, "refusing to overwrite %s: %s; merge your change by hand, or run again with --force to replace it (yours is kept as %s.kqemuctl-backup and uninstall puts it back)",
+			    shown(path), f ? "it was edited since kqemuctl wrote it" :
+			    "kqemuctl did not write it", shown(path));
 	} else {
 		*change = FILE_REPLACED;
 	}
@@ -112,9 +133,12 @@ int owned_file_write(struct manifest *m, const char *path, const char *contents,
 	undo->path = strdup(path);
 	undo->before = now;
 	undo->backup = backup ? strdup(backup) : NULL;
+	undo->new_entry = !f;
 	for (char **d = m->dirs + dirs_before; m->dirs && *d; d++)
 		undo->ndirs++;
-	manifest_set_file(m, path, content_hash(contents), backup);
+	manifest_set_file(m, path, contents, backup);
+	if (adopt)
+		manifest_find(m, path)->configure = true;
 	free(backup);
 	return 0;
 fail:
@@ -129,7 +153,7 @@ fail:
 		free(m->dirs[n]);
 		m->dirs[n] = NULL;
 	}
-	return error_errno(-r, "cannot write %s", path);
+	return error_errno(-r, "cannot write %s", shown(path));
 }
 
 int remove_dir_if_empty(const char *dir)
@@ -162,8 +186,10 @@ void file_undo_apply(struct manifest *m, struct file_undo *undo)
 	}
 	free(p);
 	/* The manifest entry goes with the file; so do the dirs made for it. */
-	if (!undo->before)
+	if (undo->new_entry)
 		manifest_drop_file(m, undo->path);
+	else if (undo->before)
+		manifest_set_file(m, undo->path, undo->before, NULL);
 	for (size_t i = 0; i < undo->ndirs && m->dirs; i++) {
 		size_t n = 0;
 

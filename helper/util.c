@@ -39,6 +39,23 @@ int error_errno(int err, const char *fmt, ...)
 	return -(err ? err : EIO);
 }
 
+/*
+ * Prints "kqemuctl: <sentence>" and returns -err: for messages that say
+ * what happened and what to do, which strerror()'s words would only repeat.
+ */
+int fail(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("kqemuctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return -(err ? err : EIO);
+}
+
 bool root_is_host(void)
 {
 	return strcmp(opt.root, "/") == 0;
@@ -57,6 +74,26 @@ char *root_path(const char *path)
 		exit(70);
 	}
 	return p;
+}
+
+/*
+ * The name of path (relative to --root) in messages: on the host, path;
+ * under --root=DIR, DIR as typed followed by path, so that the admin can
+ * paste it.  Eight at a time may be live (one message's worth).
+ */
+const char *shown(const char *path)
+{
+	static char bufs[8][4352];
+	static unsigned int next;
+	const char *root = opt.root_typed ? opt.root_typed : opt.root;
+	char *b = bufs[next++ % 8];
+	size_t len = strlen(root);
+
+	if (root_is_host())
+		return path;
+	snprintf(b, sizeof(bufs[0]), "%s%s", root,
+		 len && root[len - 1] == '/' && path[0] == '/' ? path + 1 : path);
+	return b;
 }
 
 bool path_exists(const char *path)
@@ -191,16 +228,26 @@ int mkdir_parents(const char *path, char ***created)
 	return r;
 }
 
-/* FNV-1a: enough to tell our own bytes from an admin's edit. */
-unsigned long long content_hash(const char *s)
+/*
+ * Whether s is what hash says was written: a SHA-256, or the FNV-1a of
+ * manifests written by kqemuctl 1.0 (16 hex digits).
+ */
+bool content_hash_matches(const char *s, const char *hash)
 {
-	unsigned long long h = 0xcbf29ce484222325ULL;
+	char now[HASH_HEX_LEN + 1];
 
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
+	if (strlen(hash) == 16) {
+		unsigned long long h = 0xcbf29ce484222325ULL;
+
+		for (const char *c = s; *c; c++) {
+			h ^= (unsigned char)*c;
+			h *= 0x100000001b3ULL;
+		}
+		snprintf(now, sizeof(now), "%016llx", h);
+	} else {
+		content_hash(s, now);
 	}
-	return h;
+	return !strcmp(now, hash);
 }
 
 void strv_free(char **v)

@@ -13,12 +13,12 @@ int verb_adduser(int argc, char **argv)
 	int r;
 
 	if (argc != 2)
-		return error_errno(EINVAL, "usage: kqemuctl adduser USER");
+		return fail(EINVAL, "usage: kqemuctl adduser USER");
 	if (user_lookup(argv[1], &uid, &gid) < 0)
-		return error_errno(ENOENT, "no user '%s' in /etc/passwd", argv[1]);
+		return fail(ENOENT, "no user '%s' in %s", argv[1], user_db());
 	if (group_lookup(opt.group, &g) < 0)
-		return error_errno(ENOENT, "no group '%s': run kqemuctl install first", opt.group);
-	if (group_has_member(&g, argv[1]) || gid == g.gid) {
+		return fail(ENOENT, "no group '%s': run kqemuctl install first", opt.group);
+	if (user_in_group(argv[1], gid, &g)) {
 		info("unchanged: %s is in %s already", argv[1], opt.group);
 		return 0;
 	}

@@ -177,7 +177,7 @@ static void check_secure_boot(struct doctor *d, struct verdict *v)
 
 static void check_loaded(struct doctor *d, struct verdict *v)
 {
-	char file[256], fix[512];
+	char file[1024], fix[1536];
 
 	d->loaded = module_state() == MODULE_LIVE;
 	if (d->loaded) {
@@ -230,11 +230,11 @@ static void find_rule(struct doctor *d, char *others, size_t size)
 				if (line[0] == '#' || !strstr(line, "KERNEL==\"kqemu\""))
 					continue;
 				if (d->have_rule) {
-					snprintf(others + strlen(others), size - strlen(others), " %s", rel);
+					snprintf(others + strlen(others), size - strlen(others), " %s", shown(rel));
 					break;
 				}
 				d->have_rule = true;
-				snprintf(d->rule_file, sizeof(d->rule_file), "%s", rel);
+				snprintf(d->rule_file, sizeof(d->rule_file), "%s", shown(rel));
 				if ((g = strstr(line, "GROUP=\"")))
 					snprintf(d->rule_group, sizeof(d->rule_group), "%.*s",
 						 (int)strcspn(g + 7, "\""), g + 7);
@@ -250,7 +250,7 @@ static void find_rule(struct doctor *d, char *others, size_t size)
 
 static void check_node(struct doctor *d, struct verdict *v)
 {
-	char *node = root_path(DEVICE_NODE), fix[1024], others[256];
+	char *node = root_path(DEVICE_NODE), fix[2048], others[1024];
 	const char *want_group = opt.group;
 	mode_t want_mode = opt.mode;
 	struct group_entry g;
@@ -290,7 +290,7 @@ static void check_node(struct doctor *d, struct verdict *v)
 
 static void check_rule(struct doctor *d, struct verdict *v)
 {
-	char fix[1024], others[256];
+	char fix[2048], others[1024];
 	struct doctor tmp = { 0 };
 
 	find_rule(&tmp, others, sizeof(others));
@@ -346,20 +346,20 @@ static void check_user(struct doctor *d, struct verdict *v)
 			return;
 		}
 		if (user_name_of(uid, buf, sizeof(buf)) < 0) {
-			say(v, FAIL, "use --user=USER", "uid %u is not in /etc/passwd", (unsigned int)uid);
+			say(v, FAIL, "use --user=USER", "uid %u is not in %s", (unsigned int)uid, user_db());
 			return;
 		}
 		name = buf;
 	}
 	if (user_lookup(name, &uid, &pgid) < 0) {
-		say(v, FAIL, "give an existing user: --user=USER", "no user %s in /etc/passwd", name);
+		say(v, FAIL, "give an existing user: --user=USER", "no user %s in %s", name, user_db());
 		return;
 	}
 	if (!d->have_group) {
 		say(v, SKIP, NULL, "group %s does not exist", opt.group);
 		return;
 	}
-	if (!group_has_member(&d->group, name) && pgid != d->group.gid) {
+	if (!user_in_group(name, pgid, &d->group)) {
 		snprintf(fix, sizeof(fix), "kqemuctl adduser %s, then log in again", name);
 		say(v, FAIL, fix, "%s is not in group %s", name, opt.group);
 		return;
@@ -372,7 +372,7 @@ static void check_user(struct doctor *d, struct verdict *v)
 	n = getgroups(256, groups);
 	for (int i = 0; i < n; i++)
 		if (groups[i] == d->group.gid) {
-			say(v, PASS, NULL, "%s is in group %s, in /etc/group and in this login", name, opt.group);
+			say(v, PASS, NULL, "%s is in group %s, in %s and in this login", name, opt.group, group_db());
 			return;
 		}
 	if (getegid() == d->group.gid) {
@@ -380,7 +380,7 @@ static void check_user(struct doctor *d, struct verdict *v)
 		return;
 	}
 	snprintf(fix, sizeof(fix), "log out and in again (or run `newgrp %s` in this shell)", opt.group);
-	say(v, FAIL, fix, "%s is in group %s in /etc/group but not in this login", name, opt.group);
+	say(v, FAIL, fix, "%s is in group %s in %s but not in this login", name, opt.group, group_db());
 }
 
 static void check_acl(struct doctor *d, struct verdict *v)
@@ -388,6 +388,12 @@ static void check_acl(struct doctor *d, struct verdict *v)
 	struct acl live, saved;
 	char fix[512];
 
+	if (acl_read_persisted(&saved) == -EBADMSG) {
+		snprintf(fix, sizeof(fix), "correct %s by hand: decimal ids, at most %d per list (or delete it and run kqemuctl allow group %s)",
+			 shown(MODPROBE_FILE), ACL_MAX_IDS, opt.group);
+		say(v, FAIL, fix, "%s has \"%s\" in its ACL, which kqemu refuses: the next load of kqemu fails", shown(MODPROBE_FILE), saved.bad);
+		return;
+	}
 	if (!d->loaded || !d->have_group) {
 		say(v, SKIP, NULL, "%s", !d->loaded ? "kqemu is not loaded" : "no group to compare with");
 		return;
@@ -403,10 +409,10 @@ static void check_acl(struct doctor *d, struct verdict *v)
 		return;
 	}
 	if (acl_read_persisted(&saved) == 0 &&
-	    (strcmp(saved.groups, live.groups) || strcmp(saved.users, live.users))) {
-		snprintf(fix, sizeof(fix), "kqemuctl allow group %s (writes both), or edit %s to match", opt.group, MODPROBE_FILE);
+	    (!id_lists_same(saved.groups, live.groups) || !id_lists_same(saved.users, live.users))) {
+		snprintf(fix, sizeof(fix), "kqemuctl allow group %s (writes both), or edit %s to match", opt.group, shown(MODPROBE_FILE));
 		say(v, FAIL, fix, "the live ACL (allow_users=%s allow_groups=%s) differs from %s (allow_users=%s allow_groups=%s): the next load changes it",
-		    live.users, live.groups, MODPROBE_FILE, saved.users, saved.groups);
+		    live.users, live.groups, shown(MODPROBE_FILE), saved.users, saved.groups);
 		return;
 	}
 	say(v, PASS, NULL, "the in-kernel ACL allows %s (allow_groups=%s)", opt.group, live.groups);
@@ -503,31 +509,18 @@ static const struct check {
 	{ "container", check_container },
 };
 
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
 int verb_doctor(int argc, char **argv)
 {
 	static const char *const words[] = { [PASS] = "pass", [FAIL] = "FAIL", [SKIP] = "skip" };
 	struct doctor d = { 0 };
+	struct json j = { .f = stdout };
 	int failed = 0;
 
 	(void)argv;
 	if (argc > 1)
-		return error_errno(EINVAL, "doctor takes options only; see kqemuctl --help");
+		return fail(EINVAL, "doctor takes options only; see kqemuctl --help");
 	if (opt.json)
-		printf("[");
+		json_open(&j, '[');
 	for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
 		struct verdict v = { 0 };
 
@@ -535,12 +528,16 @@ int verb_doctor(int argc, char **argv)
 		if (v.result == FAIL)
 			failed++;
 		if (opt.json) {
-			printf("%s{\"check\":\"%s\",\"result\":\"%s\",\"detail\":", i ? "," : "",
-			       checks[i].name, v.result == PASS ? "pass" : v.result == FAIL ? "fail" : "skip");
-			json_string(v.detail);
-			printf(",\"fix\":");
-			json_string(v.fix);
-			printf("}");
+			json_open(&j, '{');
+			json_key(&j, "check");
+			json_string(&j, checks[i].name);
+			json_key(&j, "result");
+			json_string(&j, v.result == PASS ? "pass" : v.result == FAIL ? "fail" : "skip");
+			json_key(&j, "detail");
+			json_string(&j, v.detail);
+			json_key(&j, "fix");
+			json_string(&j, v.fix);
+			json_close(&j, '}');
 			continue;
 		}
 		printf("%s %-18s %s\n", words[v.result], checks[i].name, v.detail);
@@ -548,7 +545,7 @@ int verb_doctor(int argc, char **argv)
 			printf("     %-18s fix: %s\n", "", v.fix);
 	}
 	if (opt.json)
-		printf("]\n");
+		json_close(&j, ']');
 	else if (failed)
 		printf("%d check%s failed.\n", failed, failed == 1 ? "" : "s");
 	else

@@ -33,12 +33,90 @@ static const char *change_word(enum file_change c)
 	return words[c];
 }
 
+/* The lines that mean something: neither comments nor blank. */
+static char *effective_lines(const char *s)
+{
+	char *out = malloc(strlen(s) + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	while (*s) {
+		size_t n = strcspn(s, "\n");
+		const char *t = s + strspn(s, " \t");
+
+		if (t < s + n && *t != '#') {
+			memcpy(o, s, n);
+			o += n;
+			*o++ = '\n';
+		}
+		s += n + (s[n] == '\n');
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
+ * The package and make install put kqemu's sysusers.d, udev and
+ * modules-load.d files under /usr/lib (or /usr/local/lib), where the same
+ * name in /etc would mask them.  When one of those says what install would
+ * write, install writes nothing: that file is kqemu's already, and it goes
+ * with the package.  Returns its path, or NULL.
+ */
+static const char *vendor_file_saying(const char *path, const char *contents)
+{
+	static char found[512];
+	static const char *const prefixes[] = { "/usr/lib", "/usr/local/lib", "/lib", NULL };
+	char *want = effective_lines(contents);
+	const char *rel = path + strlen("/etc");
+	const char *hit = NULL;
+
+	for (int i = 0; want && !hit && prefixes[i]; i++) {
+		char *text, *have;
+
+		snprintf(found, sizeof(found), "%s%s", prefixes[i], rel);
+		if (read_file(found, &text) < 0)
+			continue;
+		have = effective_lines(text);
+		if (have && !strcmp(have, want))
+			hit = found;
+		free(have);
+		free(text);
+	}
+	free(want);
+	return hit;
+}
+
+/*
+ * Where the group's sysusers.d declaration is, for systemd-sysusers, and
+ * the udev rule, for messages: ours in /etc, or the package's.
+ */
+static const char *sysusers_path = SYSUSERS_FILE;
+static const char *rule_path = UDEV_RULE_FILE;
+
 static int install_file(struct install *in, const char *path, char *contents)
 {
 	enum file_change change;
-	int r = owned_file_write(&in->m, path, contents, &change,
-				 &in->files[in->nfiles]);
+	const char *vendor = NULL;
+	int r;
 
+	if (!contents)
+		return -EBADMSG;	/* the reason is said already */
+	if (!path_exists(path) && !manifest_find(&in->m, path))
+		vendor = vendor_file_saying(path, contents);
+	if (vendor) {
+		char *copy = strdup(vendor);	/* vendor is a static buffer */
+
+		if (copy && !strcmp(path, SYSUSERS_FILE))
+			sysusers_path = copy;
+		else if (copy && !strcmp(path, UDEV_RULE_FILE))
+			rule_path = copy;
+		else
+			free(copy);
+		free(contents);
+		info("unchanged: %s (%s says the same, from kqemu's package or make install)", shown(path), shown(vendor));
+		return 0;
+	}
+	r = owned_file_write(&in->m, path, contents, &change, &in->files[in->nfiles]);
 	free(contents);
 	if (r < 0)
 		return r;
@@ -46,7 +124,7 @@ static int install_file(struct install *in, const char *path, char *contents)
 		in->nfiles++;
 	if (change != FILE_UNCHANGED)
 		in->changes++;
-	info("%s%s: %s", opt.dry_run && change ? "would be " : "", change_word(change), path);
+	info("%s%s: %s", opt.dry_run && change ? "would be " : "", change_word(change), shown(path));
 	return 0;
 }
 
@@ -65,13 +143,13 @@ static int install_group(struct install *in, struct group_entry *g)
 		info("would create: group %s", opt.group);
 		return 0;
 	}
-	r = group_create(opt.group);
+	r = group_create(opt.group, sysusers_path);
 	if (r < 0)
 		return r;
 	in->group_created = true;
 	r = group_lookup(opt.group, g);
 	if (r < 0)
-		return error_errno(-r, "group %s was created but is not in /etc/group", opt.group);
+		return fail(-r, "group %s was created but is not in %s", opt.group, group_db());
 	info("created: group %s (gid %u)", g->name, (unsigned int)g->gid);
 	return 0;
 }
@@ -80,20 +158,28 @@ static int install_group(struct install *in, struct group_entry *g)
 static char *modprobe_contents(const struct group_entry *g)
 {
 	struct acl acl;
+	int r = acl_read_persisted(&acl);
 
-	acl_read_persisted(&acl);
-	id_list_add(acl.groups, sizeof(acl.groups), g->gid);
+	if (r == -EBADMSG) {
+		acl_bad_persisted(&acl);
+		return NULL;
+	}
+	if (id_list_add(acl.groups, g->gid) == -E2BIG) {
+		fail(E2BIG, "%s allows %d groups already, kqemu's most: deny one first (kqemuctl deny group NAME)",
+		     shown(MODPROBE_FILE), ACL_MAX_IDS);
+		return NULL;
+	}
 	return acl_modprobe_conf(&acl);
 }
 
 static int install_live(struct install *in, const struct group_entry *g)
 {
-	char groups[256], want[300];
+	char raw[4096], groups[ACL_TEXT_MAX], want[ACL_TEXT_MAX];
 	struct stat st;
 	int r;
 
 	if (!udevd_running())
-		return error_errno(ESRCH, "systemd-udevd is not running, so nothing creates %s with the rule applied; start it (systemctl start systemd-udevd) and run kqemuctl install again", DEVICE_NODE);
+		return fail(ESRCH, "systemd-udevd is not running, so nothing creates %s with the rule applied; start it (systemctl start systemd-udevd) and run kqemuctl install again", DEVICE_NODE);
 	r = udev_reload_rules();
 	if (r < 0)
 		return r;
@@ -106,10 +192,13 @@ static int install_live(struct install *in, const struct group_entry *g)
 		in->module_loaded = in->m.loaded = true;
 		in->changes++;
 		info("loaded: %s", MODULE_NAME);
-	} else if (module_param_read("allow_groups", groups, sizeof(groups)) == 0 &&
+	} else if (module_param_read("allow_groups", raw, sizeof(raw)) == 0 &&
+		   id_list_normalize(raw, groups, sizeof(groups), NULL, 0) == 0 &&
 		   !id_list_has(groups, g->gid)) {
 		snprintf(want, sizeof(want), "%s", groups);
-		id_list_add(want, sizeof(want), g->gid);
+		if (id_list_add(want, g->gid) == -E2BIG)
+			return fail(E2BIG, "the loaded %s allows %d groups already, its most: deny one first (kqemuctl deny group NAME)",
+				    MODULE_NAME, ACL_MAX_IDS);
 		r = module_param_write("allow_groups", want);
 		if (r < 0)
 			return error_errno(-r, "cannot set allow_groups=%s on the loaded %s", want, MODULE_NAME);
@@ -124,9 +213,9 @@ static int install_live(struct install *in, const struct group_entry *g)
 
 	r = device_wait_node(UDEV_TIMEOUT_MS);
 	if (r == -ESRCH)
-		return error_errno(ESRCH, "systemd-udevd is not running, so nothing creates %s with the rule applied; start it (systemctl start systemd-udevd) and run kqemuctl install again", DEVICE_NODE);
+		return fail(ESRCH, "systemd-udevd is not running, so nothing creates %s with the rule applied; start it (systemctl start systemd-udevd) and run kqemuctl install again", DEVICE_NODE);
 	if (r < 0)
-		return error_errno(-r, "udev did not report %s within %d s; check `journalctl -u systemd-udevd`", DEVICE_NODE, UDEV_TIMEOUT_MS / 1000);
+		return fail(-r, "udev did not report %s within %d s; check `journalctl -u systemd-udevd`", DEVICE_NODE, UDEV_TIMEOUT_MS / 1000);
 
 	/*
 	 * udev applies a rule when the device appears; one already there needs
@@ -144,23 +233,25 @@ static int install_live(struct install *in, const struct group_entry *g)
 		}
 		r = device_reapply_rule(UDEV_TIMEOUT_MS);
 		if (r < 0)
-			return error_errno(-r, "udev did not re-apply %s to %s", UDEV_RULE_FILE, DEVICE_NODE);
+			return fail(-r, "udev did not re-apply %s to %s", shown(rule_path), DEVICE_NODE);
 		if (!attempt)
 			in->changes++;
-		info("re-applied: %s to %s", UDEV_RULE_FILE, DEVICE_NODE);
+		info("re-applied: %s to %s", shown(rule_path), DEVICE_NODE);
 	}
 
 	/* Verify what an opener will meet, not what we meant to do. */
 	if (stat(DEVICE_NODE, &st))
 		return error_errno(errno, "cannot stat %s", DEVICE_NODE);
 	if (st.st_uid != 0 || st.st_gid != g->gid || (st.st_mode & 07777) != opt.mode)
-		return error_errno(EIO, "%s is %u:%u %04o after udev applied %s, not root:%s %04o; another rule overrides ours (`udevadm test /sys/class/misc/kqemu` shows which)",
-				   DEVICE_NODE, (unsigned int)st.st_uid, (unsigned int)st.st_gid,
-				   (unsigned int)(st.st_mode & 07777), UDEV_RULE_FILE,
-				   opt.group, (unsigned int)opt.mode);
-	r = module_param_read("allow_groups", groups, sizeof(groups));
+		return fail(EIO, "%s is %u:%u %04o after udev applied %s, not root:%s %04o; another rule overrides ours (`udevadm test /sys/class/misc/kqemu` shows which)",
+			    DEVICE_NODE, (unsigned int)st.st_uid, (unsigned int)st.st_gid,
+			    (unsigned int)(st.st_mode & 07777), shown(rule_path),
+			    opt.group, (unsigned int)opt.mode);
+	r = module_param_read("allow_groups", raw, sizeof(raw));
+	if (r == 0 && id_list_normalize(raw, groups, sizeof(groups), NULL, 0) < 0)
+		r = -EBADMSG;
 	if (r < 0 || !id_list_has(groups, g->gid))
-		return error_errno(r < 0 ? -r : EIO, "the live ACL of %s does not allow gid %u", MODULE_NAME, (unsigned int)g->gid);
+		return fail(r < 0 ? -r : EIO, "the live ACL of %s does not allow gid %u", MODULE_NAME, (unsigned int)g->gid);
 	info("verified: %s is root:%s %04o; live allow_groups=%s", DEVICE_NODE,
 	     opt.group, (unsigned int)opt.mode, groups);
 	return 0;
@@ -180,7 +271,7 @@ static void rollback(struct install *in)
 	while (in->nfiles > 0) {
 		struct file_undo *u = &in->files[--in->nfiles];
 
-		fprintf(stderr, "kqemuctl: %s %s\n", u->before ? "restored" : "removed", u->path);
+		fprintf(stderr, "kqemuctl: %s %s\n", u->before ? "restored" : "removed", shown(u->path));
 		file_undo_apply(&in->m, u);
 	}
 }
@@ -193,7 +284,7 @@ int verb_install(int argc, char **argv)
 
 	(void)argv;
 	if (argc > 1)
-		return error_errno(EINVAL, "install takes options only; see kqemuctl --help");
+		return fail(EINVAL, "install takes options only; see kqemuctl --help");
 	r = manifest_load(&in.m);
 	if (r < 0)
 		return r;
@@ -206,7 +297,7 @@ int verb_install(int argc, char **argv)
 	if (!r && g.gid != (gid_t)-1)
 		r = install_file(&in, MODPROBE_FILE, modprobe_contents(&g));
 	else if (!r)
-		info("would write: %s with allow_groups=<gid of %s>", MODPROBE_FILE, opt.group);
+		info("would write: %s with allow_groups=<gid of %s>", shown(MODPROBE_FILE), opt.group);
 	if (!r)
 		r = install_file(&in, MODULES_LOAD_FILE, modules_load_conf());
 	if (!r && !root_is_host())
@@ -225,7 +316,7 @@ int verb_install(int argc, char **argv)
 		if (!r)
 			r = manifest_save(&in.m);
 		if (r < 0)
-			error_errno(-r, "cannot write %s", MANIFEST_FILE);
+			error_errno(-r, "cannot write %s", shown(MANIFEST_FILE));
 	}
 	if (r < 0) {
 		if (!opt.dry_run)

@@ -11,7 +11,7 @@ int verb_load(int argc, char **argv)
 
 	(void)argv;
 	if (argc > 1)
-		return error_errno(EINVAL, "load takes no arguments; see kqemuctl --help");
+		return fail(EINVAL, "load takes no arguments; see kqemuctl --help");
 	r = module_load("kqemuctl load");
 	if (r < 0)
 		return r;
@@ -37,7 +37,7 @@ int verb_unload(int argc, char **argv)
 
 	(void)argv;
 	if (argc > 1)
-		return error_errno(EINVAL, "unload takes no arguments; see kqemuctl --help");
+		return fail(EINVAL, "unload takes no arguments; see kqemuctl --help");
 	r = module_unload();
 	if (r < 0)
 		return r;

@@ -44,13 +44,13 @@ static int uninstall_file(const struct manifest_file *f)
 	char *p, *b;
 
 	if (state == -ENOENT) {
-		info("unchanged: %s is gone already", f->path);
+		info("unchanged: %s is gone already", shown(f->path));
 		return 0;
 	}
 	if (state < 0)
-		return error_errno(-state, "cannot read %s", f->path);
+		return error_errno(-state, "cannot read %s", shown(f->path));
 	if (state == 1 && !opt.force) {
-		info("kept: %s (edited since install; delete it yourself, or run uninstall --force)", f->path);
+		info("kept: %s (edited since install; delete it yourself, or run uninstall --force)", shown(f->path));
 		return 0;
 	}
 	if (opt.dry_run) {
@@ -62,15 +62,15 @@ static int uninstall_file(const struct manifest_file *f)
 		int err = errno;
 
 		free(p);
-		return error_errno(err, "cannot remove %s", f->path);
+		return error_errno(err, "cannot remove %s", shown(f->path));
 	}
-	info("removed: %s", f->path);
+	info("removed: %s", shown(f->path));
 	if (f->backup) {
 		b = root_path(f->backup);
 		if (rename(b, p) == 0)
-			info("restored: %s from %s", f->path, f->backup);
+			info("restored: %s from %s", shown(f->path), shown(f->backup));
 		else
-			error_errno(errno, "cannot put %s back as %s", f->backup, f->path);
+			error_errno(errno, "cannot put %s back as %s", shown(f->backup), shown(f->path));
 		free(b);
 	}
 	free(p);
@@ -80,15 +80,15 @@ static int uninstall_file(const struct manifest_file *f)
 int verb_uninstall(int argc, char **argv)
 {
 	struct manifest m;
-	size_t ndirs = 0;
+	size_t ndirs = 0, kept = 0;
 	int r, failed = 0;
 
 	(void)argv;
 	if (argc > 1)
-		return error_errno(EINVAL, "uninstall takes options only; see kqemuctl --help");
+		return fail(EINVAL, "uninstall takes options only; see kqemuctl --help");
 	if (!path_exists(MANIFEST_FILE)) {
 		info("nothing to undo: %s does not exist (kqemuctl install did not run here, or uninstall ran already)",
-		     MANIFEST_FILE);
+		     shown(MANIFEST_FILE));
 		return 0;
 	}
 	r = manifest_load(&m);
@@ -99,6 +99,12 @@ int verb_uninstall(int argc, char **argv)
 	if (r < 0)
 		failed = r;	/* still remove the files: they are the install */
 	for (size_t i = m.nfiles; i > 0; i--) {
+		if (m.files[i - 1].configure) {
+			info("kept: %s (kqemu's package or make install wrote it; apt-get purge kqemu-utils, or make uninstall, removes it)",
+			     shown(m.files[i - 1].path));
+			kept++;
+			continue;
+		}
 		r = uninstall_file(&m.files[i - 1]);
 		if (r < 0)
 			failed = r;
@@ -121,16 +127,45 @@ int verb_uninstall(int argc, char **argv)
 	}
 	if (failed) {
 		/* Keep the manifest so that the next uninstall can finish the job. */
-		error_errno(-failed, "uninstall is incomplete; fix the above and run it again");
+		fail(-failed, "uninstall is incomplete; fix the above and run it again");
 		manifest_free(&m);
 		return failed;
+	}
+	if (kept) {
+		/*
+		 * The package's files stay, and so does the record of them, for
+		 * its purge; what kqemuctl install did is undone.
+		 */
+		for (size_t i = m.nfiles; i > 0; i--)
+			if (!m.files[i - 1].configure)
+				manifest_drop_file(&m, m.files[i - 1].path);
+		while (m.dirs && m.dirs[ndirs])
+			ndirs++;
+		for (size_t i = ndirs; i > 0; i--) {
+			if (remove_dir_if_empty(m.dirs[i - 1]) < 0)
+				continue;
+			info("removed: %s/", shown(m.dirs[i - 1]));
+			free(m.dirs[i - 1]);
+			memmove(&m.dirs[i - 1], &m.dirs[i], (ndirs - i + 1) * sizeof(*m.dirs));
+			ndirs--;
+		}
+		free(m.group);
+		free(m.acl_before);
+		m.group = m.acl_before = NULL;
+		m.loaded = false;
+		r = manifest_save(&m);
+		manifest_free(&m);
+		if (r < 0)
+			return error_errno(-r, "cannot write %s", shown(MANIFEST_FILE));
+		info("kqemuctl's part is undone; kqemu's package (or make install) stays.");
+		return 0;
 	}
 	manifest_remove();
 	while (m.dirs && m.dirs[ndirs])
 		ndirs++;
 	for (size_t i = ndirs; i > 0; i--)
 		if (remove_dir_if_empty(m.dirs[i - 1]) == 0)
-			info("removed: %s/", m.dirs[i - 1]);
+			info("removed: %s/", shown(m.dirs[i - 1]));
 	info("kqemu is uninstalled.");
 	manifest_free(&m);
 	return 0;

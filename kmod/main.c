@@ -258,5 +258,6 @@ module_exit(kqemu_exit);
 MODULE_DESCRIPTION("kqemu virtualization accelerator");
 MODULE_AUTHOR("The kqemu developers");
 MODULE_LICENSE("GPL");
+MODULE_VERSION("1.1");
 MODULE_ALIAS_MISCDEV(KQEMU_MINOR);
 MODULE_ALIAS("devname:kqemu");

@@ -18,6 +18,8 @@ echo "# unit tests: the uapi layout, 64- and 32-bit"
 run make -s -C tests/unit check || status=1
 echo "# kqemuctl unit tests: every file operation under --root, faked libkmod syscalls"
 run make -s check-helper || status=1
+echo "# the Debian packages as uploaded: dpkg-buildpackage, then lintian -EvIL +pedantic"
+run tests/lintian.sh || status=1
 echo "# the VM suite"
 if [ "$(id -u)" -ne 0 ]; then
 	echo "not ok - the VM suite needs root (debootstrap, chroot): run make check as root" | tee -a "$out"

@@ -33,6 +33,9 @@ kq() {
 	rc=$?
 }
 says() { grep -qF -- "$1" "$tmp/out"; }
+# doctor_says CHECK RESULT TEXT: the line of CHECK has RESULT and TEXT.
+doctor_says() { grep "^$2 $1 " "$tmp/out" | grep -qF -- "$3"; }
+fix_says() { grep -A1 "^FAIL $1 " "$tmp/out" | grep "fix: " | grep -qF -- "$2"; }
 # A tree with the test users; "with-group" adds kvm-users (gid 990).
 newroot() {
 	R=$tmp/root-$1
@@ -79,7 +82,19 @@ R=/nonexistent
 check "--help lists every verb, one line each" \
 	'[ $(grep -cE "^  (install|uninstall|load|unload|status|allow|deny|acl|adduser|doctor) " "$tmp/out") -eq 10 ]'
 "$K" --version >"$tmp/out" 2>&1
-check "--version prints the version" 'grep -qx "kqemuctl [0-9]*" "$tmp/out"'
+version=$(sed -n '1s/^kqemu (\(.*\)).*/\1/p' "$top/debian/changelog")
+check "--version prints the version of debian/changelog ($version)" 'grep -qx "kqemuctl $version" "$tmp/out"'
+check "kmod/main.c's MODULE_VERSION is that version too" 'grep -qx "MODULE_VERSION(\"$version\");" "$top/kmod/main.c"'
+make -s -C "$top" install-dkms DESTDIR="$tmp/dkms" >"$tmp/out" 2>&1
+check "the DKMS tree is kqemu-$version, and its dkms.conf says PACKAGE_VERSION=\"$version\"" \
+	'grep -qx "PACKAGE_VERSION=\"$version\"" "$tmp/dkms/usr/src/kqemu-$version/dkms.conf"'
+check "debian/kqemu-utils.kqemu.sysusers (dh_installsysusers) is udev/kqemu.sysusers" \
+	'cmp "$top/udev/kqemu.sysusers" "$top/debian/kqemu-utils.kqemu.sysusers" >"$tmp/out" 2>&1'
+dist=$(cd "$build/.." && pwd)/dist
+rm -f "$dist/kqemuctl.1"
+make -s -C "$top" BUILD="${dist%/dist}" "$dist/kqemuctl.1" >"$tmp/out" 2>&1
+check "the installed man page says kqemu $version and has a date" \
+	'grep -qE "^\.TH KQEMUCTL 1 \"[0-9]{4}-[0-9]{2}-[0-9]{2}\" \"kqemu $version\"" "$dist/kqemuctl.1"'
 for bad in "" "frobnicate" "--mode=999 install" "--mode=abc install" "--group=-x install" \
 	   "--group=a:b install" "--root=relative install" "install extra" "--bogus doctor" \
 	   "allow" "allow person member" "deny group" "adduser"; do
@@ -97,7 +112,16 @@ fi
 for verb in install uninstall load unload "allow user root" "deny user root" "adduser root"; do
 	as_nobody "$K" $verb >"$tmp/out" 2>&1
 	rc=$?
-	check "'kqemuctl $verb' as a user is refused (exit 4) with the fix" '[ $rc -eq 4 ] && says "run it as root (sudo kqemuctl ${verb%% *})"'
+	check "'kqemuctl $verb' as a user is refused (exit 4), the fix repeating the command, and no strerror after the sentence" \
+		'[ $rc -eq 4 ] && says "run it as root (sudo kqemuctl $verb), or try --dry-run" && ! says "Operation not permitted"'
+done
+as_nobody "$K" allow user "a b's" >"$tmp/out" 2>&1
+rc=$?
+check "the not-root fix quotes what a shell needs quoted" "[ \$rc -eq 4 ] && says \"(sudo kqemuctl allow user 'a b'\\\\''s'), or\""
+for bad in "--bogus doctor" "--root" "--frob=1 status"; do
+	"$K" $bad >"$tmp/out" 2>&1
+	check "getopt's error for '$bad' is ours, one line, ending in see kqemuctl --help (exit 2)" \
+		'[ $? -eq 2 ] && [ $(wc -l <"$tmp/out") -eq 1 ] && says "; see kqemuctl --help"'
 done
 as_nobody "$K" acl >"$tmp/out" 2>&1
 rc=$?
@@ -116,7 +140,14 @@ for f in sysusers.d:sysusers.conf udev/rules.d:60-kqemu.rules modprobe.d:modprob
 	check "install wrote /etc/$file as golden/install/$gold" 'diff -u "$golden/install/$gold" "$R/etc/$file" >"$tmp/out"'
 done
 check "install wrote the manifest as in golden/" 'diff -u "$golden/install/install.manifest" "$R/var/lib/kqemu/install.manifest" >"$tmp/out"'
-check "install printed each step as in golden/" 'diff -u "$golden/install/stdout" "$tmp/install.out" >"$tmp/out"'
+hashes_match() {	# every file line of the manifest has the file's sha256
+	local kind path hash rest
+	while read -r kind path hash rest; do
+		[ "$kind" != file ] || [ "$(sha256sum <"$R$path" | cut -d" " -f1)" = "$hash" ] || return 1
+	done <"$R/var/lib/kqemu/install.manifest"
+}
+check "each hash in the manifest is what sha256sum says of the file" hashes_match
+check "install printed each step as in golden/ (the paths under --root as typed)" 'diff -u "$golden/install/stdout" <(sed "s|$R/|/|g" "$tmp/install.out") >"$tmp/out" && grep -qx "created: $R/etc/sysusers.d/kqemu.conf" "$tmp/install.out"'
 check "without systemd-sysusers, install created the group with groupadd --system --prefix" \
 	'grep -qx "groupadd --system --prefix $R kvm-users" "$FAKE_LOG" && grep -qx "kvm-users:x:990:" "$R/etc/group"'
 check "under --root, install loaded nothing and left udev alone" '! grep -q "insert\|udevadm" "$FAKE_LOG"'
@@ -129,7 +160,7 @@ check "a second install succeeds and says nothing changed" '[ $rc -eq 0 ] && say
 check "a second install changed no file" 'same_tree "$installed"'
 check "a second install ran no tool" '[ $(grep -c groupadd "$FAKE_LOG") -eq 1 ]'
 kq install --dry-run --mode=0640
-check "install --dry-run --mode=0640 says what would change" '[ $rc -eq 0 ] && says "would be updated: /etc/udev/rules.d/60-kqemu.rules" && says "dry run: nothing was changed."'
+check "install --dry-run --mode=0640 says what would change" '[ $rc -eq 0 ] && says "would be updated: $R/etc/udev/rules.d/60-kqemu.rules" && says "dry run: nothing was changed."'
 check "install --dry-run changed nothing" 'same_tree "$installed"'
 
 echo "# uninstall undoes exactly what install did"
@@ -159,7 +190,7 @@ kq install --group=kvm-users --mode=0640 --uaccess
 check "install --mode=0640 --uaccess writes the rule as in golden/" \
 	'[ $rc -eq 0 ] && diff -u "$golden/rule-mode-uaccess.rules" "$R/etc/udev/rules.d/60-kqemu.rules" >"$tmp/out"'
 kq install
-check "install with the defaults again updates our own rule" '[ $rc -eq 0 ] && says "updated: /etc/udev/rules.d/60-kqemu.rules" && diff -u "$golden/install/60-kqemu.rules" "$R/etc/udev/rules.d/60-kqemu.rules" >"$tmp/out"'
+check "install with the defaults again updates our own rule" '[ $rc -eq 0 ] && says "updated: $R/etc/udev/rules.d/60-kqemu.rules" && diff -u "$golden/install/60-kqemu.rules" "$R/etc/udev/rules.d/60-kqemu.rules" >"$tmp/out"'
 
 echo "# never clobber an admin's file"
 newroot edited with-group
@@ -168,11 +199,11 @@ echo '# my local change' >>"$R/etc/udev/rules.d/60-kqemu.rules"
 cp "$R/etc/udev/rules.d/60-kqemu.rules" "$tmp/edited.rules"
 kq install --mode=0640
 check "install refuses to overwrite a rule edited since install (exit 5)" \
-	'[ $rc -eq 5 ] && says "refusing to overwrite /etc/udev/rules.d/60-kqemu.rules: it was edited since kqemuctl wrote it" && says "--force"'
+	'[ $rc -eq 5 ] && says "refusing to overwrite $R/etc/udev/rules.d/60-kqemu.rules: it was edited since kqemuctl wrote it" && says "--force"'
 check "the edited rule is untouched" 'cmp -s "$tmp/edited.rules" "$R/etc/udev/rules.d/60-kqemu.rules"'
 kq install --mode=0640 --force
 check "install --force replaces it and keeps the admin's as a backup" \
-	'[ $rc -eq 0 ] && says "replaced (backup kept): /etc/udev/rules.d/60-kqemu.rules" && cmp -s "$tmp/edited.rules" "$R/etc/udev/rules.d/60-kqemu.rules.kqemuctl-backup"'
+	'[ $rc -eq 0 ] && says "replaced (backup kept): $R/etc/udev/rules.d/60-kqemu.rules" && cmp -s "$tmp/edited.rules" "$R/etc/udev/rules.d/60-kqemu.rules.kqemuctl-backup"'
 kq uninstall
 check "uninstall puts the admin's backup back" \
 	'[ $rc -eq 0 ] && cmp -s "$tmp/edited.rules" "$R/etc/udev/rules.d/60-kqemu.rules" && [ ! -e "$R/etc/udev/rules.d/60-kqemu.rules.kqemuctl-backup" ]'
@@ -183,15 +214,18 @@ echo "options kqemu allow_groups=5" >"$R/etc/modprobe.d/kqemu.conf"
 snapshot >"$before"
 kq install
 check "install refuses a modprobe.d file it did not write (exit 5)" \
-	'[ $rc -eq 5 ] && says "refusing to overwrite /etc/modprobe.d/kqemu.conf: kqemuctl did not write it"'
+	'[ $rc -eq 5 ] && says "refusing to overwrite $R/etc/modprobe.d/kqemu.conf: kqemuctl did not write it"'
 check "the refused install rolled back to the tree before it" 'same_tree "$before"'
+"$K" --root="$R/" allow user root >"$tmp/out" 2>&1
+check "with --root=DIR/ the message names DIR/etc/... as typed, one slash, and no strerror after the sentence" \
+	'says "refusing to overwrite $R/etc/modprobe.d/kqemu.conf: kqemuctl did not write it" && ! says "File exists"'
 
 newroot keep with-group
 kq install
 echo '# mine now' >>"$R/etc/modules-load.d/kqemu.conf"
 kq uninstall
 check "uninstall keeps a file edited since install and says so" \
-	'[ $rc -eq 0 ] && says "kept: /etc/modules-load.d/kqemu.conf (edited since install" && [ -f "$R/etc/modules-load.d/kqemu.conf" ]'
+	'[ $rc -eq 0 ] && says "kept: $R/etc/modules-load.d/kqemu.conf (edited since install" && [ -f "$R/etc/modules-load.d/kqemu.conf" ]'
 check "uninstall removed the files that were still ours" '[ ! -e "$R/etc/udev/rules.d/60-kqemu.rules" ] && [ ! -e "$R/var/lib/kqemu" ]'
 
 echo "# rollback after an injected failure"
@@ -200,7 +234,7 @@ mkdir -p "$R/etc/modules-load.d/kqemu.conf"	# a directory where our file goes
 snapshot >"$before"
 kq install
 check "install fails when it cannot write modules-load.d (exit 1) and names the file" \
-	'[ $rc -eq 1 ] && says "cannot read /etc/modules-load.d/kqemu.conf: Is a directory"'
+	'[ $rc -eq 1 ] && says "cannot read $R/etc/modules-load.d/kqemu.conf: Is a directory"'
 check "it rolled back: removed the files and deleted the group it created" \
 	'says "rolling back" && grep -qx "groupdel --prefix $R kvm-users" "$FAKE_LOG"'
 check "the tree is as it was before the failed install" 'same_tree "$before"'
@@ -225,6 +259,12 @@ if [ -x /usr/bin/systemd-sysusers ] || [ -x /bin/systemd-sysusers ]; then
 		'[ $rc -eq 0 ] && grep -q "^kvm-users:x:[0-9]*:" "$R/etc/group"'
 	gid=$(grep '^kvm-users:' "$R/etc/group" | cut -d: -f3)
 	check "modprobe.d carries that group's gid ($gid)" 'grep -qx "options kqemu allow_groups=$gid" "$R/etc/modprobe.d/kqemu.conf"'
+	newroot sysusers-pkg
+	install -D -m 0644 "$top/udev/kqemu.sysusers" "$R/usr/lib/sysusers.d/kqemu.conf"
+	install -D -m 0644 "$top/udev/60-kqemu.rules" "$R/usr/lib/udev/rules.d/60-kqemu.rules"
+	KQEMUCTL_TOOL_DIR=$tmp/sysusers-tools kq install
+	check "on a tree with the package's sysusers.d file, install creates the group from it and writes no /etc copy" \
+		'[ $rc -eq 0 ] && grep -q "^kvm-users:x:[0-9]*:" "$R/etc/group" && [ ! -e "$R/etc/sysusers.d" ] && [ ! -e "$R/etc/udev" ]'
 else
 	echo "# systemd-sysusers is not installed here: its path is covered by the VM suite only"
 fi
@@ -255,7 +295,11 @@ kq install
 fake_loaded "" 990
 kq allow user listed
 check "allow user listed writes the live allow_users too" \
-	'[ $rc -eq 0 ] && [ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = 1002 ] && says "live and /etc/modprobe.d/kqemu.conf"'
+	'[ $rc -eq 0 ] && [ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = 1002 ] && says "live and $R/etc/modprobe.d/kqemu.conf"'
+cp "$R/etc/modprobe.d/kqemu.conf" "$tmp/live.conf"
+kq allow user member --dry-run
+check "allow --dry-run on a loaded kqemu changes neither the live ACL nor the file" \
+	'[ $rc -eq 0 ] && says "would have allowed uid 1000" && [ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = 1002 ] && cmp -s "$tmp/live.conf" "$R/etc/modprobe.d/kqemu.conf"'
 kq acl
 check "acl shows live and persisted in agreement (exit 0)" '[ $rc -eq 0 ] && [ $(grep -c "allow_users=1002 allow_groups=990" "$tmp/out") -eq 2 ]'
 kq deny group kvm-users
@@ -271,8 +315,301 @@ check "allow of an unknown user fails (exit 3)" '[ $rc -eq 3 ] && says "no user 
 echo "# admin" >>"$R/etc/modprobe.d/kqemu.conf"
 echo 1002 >"$R/sys/module/kqemu/parameters/allow_users"
 kq allow user member
-check "allow refuses to rewrite an edited modprobe.d file (exit 5)" '[ $rc -eq 5 ] && says "refusing to overwrite /etc/modprobe.d/kqemu.conf"'
+check "allow refuses to rewrite an edited modprobe.d file (exit 5)" '[ $rc -eq 5 ] && says "refusing to overwrite $R/etc/modprobe.d/kqemu.conf"'
 check "and puts the live ACL back, so the two still agree with before" '[ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = 1002 ]'
+
+echo "# users and groups through NSS on the host, from the files under --root"
+cc -shared -fPIC -O2 -Wall -Wextra -Werror -o "$tmp/fake-nss.so" "$here/fake-nss.c" -ldl
+nss() { LD_PRELOAD=$tmp/fake-nss.so "$K" "$@" >"$tmp/out" 2>&1; rc=$?; }
+nss --dry-run allow user ldapuser
+check "on the host, allow finds a user that only NSS knows (LDAP/sssd): uid 5000" \
+	'[ $rc -eq 0 ] && says "would have allowed uid 5000"'
+nss --dry-run allow group ldap.admins
+check "on the host, allow finds a dotted group that only NSS knows: gid 6000" \
+	'[ $rc -eq 0 ] && says "would have allowed gid 6000"'
+nss --dry-run --group=ldap.admins adduser ldapuser
+check "on the host, adduser sees a membership only getgrouplist() reports" \
+	'[ $rc -eq 0 ] && says "unchanged: ldapuser is in ldap.admins already"'
+newroot nss with-group
+LD_PRELOAD=$tmp/fake-nss.so kq allow user ldapuser
+check "under --root the root's /etc/passwd counts, not NSS: no such user (exit 3)" \
+	'[ $rc -eq 3 ] && says "no user '"'"'ldapuser'"'"' in /etc/passwd under --root"'
+for good in ldap.admins kvm_users samba\$ a-b.c 1st-group; do
+	kq --group="$good" --dry-run install
+	check "--group=$good is a group name adduser takes" '[ $rc -eq 0 ]'
+done
+for bad in 12345 .hidden -x a:b "a b" a/b "" abcdefghijklmnopqrstuvwxyz0123456789 \$; do
+	kq --group="$bad" install
+	check "--group='$bad' is a usage error (exit 2) that says what a name may be" '[ $rc -eq 2 ] && says "not all digits"'
+done
+
+echo "# ACL ids: what the kernel takes (kmod/acl.c), no more, never truncated"
+newroot ids with-group
+echo 'nobodyid:x:4294967295:4294967295::/:/bin/sh' >>"$R/etc/passwd"
+for bad in 4294967295 4294967296 99999999999 ""; do
+	kq allow user "$bad"
+	check "allow user '$bad' is refused as a uid kqemu cannot take (exit 2)" \
+		'[ $rc -eq 2 ] && [ ! -e "$R/etc/modprobe.d/kqemu.conf" ]'
+done
+kq allow user 4294967295
+check "the refusal of (uid_t)-1 says what a uid may be" 'says "a decimal number from 0 to 4294967294"'
+kq allow user nobodyid
+check "allow of a user whose uid is (uid_t)-1 is refused (exit 2)" '[ $rc -eq 2 ] && says "means \"no id\""'
+for name in 0x10 +5 1.5 1e3; do
+	kq allow user "$name"
+	check "allow user '$name' is not read as a number: no such user (exit 3)" '[ $rc -eq 3 ] && says "no user"'
+done
+kq allow group 00042
+check "allow group 00042 is gid 42, persisted as 42" '[ $rc -eq 0 ] && grep -qx "options kqemu allow_groups=42" "$R/etc/modprobe.d/kqemu.conf"'
+kq deny group 42
+newroot full with-group
+for i in $(seq 1 32); do kq allow user $((4000000000 + i)) || break; done
+check "32 ten-digit uids are all persisted, none cut off" \
+	'[ "$(sed -n "s/^options kqemu allow_users=//p" "$R/etc/modprobe.d/kqemu.conf" | tr , "\n" | wc -l)" -eq 32 ] && grep -q "allow_users=4000000001,.*,4000000032$" "$R/etc/modprobe.d/kqemu.conf"'
+cp "$R/etc/modprobe.d/kqemu.conf" "$tmp/full.conf"
+kq allow user 4000000033
+check "a 33rd uid is a clear error (exit 1) naming the limit, and changes nothing" \
+	'[ $rc -eq 1 ] && says "at most 32 uids" && cmp -s "$tmp/full.conf" "$R/etc/modprobe.d/kqemu.conf"'
+kq allow user 4000000032
+check "allowing a uid already there when full is fine (exit 0)" '[ $rc -eq 0 ]'
+kq deny user 4000000001
+check "deny on a full list takes one out" '[ $rc -eq 0 ] && ! grep -q "4000000001," "$R/etc/modprobe.d/kqemu.conf"'
+newroot badfile with-group
+kq install
+for bad in "allow_users=1000,abc" "allow_users=4294967295" "allow_users=-1" "allow_users=$(seq -s, 1 33)"; do
+	sed -i "s/^options kqemu .*/options kqemu $bad allow_groups=990/" "$R/etc/modprobe.d/kqemu.conf"
+	cp "$R/etc/modprobe.d/kqemu.conf" "$tmp/bad.conf"
+	kq allow user member
+	check "allow refuses to build on a modprobe.d ACL the kernel would refuse ($bad), untouched" \
+		'[ $rc -eq 1 ] && says "which kqemu refuses" && says "the next load of kqemu would fail" && cmp -s "$tmp/bad.conf" "$R/etc/modprobe.d/kqemu.conf"'
+done
+kq acl
+check "acl names the entry the kernel would refuse (exit 1)" '[ $rc -eq 1 ] && says "which kqemu refuses"'
+kq install
+check "install refuses it too (exit 1)" '[ $rc -eq 1 ] && says "which kqemu refuses"'
+kq doctor
+check "doctor fails the acl check for it, with the fix" 'doctor_says acl FAIL "which kqemu refuses: the next load of kqemu fails" && fix_says acl "correct $R/etc/modprobe.d/kqemu.conf by hand"'
+
+newroot fullgroups with-group
+mkdir -p "$R/etc/modprobe.d"
+kq install
+sed -i "s/^options kqemu .*/options kqemu allow_groups=$(seq -s, 1 32)/" "$R/etc/modprobe.d/kqemu.conf"
+cp "$R/etc/modprobe.d/kqemu.conf" "$tmp/full.conf"
+kq install --force
+check "install with 32 other groups persisted says kqemu takes no 33rd (exit 1), and writes nothing" \
+	'[ $rc -eq 1 ] && says "allows 32 groups already" && cmp -s "$tmp/full.conf" "$R/etc/modprobe.d/kqemu.conf"'
+newroot garbage-live with-group
+fake_loaded "1000,x" 990
+kq allow user member
+check "allow with no modprobe.d file and a live ACL it cannot read says so (exit 1), changing nothing" \
+	'[ $rc -eq 1 ] && says "cannot read the live ACL" && [ ! -e "$R/etc/modprobe.d/kqemu.conf" ] && [ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = "1000,x" ]'
+
+echo "# acl: legal modprobe.d quoting is no disagreement"
+newroot quoting with-group
+kq install
+fake_loaded 1000,1002 990
+for line in 'options kqemu "allow_users=1000,1002" allow_groups="990"' \
+	    'options kqemu allow_users="1002 1000" allow_groups=990' \
+	    'options  kqemu	allow_users=1000,1002	allow_groups=990 ' \
+	    "$(printf 'options kqemu allow_users=5 allow_groups=990\noptions kqemu allow_users=1000,1002')"; do
+	printf '# mine\n%s\n' "$line" >"$R/etc/modprobe.d/kqemu.conf"
+	kq acl
+	check "acl: live 1000,1002/990 agrees with: $(echo "$line" | tr '\n\t' '; ')" '[ $rc -eq 0 ] && ! says "disagree"'
+done
+printf 'options kqemu allow_users=1000 allow_groups=990\n' >"$R/etc/modprobe.d/kqemu.conf"
+kq acl
+check "acl: live 1000,1002 and persisted 1000 do disagree (exit 1)" '[ $rc -eq 1 ] && says "they disagree"'
+
+echo "# JSON: every string escaped, the output always parses"
+valid_json() { python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/out" 2>/dev/null; }
+newroot json with-group
+fake_loaded 1002 990
+mkdir -p "$R/sys/class/misc/kqemu/stats"
+for c in vms vcpus pinned_bytes denials revocations; do echo 3 >"$R/sys/class/misc/kqemu/stats/$c"; done
+echo 'not "a number"' >"$R/sys/class/misc/kqemu/stats/vms"
+kq status --json
+check "status --json parses, with a counter that is not a number as null" '[ $rc -eq 0 ] && valid_json && says "\"vms\":null"'
+kq doctor --json "--user=gh\"o\\st	é$(printf '\001\377')"
+check "doctor --json parses with quotes, a backslash, a tab, UTF-8, a control byte and a stray byte in a user name" \
+	'valid_json && says "gh\\\"o\\\\st\\té\\u0001\\ufffd"'
+
+echo "# one owner record for every file, however kqemu came (package, make install, kqemuctl)"
+configure() { "$top/packaging/configure.sh" --root="$R" "$@" >"$tmp/out" 2>&1; rc=$?; }
+# packaged NAME: a tree with the files kqemu-utils (or make install) puts
+# under /usr/lib, as the Makefile's install-utils names them; $before is
+# its snapshot, then the postinst's configure.sh runs.
+packaged() {
+	newroot "pkg-$1" with-group
+	install -D -m 0644 "$top/udev/60-kqemu.rules" "$R/usr/lib/udev/rules.d/60-kqemu.rules"
+	install -D -m 0644 "$top/udev/kqemu.sysusers" "$R/usr/lib/sysusers.d/kqemu.conf"
+	install -D -m 0644 "$top/udev/kqemu.modules-load" "$R/usr/lib/modules-load.d/kqemu.conf"
+	snapshot >"$before"
+	[ "${2:-}" = bare ] || configure configure
+}
+manifest_line() { grep "^file $1 " "$R/var/lib/kqemu/install.manifest" 2>/dev/null; }
+sha() { sha256sum <"$R$1" | cut -d' ' -f1; }
+packaged fresh
+check "the package's configure succeeds and writes modprobe.d as kqemuctl would" \
+	'[ $rc -eq 0 ] && diff -u "$golden/install/modprobe.conf" "$R/etc/modprobe.d/kqemu.conf" >"$tmp/out"'
+check "it records the file in kqemuctl's manifest, as configure's, with its sha256" \
+	'[ "$(manifest_line /etc/modprobe.d/kqemu.conf)" = "file /etc/modprobe.d/kqemu.conf $(sha /etc/modprobe.d/kqemu.conf) - configure" ]'
+snapshot >"$tmp/pkg.configured"
+configure configure
+check "a second configure (an upgrade) changes nothing" '[ $rc -eq 0 ] && same_tree "$tmp/pkg.configured"'
+kq allow user root
+check "on a packaged host, allow user root works (exit 0) and persists allow_users=0" \
+	'[ $rc -eq 0 ] && grep -qx "options kqemu allow_users=0 allow_groups=990" "$R/etc/modprobe.d/kqemu.conf"'
+check "the file stays the package's in the manifest, with the new hash" \
+	'[ "$(manifest_line /etc/modprobe.d/kqemu.conf)" = "file /etc/modprobe.d/kqemu.conf $(sha /etc/modprobe.d/kqemu.conf) - configure" ]'
+kq deny user root
+check "on a packaged host, deny user root works (exit 0)" \
+	'[ $rc -eq 0 ] && cmp -s "$golden/install/modprobe.conf" "$R/etc/modprobe.d/kqemu.conf"'
+fake_loaded "" 990
+kq allow user member
+check "on a packaged host with kqemu loaded, allow user member lets uid 1000 in live and persisted" \
+	'[ $rc -eq 0 ] && [ "$(cat "$R/sys/module/kqemu/parameters/allow_users")" = 1000 ] && grep -qx "options kqemu allow_users=1000 allow_groups=990" "$R/etc/modprobe.d/kqemu.conf"'
+kq acl
+check "on a packaged host, acl says live and persisted agree (exit 0)" '[ $rc -eq 0 ] && ! says "disagree"'
+kq deny user member
+check "on a packaged host, deny user member takes uid 1000 out live and persisted" \
+	'[ $rc -eq 0 ] && [ -z "$(cat "$R/sys/module/kqemu/parameters/allow_users")" ] && cmp -s "$golden/install/modprobe.conf" "$R/etc/modprobe.d/kqemu.conf"'
+rm -rf "$R/sys"
+kq adduser member
+check "on a packaged host, adduser puts member in the package's group" '[ $rc -eq 0 ] && grep -qx "kvm-users:x:990:member" "$R/etc/group"'
+sed -i 's/:member$/:/' "$R/etc/group"
+snapshot >"$tmp/pkg.configured"
+kq install
+check "kqemuctl install on a packaged host writes no /etc copy of the package's files" \
+	'[ $rc -eq 0 ] && says "unchanged: $R/etc/udev/rules.d/60-kqemu.rules ($R/usr/lib/udev/rules.d/60-kqemu.rules says the same" && says "nothing changed" && same_tree "$tmp/pkg.configured"'
+kq uninstall
+check "kqemuctl uninstall on a packaged host keeps the package's modprobe.d file and says whose it is" \
+	'[ $rc -eq 0 ] && says "kept: $R/etc/modprobe.d/kqemu.conf (kqemu'"'"'s package" && same_tree "$tmp/pkg.configured"'
+kq allow user root
+configure purge
+check "purge after allow removes the modprobe.d file, the manifest and /var/lib/kqemu" \
+	'[ $rc -eq 0 ] && [ ! -e "$R/etc/modprobe.d/kqemu.conf" ] && [ ! -e "$R/var/lib/kqemu" ]'
+check "after purge the tree is as the package's files left it" 'same_tree "$before"'
+
+packaged mixed
+kq install --mode=0640
+check "kqemuctl install --mode=0640 on a packaged host writes its own rule over the package's" \
+	'[ $rc -eq 0 ] && says "created: $R/etc/udev/rules.d/60-kqemu.rules" && grep -q "MODE=\"0640\"" "$R/etc/udev/rules.d/60-kqemu.rules"'
+kq uninstall
+check "kqemuctl uninstall then removes its rule and keeps the package's file" \
+	'[ $rc -eq 0 ] && [ ! -e "$R/etc/udev" ] && [ -f "$R/etc/modprobe.d/kqemu.conf" ] && manifest_line /etc/modprobe.d/kqemu.conf >/dev/null'
+kq install --mode=0640
+configure purge
+check "purge after kqemuctl install on a packaged host removes kqemuctl's files too: the tree is as before" \
+	'[ $rc -eq 0 ] && same_tree "$before"'
+
+packaged force
+echo "# mine" >>"$R/etc/modprobe.d/kqemu.conf"
+cp "$R/etc/modprobe.d/kqemu.conf" "$tmp/mine.conf"
+kq allow user root
+check "allow refuses a package's modprobe.d file the admin edited (exit 5), untouched" \
+	'[ $rc -eq 5 ] && says "it was edited since kqemuctl wrote it" && cmp -s "$tmp/mine.conf" "$R/etc/modprobe.d/kqemu.conf"'
+kq allow user root --force
+check "allow --force replaces it and keeps the admin's as a backup" \
+	'[ $rc -eq 0 ] && cmp -s "$tmp/mine.conf" "$R/etc/modprobe.d/kqemu.conf.kqemuctl-backup"'
+configure purge
+check "purge after --force leaves no manifest and no backup, and puts the admin's file back" \
+	'[ $rc -eq 0 ] && [ ! -e "$R/var/lib/kqemu" ] && [ ! -e "$R/etc/modprobe.d/kqemu.conf.kqemuctl-backup" ] && cmp -s "$tmp/mine.conf" "$R/etc/modprobe.d/kqemu.conf"'
+
+packaged edited
+kq allow user root
+echo "# mine" >>"$R/etc/modprobe.d/kqemu.conf"
+configure purge
+check "purge keeps a modprobe.d file edited since kqemu wrote it, and says so" \
+	'[ $rc -eq 0 ] && says "keeping /etc/modprobe.d/kqemu.conf: it was edited" && [ -f "$R/etc/modprobe.d/kqemu.conf" ] && [ ! -e "$R/var/lib/kqemu" ]'
+
+packaged admin bare
+mkdir -p "$R/etc/modprobe.d"
+echo "options kqemu allow_groups=5" >"$R/etc/modprobe.d/kqemu.conf"
+snapshot >"$before"
+configure configure
+check "configure keeps an admin's modprobe.d file and does not claim it" \
+	'[ $rc -eq 0 ] && grep -qx "options kqemu allow_groups=5" "$R/etc/modprobe.d/kqemu.conf" && ! manifest_line /etc/modprobe.d/kqemu.conf'
+kq allow user root
+check "allow refuses that admin's file (exit 5): kqemuctl did not write it" '[ $rc -eq 5 ] && says "kqemuctl did not write it"'
+configure purge
+check "purge keeps the admin's file, and leaves the tree as before" '[ $rc -eq 0 ] && same_tree "$before"'
+
+packaged legacy bare
+mkdir -p "$R/etc/modprobe.d"
+printf '# Written by kqemu: who may open /dev/kqemu (see kqemuctl acl).\noptions kqemu allow_groups=990\n' >"$R/etc/modprobe.d/kqemu.conf"
+kq allow user root
+check "allow adopts the file kqemu 1.0's package wrote (exit 0), as configure's" \
+	'[ $rc -eq 0 ] && grep -qx "options kqemu allow_users=0 allow_groups=990" "$R/etc/modprobe.d/kqemu.conf" && manifest_line /etc/modprobe.d/kqemu.conf | grep -q " configure$"'
+packaged legacy-upgrade bare
+mkdir -p "$R/etc/modprobe.d"
+printf '# Written by kqemu: who may open /dev/kqemu (see kqemuctl acl).\noptions kqemu allow_groups=990\n' >"$R/etc/modprobe.d/kqemu.conf"
+configure configure
+check "configure (the upgrade from 1.0) adopts 1.0's file into the manifest" \
+	'[ $rc -eq 0 ] && [ "$(manifest_line /etc/modprobe.d/kqemu.conf)" = "file /etc/modprobe.d/kqemu.conf $(sha /etc/modprobe.d/kqemu.conf) - configure" ]'
+rm -rf "$R/var/lib/kqemu"
+configure purge
+check "purge removes 1.0's file even when no manifest lists it" '[ $rc -eq 0 ] && [ ! -e "$R/etc/modprobe.d/kqemu.conf" ]'
+
+newroot fnv with-group
+mkdir -p "$R/etc/modprobe.d" "$R/var/lib/kqemu"
+printf "# Written by kqemuctl; change it with kqemuctl allow/deny, which\n# also apply it live.  kqemu's in-kernel ACL: numeric uids and gids.\noptions kqemu allow_groups=990\n" >"$R/etc/modprobe.d/kqemu.conf"
+echo "file /etc/modprobe.d/kqemu.conf 74f11b280a5dbca4 -" >"$R/var/lib/kqemu/install.manifest"
+kq allow user root
+check "a manifest of kqemuctl 1.0 (FNV-1a hashes) still proves the file is ours" \
+	'[ $rc -eq 0 ] && [ "$(manifest_line /etc/modprobe.d/kqemu.conf)" = "file /etc/modprobe.d/kqemu.conf $(sha /etc/modprobe.d/kqemu.conf) -" ]'
+printf '# Written by kqemuctl install; kqemuctl uninstall removes it.\n# Load kqemu at boot, so /dev/kqemu is there before anyone asks for it.\nkqemu\n' >"$R/etc/modules-load.conf.1.0"
+mkdir -p "$R/etc/modules-load.d"
+mv "$R/etc/modules-load.conf.1.0" "$R/etc/modules-load.d/kqemu.conf"
+echo "file /etc/modules-load.d/kqemu.conf 36113924ab962e45 -" >>"$R/var/lib/kqemu/install.manifest"
+kq allow user member
+check "kqemuctl rewrites a 1.0 FNV-1a entry whose file is unchanged as its SHA-256" \
+	'[ $rc -eq 0 ] && [ "$(manifest_line /etc/modules-load.d/kqemu.conf)" = "file /etc/modules-load.d/kqemu.conf $(sha /etc/modules-load.d/kqemu.conf) -" ]'
+echo "file /etc/udev/rules.d/60-kqemu.rules b4d1b94ce36c8dad -" >>"$R/var/lib/kqemu/install.manifest"
+mkdir -p "$R/etc/udev/rules.d"
+echo "# something" >"$R/etc/udev/rules.d/60-kqemu.rules"
+configure purge
+check "purge keeps a file only a 1.0 FNV-1a hash vouches for, and says why" \
+	'[ $rc -eq 0 ] && says "keeping /etc/udev/rules.d/60-kqemu.rules: kqemuctl 1.0 recorded it" && [ -f "$R/etc/udev/rules.d/60-kqemu.rules" ] && [ ! -e "$R/etc/modules-load.d/kqemu.conf" ] && [ ! -e "$R/var/lib/kqemu/install.manifest" ]'
+
+newroot ctl-then-pkg with-group
+snapshot >"$before"
+kq install
+install -D -m 0644 "$top/udev/60-kqemu.rules" "$R/usr/lib/udev/rules.d/60-kqemu.rules"
+configure configure
+check "configure after kqemuctl install keeps kqemuctl's modprobe.d file as kqemuctl's" \
+	'[ $rc -eq 0 ] && manifest_line /etc/modprobe.d/kqemu.conf | grep -q " -$"'
+configure purge
+rm -r "$R/usr"
+check "purge then removes all kqemuctl install wrote: the tree is as before" '[ $rc -eq 0 ] && same_tree "$before"'
+
+packaged both
+kq allow user root
+echo "# mine" >>"$R/etc/modprobe.d/kqemu.conf"
+kq allow user member --force
+echo "# mine again" >>"$R/etc/modprobe.d/kqemu.conf"
+configure purge
+check "purge with an edited file and the backup --force made keeps both and says to merge them" \
+	'[ $rc -eq 0 ] && says "keeping /etc/modprobe.d/kqemu.conf.kqemuctl-backup: /etc/modprobe.d/kqemu.conf is there (yours); merge them by hand" && [ -f "$R/etc/modprobe.d/kqemu.conf" ] && [ -f "$R/etc/modprobe.d/kqemu.conf.kqemuctl-backup" ] && [ ! -e "$R/var/lib/kqemu" ]'
+
+newroot pkg-groupadd
+install -D -m 0644 "$top/udev/kqemu.sysusers" "$R/usr/lib/sysusers.d/kqemu.conf"
+PATH=$here/fake-tools:$PATH configure configure
+check "configure under --root without the group creates it with groupadd --system --prefix and persists its gid" \
+	'[ $rc -eq 0 ] && grep -qx "groupadd --system --prefix $R kvm-users" "$FAKE_LOG" && grep -qx "options kqemu allow_groups=990" "$R/etc/modprobe.d/kqemu.conf"'
+
+packaged doctor
+fake_module
+fake_loaded "" 990
+mkdir -p "$R/proc/1" "$R/sys/kernel/security"
+printf 'vendor_id\t: AuthenticAMD\nflags\t\t: fpu vme svm npt\n' >"$R/proc/cpuinfo"
+printf 'PATH=/bin\0HOME=/\0' >"$R/proc/1/environ"
+echo "[none] integrity confidentiality" >"$R/sys/kernel/security/lockdown"
+sed -i 's/^kvm-users:x:990:$/kvm-users:x:990:member/' "$R/etc/group"
+kq doctor --user=member
+check "doctor on a packaged host passes every check files can fake (the package's rule in /usr/lib)" \
+	'for c in cpu-virtualization module-built secure-boot module-loaded udev-rule group user-in-group acl other-hypervisor container; do doctor_says $c pass "" || exit 1; done'
+configure bogus
+check "configure.sh with an unknown action is a usage error (exit 2)" '[ $rc -eq 2 ] && says "usage:"'
 
 echo "# status"
 newroot status with-group
@@ -313,16 +650,13 @@ echo "blacklist kqemu" >"$R/etc/modprobe.d/local.conf"
 : >"$FAKE_LOG"
 shim "$K" --root="$R" load >"$tmp/out" 2>&1; rc=$?
 check "load of a blacklisted kqemu fails (exit 4), names the file, inserts nothing" \
-	'[ $rc -eq 4 ] && says "blacklisted in /etc/modprobe.d/local.conf" && ! grep -q insert "$FAKE_LOG"'
+	'[ $rc -eq 4 ] && says "blacklisted in $R/etc/modprobe.d/local.conf" && ! grep -q insert "$FAKE_LOG"'
 rm "$R/etc/modprobe.d/local.conf"
 newroot nomodule
 shim "$K" --root="$R" load >"$tmp/out" 2>&1; rc=$?
 check "load with no kqemu.ko for this kernel fails (exit 3) with the build steps" '[ $rc -eq 3 ] && says "cannot find module '"'"'kqemu'"'"'" && says "modules_install"'
 
 echo "# doctor, each check faked under --root"
-# doctor_says CHECK RESULT TEXT: the line of CHECK has RESULT and TEXT.
-doctor_says() { grep "^$2 $1 " "$tmp/out" | grep -qF -- "$3"; }
-fix_says() { grep -A1 "^FAIL $1 " "$tmp/out" | grep "fix: " | grep -qF -- "$2"; }
 # A healthy host as far as files can fake it; the node cannot be faked
 # without root (mknod), so the node check is left to the VM suite.
 healthy() {
@@ -393,7 +727,7 @@ rm -rf "$R/sys/module/kqemu"
 echo "blacklist kqemu" >"$R/etc/modprobe.d/zz-local.conf"
 kq doctor
 check "doctor: module not loaded because blacklisted: names the file and the line" \
-	'doctor_says module-loaded FAIL "/etc/modprobe.d/zz-local.conf blacklists it" && fix_says module-loaded "remove the \"blacklist kqemu\" line from /etc/modprobe.d/zz-local.conf"'
+	'doctor_says module-loaded FAIL "$R/etc/modprobe.d/zz-local.conf blacklists it" && fix_says module-loaded "remove the \"blacklist kqemu\" line from $R/etc/modprobe.d/zz-local.conf"'
 check "doctor: skips the ACL check when the module is not loaded" 'doctor_says acl skip "kqemu is not loaded"'
 
 healthy rule
@@ -405,7 +739,7 @@ cp "$golden/install/60-kqemu.rules" "$R/etc/udev/rules.d/"
 echo 'KERNEL=="kqemu", MODE="0666"' >"$R/lib/udev/rules.d/90-old-kqemu.rules"
 kq doctor
 check "doctor: two rules fighting over the node, naming the other file" \
-	'doctor_says udev-rule FAIL "other rules set /dev/kqemu" && fix_says udev-rule "/lib/udev/rules.d/90-old-kqemu.rules"'
+	'doctor_says udev-rule FAIL "other rules set /dev/kqemu" && fix_says udev-rule " $R/lib/udev/rules.d/90-old-kqemu.rules"'
 
 healthy group
 sed -i '/^kvm-users:/d' "$R/etc/group"
@@ -424,7 +758,7 @@ check "doctor: the live ACL does not allow the group: kqemuctl allow group" \
 	'doctor_says acl FAIL "allow_groups=5) does not allow kvm-users (gid 990)" && fix_says acl "kqemuctl allow group kvm-users"'
 echo 990,5 >"$R/sys/module/kqemu/parameters/allow_groups"
 kq doctor --user=member
-check "doctor: the live ACL differs from modprobe.d" 'doctor_says acl FAIL "differs from /etc/modprobe.d/kqemu.conf"'
+check "doctor: the live ACL differs from modprobe.d" 'doctor_says acl FAIL "differs from $R/etc/modprobe.d/kqemu.conf"'
 
 healthy hypervisor
 mkdir -p "$R/sys/module/kvm_amd" "$R/sys/module/kvm/parameters"
@@ -451,6 +785,21 @@ printf 'PATH=/bin\0container=lxc\0' >"$R/proc/1/environ"
 kq doctor
 check "doctor: container= in PID 1's environment" 'doctor_says container FAIL "running inside a container (lxc, per PID 1'"'"'s environment)"'
 
+echo "# make install PREFIX=/usr/local and make uninstall, under DESTDIR"
+D=$tmp/destdir
+mkdir -p "$D/usr/local/bin"
+echo mine >"$D/usr/local/bin/other-tool"
+make -s -C "$top" install-utils install-dkms DESTDIR="$D" PREFIX=/usr/local >"$tmp/out" 2>&1
+rc=$?
+check "make install PREFIX=/usr/local puts the tools under /usr/local and the DKMS source in /usr/src (where DKMS reads it)" \
+	'[ $rc -eq 0 ] && [ -x "$D/usr/local/bin/kqemuctl" ] && [ -f "$D/usr/local/lib/udev/rules.d/60-kqemu.rules" ] && [ -f "$D/usr/src/kqemu-$version/dkms.conf" ] && [ ! -e "$D/usr/local/src" ]'
+check "its configure.sh finds the sysusers.d file it installed" \
+	'[ "$(sed -n "s/^sysusers=//p" "$D/usr/local/lib/kqemu/configure.sh")" = "\${here%/kqemu}/sysusers.d/kqemu.conf" ] && [ -f "$D/usr/local/lib/sysusers.d/kqemu.conf" ]'
+make -s -C "$top" uninstall DESTDIR="$D" PREFIX=/usr/local >"$tmp/out" 2>&1
+rc=$?
+check "make uninstall removes every file and every directory install made, and nothing else" \
+	'[ $rc -eq 0 ] && [ "$(cd "$D" && find . | sort | tr "\n" " ")" = ". ./usr ./usr/local ./usr/local/bin ./usr/local/bin/other-tool " ]'
+
 echo "# the man page and the bash completion know every verb"
 : >"$tmp/out"
 verbs=$("$K" --help | sed -n 's/^  \([a-z]*\) .*/\1/p' | tr '\n' ' ')
@@ -465,6 +814,20 @@ complete_words() {
 check "completion offers every verb" '[ "$(complete_words kqemuctl "")" = "$(echo $verbs)" ]'
 check "completion offers user|group after allow" '[ "$(complete_words kqemuctl allow "")" = "user group" ]'
 check "completion completes options" '[ "$(complete_words kqemuctl --pu)" = "--purge" ]'
+# In real bash, on a pty: readline splits "--group=ro" at '=' (COMP_WORDBREAKS).
+typed() { python3 "$here/complete-pty.py" "$top/helper/kqemuctl.bash-completion" "$1"; }
+if command -v python3 >/dev/null && [ "$(typed "kqemuctl --pur")" = "kqemuctl --purge" ]; then
+	for pair in "--user=roo:--user=root" "--user roo:--user root" "--group=roo:--group=root" \
+		    "--group roo:--group root" "--mode=064:--mode=0640" "--mode 064:--mode 0640" \
+		    "--root=/us:--root=/usr" "--root /us:--root /usr" "--group=root doc:--group=root doctor" \
+		    "--group root allow us:--group root allow user" "--gro:--group=" "allow gr:allow group"; do
+		line="kqemuctl ${pair%%:*}" want="kqemuctl ${pair#*:}"
+		got=$(typed "$line")
+		check "in real bash, '$line<TAB>' becomes '$want'" '[ "${got%/}" = "$want" ]'
+	done
+else
+	check "in real bash on a pty, the completion completes at all" false
+fi
 
 echo "# helper unit tests: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

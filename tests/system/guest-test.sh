@@ -47,6 +47,44 @@ usable() {
 	check "$when: kqemuctl doctor --user=member passes (status $rc)" '[ $rc -eq 0 ]'
 }
 
+# runs_as WHO: WHO runs the hello guest (0), or is refused in words (1).
+runs_as() {
+	local out rc
+	out=$(runuser -u "$1" -- kqemu-run "$guest" 2>&1)
+	rc=$?
+	echo "$out" | show
+	[ $rc -eq 0 ] && grep -q "^Hello from a kqemu guest" <<<"$out" && return 0
+	[ $rc -eq 125 ] && grep -q "permission denied on /dev/kqemu" <<<"$out" && return 1
+	return 2
+}
+# ctl ARGS: kqemuctl ARGS, shown; its status in $rc.
+ctl() { kqemuctl "$@" >/tmp/kqemuctl.out 2>&1; rc=$?; show </tmp/kqemuctl.out; }
+# acl_live WHEN: an admin lets member in by uid, takes the group out, takes
+# member out, and puts the group back, live: the file the package wrote is
+# kqemu's, so kqemuctl changes it.
+acl_live() {
+	local when=$1 gid r
+	gid=$(getent group kvm-users | cut -d: -f3)
+	ctl allow user member
+	check "$when: kqemuctl allow user member (status $rc) on the file the package wrote" '[ $rc -eq 0 ]'
+	ctl deny group kvm-users
+	check "$when: kqemuctl deny group kvm-users (status $rc)" '[ $rc -eq 0 ]'
+	runs_as member; r=$?
+	check "$when: member still runs a guest, allowed by uid alone" '[ $r -eq 0 ]'
+	ctl deny user member
+	check "$when: kqemuctl deny user member (status $rc)" '[ $rc -eq 0 ]'
+	runs_as member; r=$?
+	check "$when: member is refused at once, in words" '[ $r -eq 1 ]'
+	ctl allow group kvm-users
+	check "$when: kqemuctl allow group kvm-users (status $rc)" '[ $rc -eq 0 ]'
+	runs_as member; r=$?
+	check "$when: member runs a guest again, as a member of kvm-users" '[ $r -eq 0 ]'
+	check "$when: live and modprobe.d agree (allow_groups=$gid, no users)" \
+		'[ "$(cat /sys/module/kqemu/parameters/allow_groups)" = "$gid" ] && [ -z "$(cat /sys/module/kqemu/parameters/allow_users)" ] && grep -qx "options kqemu allow_groups=$gid" /etc/modprobe.d/kqemu.conf'
+	ctl acl
+	check "$when: kqemuctl acl sees them agree (status $rc)" '[ $rc -eq 0 ]'
+}
+
 # nothing_left WHAT: no module loaded, no node, no file of ours anywhere
 # (this test's own unit and script aside); the group stays.
 nothing_left() {
@@ -56,6 +94,8 @@ nothing_left() {
 	left=$(find /usr /etc /var/lib/dkms /var/lib/kqemu -name '*kqemu*' \
 		! -name 'kqemu-test*' 2>/dev/null | tr '\n' ' ')
 	check "after $1: no file, module, DKMS tree, source or config is left${left:+: $left}" '[ -z "$left" ]'
+	check "after $1: no manifest and no backup of kqemu's is left" \
+		'[ ! -e /var/lib/kqemu ] && [ -z "$(find /etc -name "*.kqemuctl-backup*" 2>/dev/null)" ]'
 	check "after $1: the group kvm-users stays (the admin removes it)" 'getent group kvm-users >/dev/null'
 }
 
@@ -63,6 +103,7 @@ echo "=== kqemu-system: start ==="
 check "it runs the kernel $want" '[ "$(uname -r)" = "$want" ]'
 check "systemd is PID 1" '[ "$(cat /proc/1/comm)" = systemd ]'
 usable "after boot, with no manual step"
+acl_live "after boot"
 
 # What loading kqemu costs at boot: its init function (initcall_debug) and
 # the unit that loads it.  The boot is not finished while this unit runs, so
