@@ -30,7 +30,7 @@ $(BUILD)/guest/vmtest: tests/vm/guest/vmtest.c $(GUEST_SRC) $(GUEST_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(GUEST_CFLAGS) -o $@ tests/vm/guest/vmtest.c $(GUEST_SRC)
 
-$(BUILD)/guest/ymm-marker: tests/vm/guest/ymm-marker.c
+$(BUILD)/guest/ymm-marker: tests/vm/guest/ymm-marker.c tests/guests/ymm.h
 	@mkdir -p $(@D)
 	$(CC) $(GUEST_CFLAGS) -o $@ $<
 
@@ -107,7 +107,7 @@ $(BUILD)/dist/kqemu-run.1: tools/kqemu-run.1 debian/changelog
 	@mkdir -p $(@D)
 	sed 's/@VERSION@/$(VERSION)/; s/@DATE@/$(DATE)/' $< >$@
 
-$(BUILD)/guests/%.elf: tests/guests/%.c tests/guests/start.S tests/guests/guest.h tests/guests/guest.lds
+$(BUILD)/guests/%.elf: tests/guests/%.c tests/guests/start.S tests/guests/guest.h tests/guests/ymm.h tests/guests/guest.lds
 	@mkdir -p $(@D)
 	$(CC) $(FREESTANDING) -T tests/guests/guest.lds -o $@ tests/guests/start.S $<
 

@@ -23,20 +23,28 @@ void info(const char *fmt, ...)
 	fflush(stdout);
 }
 
+/* "kqemuctl: <message>[: <strerror>]" on stderr; returns -err (-EIO for 0). */
+static int vreport(int err, bool with_strerror, const char *fmt, va_list ap)
+{
+	fflush(stdout);
+	fputs("kqemuctl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	if (with_strerror && err)
+		fprintf(stderr, ": %s", strerror(err));
+	fputc('\n', stderr);
+	return -(err ? err : EIO);
+}
+
 /* Prints "kqemuctl: <what>: <strerror>" and returns -err for the caller. */
 int error_errno(int err, const char *fmt, ...)
 {
 	va_list ap;
+	int ret;
 
-	fflush(stdout);
-	fputs("kqemuctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ret = vreport(err, true, fmt, ap);
 	va_end(ap);
-	if (err)
-		fprintf(stderr, ": %s", strerror(err));
-	fputc('\n', stderr);
-	return -(err ? err : EIO);
+	return ret;
 }
 
 /*
@@ -46,14 +54,12 @@ int error_errno(int err, const char *fmt, ...)
 int fail(int err, const char *fmt, ...)
 {
 	va_list ap;
+	int ret;
 
-	fflush(stdout);
-	fputs("kqemuctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	ret = vreport(err, false, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
-	return -(err ? err : EIO);
+	return ret;
 }
 
 bool root_is_host(void)

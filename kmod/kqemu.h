@@ -244,6 +244,7 @@ u64 kqemu_cr4_guest(void);
 
 /* Speculation mitigations (spec.c, spec.h). */
 int kqemu_spec_init(bool vmx);
+void kqemu_spec_exit(void);
 void kqemu_spec_before_entry(u64 vcpu_uid);
 ssize_t kqemu_spec_show(char *buf);
 

@@ -192,6 +192,7 @@ static struct miscdevice kqemu_dev = {
 
 static void kqemu_backend_exit(void)
 {
+	kqemu_spec_exit();
 	if (kqemu_backend == &kqemu_svm_backend)
 		kqemu_svm_exit();
 	else if (kqemu_backend == &kqemu_vmx_backend)

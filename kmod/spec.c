@@ -8,18 +8,21 @@
  * - IBPB when this CPU enters a different vCPU than it last entered, so
  *   that one guest's branch training does not steer another (as KVM does
  *   when it loads another VMCB or VMCS), where the kernel uses IBPB;
- * - the L1D flush before a VMX entry where the CPU has L1TF;
+ * - the L1D flush before a VMX entry where the CPU has L1TF (through
+ *   IA32_FLUSH_CMD, or by reading 64 KiB where the CPU lacks it);
  * - and, in spec.h: VERW before entry, RSB filling, RET untraining, IBPB
  *   on exit (SRSO) and the BHI history clearing after exit.
  *
  * A step that this kernel gives kqemu no way to take (a function exported
- * to KVM's own modules only, a CPU without IA32_FLUSH_CMD) leaves a CPU
+ * to KVM's own modules only) leaves a CPU
  * that needs it without a backend: vCPUs are refused (EOPNOTSUPP,
  * KQEMU_CAP_BACKEND_ERROR says EOPNOTSUPP) and the kernel log says which
  * step, unless kqemu was loaded with allow_unmitigated=1.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cache.h>
+#include <linux/gfp.h>
 #include <linux/module.h>
 #include <linux/percpu.h>
 #include <linux/string.h>
@@ -37,6 +40,17 @@ MODULE_PARM_DESC(allow_unmitigated,
 
 static DEFINE_PER_CPU(u64, last_vcpu_uid);
 static bool ibpb_between_guests, l1d_flush;
+
+#define L1D_FLUSH_ORDER	4
+#define L1D_FLUSH_SIZE	(PAGE_SIZE << L1D_FLUSH_ORDER)
+static u8 *l1d_flush_buf;	/* the software L1D flush's, where there is no MSR */
+
+void kqemu_spec_exit(void)
+{
+	if (l1d_flush_buf)
+		free_pages((unsigned long)l1d_flush_buf, L1D_FLUSH_ORDER);
+	l1d_flush_buf = NULL;
+}
 
 /* What the kernel itself uses IBPB for: its spectre_v2_user choice. */
 static bool kernel_uses_ibpb(void)
@@ -58,8 +72,11 @@ int kqemu_spec_init(bool vmx)
 
 	ibpb_between_guests = kernel_uses_ibpb();
 	l1d_flush = vmx && boot_cpu_has_bug(X86_BUG_L1TF);
-	if (l1d_flush && !boot_cpu_has(X86_FEATURE_FLUSH_L1D))
-		missing = "the L1D flush that L1TF needs (the CPU has no IA32_FLUSH_CMD)";
+	if (l1d_flush && !boot_cpu_has(X86_FEATURE_FLUSH_L1D)) {
+		l1d_flush_buf = (u8 *)__get_free_pages(GFP_KERNEL | __GFP_ZERO, L1D_FLUSH_ORDER);
+		if (!l1d_flush_buf)
+			return ENOMEM;
+	}
 #ifndef KQEMU_HAVE_UNTRAIN_RET
 	if (boot_cpu_has(X86_FEATURE_UNRET) || boot_cpu_has(X86_FEATURE_SRSO_ALIAS))
 		missing = "retbleed's or SRSO's RET untraining (this kernel does not export it to kqemu)";
@@ -84,6 +101,23 @@ int kqemu_spec_init(bool vmx)
 }
 
 /*
+ * The L1D flush where the CPU has no IA32_FLUSH_CMD: read 64 KiB, twice
+ * the size of any L1D that L1TF affects, so that none of the host's lines
+ * are left for the guest to sample.  Each page is touched first, so that
+ * the reads of the second pass all hit the TLB and only the cache moves.
+ */
+static void l1d_flush_sw(void)
+{
+	const volatile u8 *p = l1d_flush_buf;
+	size_t i;
+
+	for (i = 0; i < L1D_FLUSH_SIZE; i += PAGE_SIZE)
+		(void)p[i];
+	for (i = 0; i < L1D_FLUSH_SIZE; i += L1_CACHE_BYTES)
+		(void)p[i];
+}
+
+/*
  * With interrupts off, right before the entry: IBPB when this CPU last
  * ran another vCPU, and the L1D flush.  UID names the vCPU for good (an
  * address could be reused by the next vCPU).
@@ -95,8 +129,13 @@ void kqemu_spec_before_entry(u64 uid)
 		if (ibpb_between_guests)
 			kqemu_wrmsr(MSR_IA32_PRED_CMD, PRED_CMD_IBPB);
 	}
-	if (l1d_flush)
+	if (!l1d_flush)
+		return;
+	if (!l1d_flush_buf) {
 		kqemu_wrmsr(MSR_IA32_FLUSH_CMD, L1D_FLUSH);
+		return;
+	}
+	l1d_flush_sw();
 }
 
 /* Whether the kernel's flag F is set, where this kernel has that flag. */

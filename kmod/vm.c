@@ -96,13 +96,15 @@ static int slot_pin(struct kqemu_slot *slot)
 /* Give the backend's page tables the slot's pages; under mmu_lock for write. */
 static int slot_map(struct kqemu_vm *vm, struct kqemu_slot *slot)
 {
-	u64 bits = (slot->flags & KQEMU_MEM_READONLY) ? kqemu_backend->leaf_ro :
-							kqemu_backend->leaf_rw;
 	unsigned long i;
+	u64 bits;
 	int ret;
 
+	/* No backend, no table: the VM only holds the memory. */
 	if (!vm->gpt.root)
 		return 0;
+	bits = (slot->flags & KQEMU_MEM_READONLY) ? kqemu_backend->leaf_ro :
+						    kqemu_backend->leaf_rw;
 	for (i = 0; i < slot->npages; i++) {
 		ret = kqemu_gpt_map(&vm->gpt, slot->gpa + i * PAGE_SIZE,
 				    page_to_phys(slot->pages[i]) | bits);

@@ -11,19 +11,6 @@
 #define MSR_IA32_PAT	0x277
 #define SCRATCH_MSR	0x40000100
 
-static uint64_t rdmsr(uint32_t msr)
-{
-	uint32_t lo, hi;
-
-	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-	return (uint64_t)hi << 32 | lo;
-}
-
-static void wrmsr(uint32_t msr, uint64_t v)
-{
-	asm volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
-}
-
 int main(unsigned long vcpu, unsigned long arg, unsigned long nvcpus)
 {
 	puts_serial("Hello from a kqemu guest\n");

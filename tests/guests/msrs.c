@@ -40,19 +40,6 @@ static const struct { uint32_t index; const char *name; uint64_t value; } msrs[]
 };
 #define NR_MSRS	(sizeof(msrs) / sizeof(msrs[0]))
 
-static uint64_t rdmsr(uint32_t msr)
-{
-	uint32_t lo, hi;
-
-	asm volatile("rdmsr" : "=a"(lo), "=d"(hi) : "c"(msr));
-	return (uint64_t)hi << 32 | lo;
-}
-
-static void wrmsr(uint32_t msr, uint64_t v)
-{
-	asm volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
-}
-
 /* A #GP is counted and its 2-byte WRMSR skipped. */
 static volatile unsigned long gp_count;
 void gp_skip_wrmsr(void);

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "../../guests/ymm.h"
+
 #define MARKER	0x4d41524b45525f21ULL
 
 static volatile sig_atomic_t stop;
@@ -58,14 +60,7 @@ int main(int argc, char **argv)
 			     "vmovdqa %%ymm0, %%ymm15\n"
 			     : : "m"(marker));
 		sched_yield();
-		asm volatile("vmovdqa %%ymm0, 0x000(%0)\n vmovdqa %%ymm1, 0x020(%0)\n"
-			     "vmovdqa %%ymm2, 0x040(%0)\n vmovdqa %%ymm3, 0x060(%0)\n"
-			     "vmovdqa %%ymm4, 0x080(%0)\n vmovdqa %%ymm5, 0x0a0(%0)\n"
-			     "vmovdqa %%ymm6, 0x0c0(%0)\n vmovdqa %%ymm7, 0x0e0(%0)\n"
-			     "vmovdqa %%ymm8, 0x100(%0)\n vmovdqa %%ymm9, 0x120(%0)\n"
-			     "vmovdqa %%ymm10, 0x140(%0)\n vmovdqa %%ymm11, 0x160(%0)\n"
-			     "vmovdqa %%ymm12, 0x180(%0)\n vmovdqa %%ymm13, 0x1a0(%0)\n"
-			     "vmovdqa %%ymm14, 0x1c0(%0)\n vmovdqa %%ymm15, 0x1e0(%0)\n"
+		asm volatile(YMM_STORE_ALL("%0")
 			     : : "r"(regs) : "memory");
 		for (r = 0; r < 16; r++)
 			for (l = 0; l < 4; l++)
