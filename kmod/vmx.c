@@ -960,6 +960,15 @@ static void read_exit_info(struct vmx_vcpu *vx)
 }
 
 /*
+ * No emergency-virtualization callback: the kernel keeps one (6.1's and
+ * 6.12's cpu_emergency_register_virt_callback() warns at a second one,
+ * and 7.x exports its successor to KVM alone), and kvm_intel takes it.
+ * kqemu is in VMX operation only inside this function, with interrupts
+ * off; only an NMI can find it there (a crash's shootdown), and where KVM
+ * is loaded its callback leaves VMX operation by CR4.VMXE, ours included.
+ */
+
+/*
  * With interrupts off: enter VMX operation, run the guest once, leave.
  * Returns 0, or -EBUSY when another hypervisor holds VMX on this CPU.
  */

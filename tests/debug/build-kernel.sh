@@ -21,6 +21,18 @@ if [ -f "$out/.ready" ]; then
 	exit 0
 fi
 [ "${1:-}" != --cached ] || exit 1
+# What building a kernel needs beyond tests/deps.txt (make check never
+# builds one): kconfig's lexer and parser, bc for the timeconst header,
+# libelf for objtool.
+missing=
+for tool in flex bison bc; do
+	command -v "$tool" >/dev/null || missing="$missing $tool"
+done
+[ -f /usr/include/libelf.h ] || missing="$missing libelf-dev"
+if [ -n "$missing" ]; then
+	echo "build-kernel.sh: installing what a kernel build needs:$missing" >&2
+	apt-get install -y -q --no-install-recommends $missing >&2
+fi
 echo "build-kernel.sh: building the debug kernel into $out (first run: about 30 minutes on 2 cores)" >&2
 rm -rf "$out.tmp"
 mkdir -p "$out.tmp"
