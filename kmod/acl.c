@@ -15,9 +15,16 @@
  * it no longer allows.  Revocation therefore does not depend on what an fd
  * does meanwhile: one left idle while its user was denied stays revoked
  * after the user is allowed again.
+ *
+ * Every refusal at open, every revocation and every policy change is also
+ * told to the kernel's audit subsystem (where audit is on: ausearch -m
+ * KERNEL_OTHER shows "op=kqemu-..."), and kept in a ring of the last 16
+ * that stats/recent shows, for kqemuctl status and doctor.  Each names the
+ * policy generation it happened under: one more at each change.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/audit.h>
 #include <linux/capability.h>
 #include <linux/cred.h>
 #include <linux/moduleparam.h>
@@ -25,6 +32,8 @@
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/sysfs.h>
+#include <linux/timekeeping.h>
 #include <linux/uidgid.h>
 #include <linux/user_namespace.h>
 
@@ -43,6 +52,91 @@ static struct kqemu_id_list __rcu *allowed_gids;
 static bool strict;
 static bool acl_gone;		/* module exit: no more policy changes */
 static DEFINE_MUTEX(policy_lock);
+
+static unsigned int policy_gen;	/* under policy_lock; READ_ONCE elsewhere */
+
+/* --- the record: audit, and the last events for stats/recent ------------ */
+
+enum kqemu_event_kind { EV_DENIED, EV_REVOKED, EV_POLICY };
+static const char *const event_names[] = { "denied", "revoked", "policy" };
+
+#define KQEMU_RECENT	16
+
+struct kqemu_event {
+	time64_t time;
+	enum kqemu_event_kind kind;
+	u32 uid, gen;
+	pid_t pid;
+	char comm[TASK_COMM_LEN];
+};
+
+static struct kqemu_event recent[KQEMU_RECENT];
+static unsigned int recent_next, recent_count;
+static DEFINE_SPINLOCK(recent_lock);
+
+/* A task name fit for a record: no space, quote or control byte. */
+static void clean_comm(char *dst, const char *src)
+{
+	int i;
+
+	for (i = 0; i < TASK_COMM_LEN - 1 && src[i]; i++)
+		dst[i] = (src[i] <= ' ' || src[i] >= 0x7f || src[i] == '"') ? '?' : src[i];
+	dst[i] = 0;
+}
+
+/*
+ * One event, for the ring and for audit.  UID is whose access it is about
+ * (the writer's, for a policy change); PID and COMM the process it
+ * happened in (for a revocation, the opener's, as its open() saw it).
+ * DETAIL goes to the audit record alone.  May run under clients_lock.
+ */
+static void record_event(enum kqemu_event_kind kind, u32 uid, pid_t pid,
+			 const char *comm, const char *detail)
+{
+	struct kqemu_event *ev;
+	char clean[TASK_COMM_LEN];
+	u32 gen = READ_ONCE(policy_gen);
+
+	clean_comm(clean, comm);
+	spin_lock(&recent_lock);
+	ev = &recent[recent_next];
+	ev->time = ktime_get_real_seconds();
+	ev->kind = kind;
+	ev->uid = uid;
+	ev->pid = pid;
+	ev->gen = gen;
+	memcpy(ev->comm, clean, sizeof(ev->comm));
+	recent_next = (recent_next + 1) % KQEMU_RECENT;
+	if (recent_count < KQEMU_RECENT)
+		recent_count++;
+	spin_unlock(&recent_lock);
+
+	if (audit_enabled)
+		audit_log(audit_context(), GFP_ATOMIC, AUDIT_KERNEL_OTHER,
+			  "op=kqemu-%s uid=%u auid=%u pid=%d comm=\"%s\" gen=%u %s",
+			  event_names[kind], uid,
+			  from_kuid(&init_user_ns, audit_get_loginuid(current)),
+			  pid, clean, gen, detail);
+}
+
+/* stats/recent: the last events, oldest first, one a line. */
+ssize_t kqemu_recent_show(char *buf)
+{
+	unsigned int i, first;
+	int len = 0;
+
+	spin_lock(&recent_lock);
+	first = (recent_next + KQEMU_RECENT - recent_count) % KQEMU_RECENT;
+	for (i = 0; i < recent_count; i++) {
+		const struct kqemu_event *ev = &recent[(first + i) % KQEMU_RECENT];
+
+		len += sysfs_emit_at(buf, len, "%lld %s uid=%u pid=%d comm=%s gen=%u\n",
+				     (long long)ev->time, event_names[ev->kind], ev->uid,
+				     ev->pid, ev->comm, ev->gen);
+	}
+	spin_unlock(&recent_lock);
+	return len;
+}
 
 /* Every kqemu_client alive, so that a policy change reaches each of them. */
 static LIST_HEAD(clients);
@@ -93,13 +187,15 @@ static bool client_allowed(const struct kqemu_client *client)
 
 static void client_revoke(struct kqemu_client *client)
 {
+	u32 uid = from_kuid(&init_user_ns, client->cred->uid);
+
 	lockdep_assert_held(&clients_lock);
 	if (client->revoked)
 		return;
 	client->revoked = true;
 	atomic_long_inc(&kqemu_stats.revocations);
-	pr_info_ratelimited("access of uid %u revoked by a policy change\n",
-			    from_kuid(&init_user_ns, client->cred->uid));
+	pr_info_ratelimited("access of uid %u revoked by a policy change\n", uid);
+	record_event(EV_REVOKED, uid, client->pid, client->comm, client->what);
 }
 
 /*
@@ -111,6 +207,7 @@ static void policy_changed(void)
 	struct kqemu_client *client;
 
 	lockdep_assert_held(&policy_lock);
+	WRITE_ONCE(policy_gen, policy_gen + 1);
 	spin_lock(&clients_lock);
 	list_for_each_entry(client, &clients, node)
 		if (!client_allowed(client))
@@ -143,6 +240,9 @@ int kqemu_client_init(struct kqemu_client *client, struct file *file)
 	const struct cred *cred = file->f_cred;
 
 	client->cred = cred;
+	client->what = "fd=kqemu";
+	client->pid = task_tgid_nr(current);
+	get_task_comm(client->comm, current);
 	/* Root in a user namespace is not root here: ask the initial namespace. */
 	client->admin = file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN);
 	client->user = kqemu_user_get(cred->uid);
@@ -155,14 +255,20 @@ int kqemu_client_init(struct kqemu_client *client, struct file *file)
 		pr_warn_ratelimited("open denied to uid %u (pid %d, %s): not an allowed user or group\n",
 				    from_kuid(&init_user_ns, cred->uid),
 				    task_pid_nr(current), current->comm);
+		record_event(EV_DENIED, from_kuid(&init_user_ns, cred->uid),
+			     client->pid, client->comm, "dev=/dev/kqemu res=denied");
 		kqemu_client_release(client);
 		return -EACCES;
 	}
 	return 0;
 }
 
-void kqemu_client_copy(struct kqemu_client *dst, const struct kqemu_client *src)
+void kqemu_client_copy(struct kqemu_client *dst, const struct kqemu_client *src,
+		       const char *what)
 {
+	dst->what = what;
+	dst->pid = src->pid;
+	memcpy(dst->comm, src->comm, sizeof(dst->comm));
 	dst->cred = get_cred(src->cred);
 	dst->user = src->user;
 	refcount_inc(&dst->user->ref);
@@ -181,6 +287,16 @@ void kqemu_client_release(struct kqemu_client *client)
 int kqemu_client_check(struct kqemu_client *client)
 {
 	return READ_ONCE(client->revoked) ? -EACCES : 0;
+}
+
+/* Under policy_lock, once policy_changed() has counted the new generation. */
+static void policy_event(const char *param)
+{
+	char detail[64];
+
+	snprintf(detail, sizeof(detail), "param=%s", param);
+	record_event(EV_POLICY, from_kuid(&init_user_ns, current_uid()),
+		     task_tgid_nr(current), current->comm, detail);
 }
 
 /* "1000,1001" or "1000 1001" or "" (nobody); ids in the initial namespace. */
@@ -244,6 +360,7 @@ static int id_list_set(const char *val, const struct kernel_param *kp)
 	}
 	old = rcu_replace_pointer(*listp, new, lockdep_is_held(&policy_lock));
 	policy_changed();
+	policy_event(kp->name);
 	mutex_unlock(&policy_lock);
 	if (old)
 		kfree_rcu(old, rcu);
@@ -278,8 +395,10 @@ static int strict_set(const char *val, const struct kernel_param *kp)
 
 	mutex_lock(&policy_lock);
 	ret = param_set_bool(val, kp);
-	if (!ret)
+	if (!ret) {
 		policy_changed();
+		policy_event(kp->name);
+	}
 	mutex_unlock(&policy_lock);
 	return ret;
 }

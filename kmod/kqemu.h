@@ -8,6 +8,7 @@
 #include <linux/kref.h>
 #include <linux/refcount.h>
 #include <linux/rwsem.h>
+#include <linux/sched.h>
 #include <linux/types.h>
 #include <linux/kqemu.h>
 #include <asm/msr-index.h>
@@ -45,6 +46,9 @@ unsigned int kqemu_max_vcpus(void);
  */
 struct kqemu_client {
 	struct list_head node;		/* in acl.c's list of clients */
+	const char *what;		/* the fd, for records: "fd=kqemu", "fd=vm", ... */
+	pid_t pid;			/* the opener's process, for records */
+	char comm[TASK_COMM_LEN];
 	const struct cred *cred;
 	struct kqemu_user *user;
 	bool admin;
@@ -52,7 +56,9 @@ struct kqemu_client {
 };
 
 int kqemu_client_init(struct kqemu_client *client, struct file *file);
-void kqemu_client_copy(struct kqemu_client *dst, const struct kqemu_client *src);
+void kqemu_client_copy(struct kqemu_client *dst, const struct kqemu_client *src,
+		       const char *what);
+ssize_t kqemu_recent_show(char *buf);
 void kqemu_client_release(struct kqemu_client *client);
 int kqemu_client_check(struct kqemu_client *client);
 void kqemu_acl_exit(void);

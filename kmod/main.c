@@ -160,6 +160,13 @@ static ssize_t mitigations_show(struct device *dev, struct device_attribute *att
 }
 static DEVICE_ATTR_RO(mitigations);
 
+/* The last refusals, revocations and policy changes (acl.c). */
+static ssize_t recent_show(struct device *dev, struct device_attribute *attr, char *buf)
+{
+	return kqemu_recent_show(buf);
+}
+static DEVICE_ATTR_RO(recent);
+
 static struct attribute *kqemu_stats_attrs[] = {
 	&dev_attr_vms.attr,
 	&dev_attr_vcpus.attr,
@@ -168,6 +175,7 @@ static struct attribute *kqemu_stats_attrs[] = {
 	&dev_attr_denials.attr,
 	&dev_attr_revocations.attr,
 	&dev_attr_mitigations.attr,
+	&dev_attr_recent.attr,
 	NULL,
 };
 

@@ -287,7 +287,7 @@ long kqemu_create_vcpu(struct kqemu_vm *vm, void __user *argp)
 	vcpu->pending_irq = -1;
 	kqemu_msrs_reset(&vcpu->msrs);
 	mutex_init(&vcpu->mutex);
-	kqemu_client_copy(&vcpu->client, &vm->client);
+	kqemu_client_copy(&vcpu->client, &vm->client, "fd=vcpu");
 	atomic_long_inc(&kqemu_stats.vcpus);
 	vcpu->run = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
 	if (!vcpu->run) {

@@ -388,7 +388,7 @@ long kqemu_create_vm(struct kqemu_client *client, void __user *argp)
 		goto out_uncharge;
 	}
 	kref_init(&vm->kref);
-	kqemu_client_copy(&vm->client, client);
+	kqemu_client_copy(&vm->client, client, "fd=vm");
 	mutex_init(&vm->lock);
 	init_rwsem(&vm->mmu_lock);
 	mmgrab(current->mm);
