@@ -92,7 +92,7 @@ sed -i "s/^kvm-users:\(.*\):member$/kvm-users:\1:/" /etc/group
 doctor_fails "the user is not in the group" user-in-group "member is not in group kvm-users" "kqemuctl adduser member" \
 	kqemuctl doctor --user=member
 kqemuctl adduser member >/dev/null
-doctor_fails "the user's login predates adduser" user-in-group "member is in group kvm-users in /etc/group but not in this login" "newgrp kvm-users" \
+doctor_fails "the user's login predates adduser" user-in-group "member is in group kvm-users in the group database (getent group) but not in this login" "newgrp kvm-users" \
 	runas -G "" member kqemuctl doctor
 
 # Fault: the live ACL no longer allows the group.
