@@ -23,6 +23,10 @@ usable() {
 	path=$(modinfo -n kqemu 2>/dev/null)
 	check "$when: it is DKMS's build for this kernel ($path)" \
 		'[[ $path == /lib/modules/$(uname -r)/updates/dkms/kqemu.ko* ]]'
+	out=$(dkms status kqemu -k "$(uname -r)" 2>&1)
+	echo "$out" | show
+	check "$when: DKMS's own dkms status says kqemu is installed for this kernel, with no warning" \
+		'grep -q "^kqemu/.*$(uname -r).*: installed" <<<"$out" && ! grep -qi "warning\|deprecated" <<<"$out"'
 	signer=$(modinfo -F signer kqemu 2>/dev/null)
 	check "$when: DKMS signed it with its own key (signer: ${signer:-none})" \
 		'[ -n "$signer" ] && [ -e /var/lib/dkms/mok.pub ]'
