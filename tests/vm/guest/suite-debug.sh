@@ -96,7 +96,8 @@ check "fault injection: after each, the same call works and the guest runs to it
 check "fault injection: closing everything leaves nothing, every time" \
 	'[ "$(val left "$out")" = 0 ] && stats_zero'
 
-# 3. Unload and reload in a loop while other processes race to open.
+# 3. Unload and reload in a loop while other processes race to open and to
+# read the parameter files.
 touch /tmp/race
 : >/tmp/races
 for n in 1 2; do
@@ -104,6 +105,12 @@ for n in 1 2; do
 		/bin/kqemu-run --quiet /guests/hello.bin >/dev/null 2>&1 && echo . >>/tmp/races
 	done ) &
 done
+# And a reader of the ACL's parameter files and stats/recent, which stay
+# readable while the module's exit frees what they show.
+( while [ -e /tmp/race ]; do
+	cat /sys/module/kqemu/parameters/allow_groups /sys/module/kqemu/parameters/allow_users \
+		/sys/class/misc/kqemu/stats/recent >/dev/null 2>&1
+done ) &
 start=$(date +%s)
 loaded=0 i=0
 while [ $i -lt 100 ]; do
