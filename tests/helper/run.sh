@@ -73,7 +73,7 @@ fake_loaded() {
 }
 shim() { LD_PRELOAD=$tmp/fake-kernel.so FAKE_SYSFS=$R/sys "$@"; }
 
-cc -shared -fPIC -O2 -Wall -Wextra -Werror -Wno-format-truncation -o "$tmp/fake-kernel.so" "$here/fake-kernel.c" ||
+cc -shared -fPIC -O2 -Wall -Wextra -Werror -Wno-format-truncation -o "$tmp/fake-kernel.so" "$here/fake-kernel.c" -ldl ||
 	{ echo "not ok - helper: build the fake-kernel shim"; exit 1; }
 
 echo "# options and usage errors (exit status 2)"
@@ -623,6 +623,76 @@ check "status --json reports the live ACL and every counter" \
 	'[ $rc -eq 0 ] && says "\"acl\":{\"allow_users\":\"1002\",\"allow_groups\":\"990\"}" && says "\"counters\":{\"vms\":3,\"vcpus\":3,\"pinned_bytes\":3,\"denials\":3,\"revocations\":3}"'
 kq status
 check "status in words" '[ $rc -eq 0 ] && says "module:     kqemu live" && says "live ACL:   allow_users=1002 allow_groups=990"'
+
+echo "# status: the module's recent access events (stats/recent)"
+# The fake sysfs of the status tree above; uid 1001 is in no /etc/passwd.
+recent_file=$R/sys/class/misc/kqemu/stats/recent
+ev1='1764590403 denied uid=1001 pid=123 comm=kqemu-run gen=4'
+ev2='1764590404 policy uid=0 pid=130 comm=tee gen=5'
+ev3='1764590405 revoked uid=1000 pid=124 comm=kqemu-run gen=5'
+kq status
+check "status with a kqemu that has no stats/recent (an older module) says nothing about it" \
+	'[ $rc -eq 0 ] && says "revocations 3" && ! grep -qi "recent" "$tmp/out"'
+kq status --json
+check "status --json with no stats/recent: recent is null" '[ $rc -eq 0 ] && valid_json && says "\"recent\":null,\"recent_skipped\":0}"'
+: >"$recent_file"
+kq status
+check "status with an empty stats/recent says there was no event" \
+	'[ $rc -eq 0 ] && grep -qx "recent:     no denial, revocation or policy change since kqemu was loaded" "$tmp/out"'
+kq status --json
+check "status --json with an empty stats/recent: an empty array" '[ $rc -eq 0 ] && valid_json && says "\"recent\":[],\"recent_skipped\":0}"'
+printf '%s\n' "$ev1" "$ev2" "$ev3" >"$recent_file"
+TZ=UTC kq status
+check "status lists a denial after the counters: time, uid, the user when known, pid and comm" \
+	'[ $rc -eq 0 ] && [ "$(sed -n "/^revocations /{n;p}" "$tmp/out")" = "recent:     2025-12-01 12:00:03 denied  uid 1001, pid 123 kqemu-run" ]'
+check "status lists a policy change, marked as one, with its generation" \
+	'grep -qx "            2025-12-01 12:00:04 policy  uid 0 (root), pid 130 tee changed the policy (generation 5)" "$tmp/out"'
+check "status lists a revocation with the user's name from /etc/passwd under --root" \
+	'grep -qx "            2025-12-01 12:00:05 revoked uid 1000 (member), pid 124 kqemu-run" "$tmp/out"'
+TZ=JST-9 kq status
+check "status shows the times in local time (TZ=JST-9: 21:00:03)" 'says "2025-12-01 21:00:03 denied  uid 1001"'
+kq status --json
+check "status --json has each event as an object, the user null when unknown" \
+	'[ $rc -eq 0 ] && valid_json && says "\"recent\":[{\"time\":1764590403,\"kind\":\"denied\",\"uid\":1001,\"user\":null,\"pid\":123,\"comm\":\"kqemu-run\",\"gen\":4},{\"time\":1764590404,\"kind\":\"policy\",\"uid\":0,\"user\":\"root\",\"pid\":130,\"comm\":\"tee\",\"gen\":5},{\"time\":1764590405,\"kind\":\"revoked\",\"uid\":1000,\"user\":\"member\",\"pid\":124,\"comm\":\"kqemu-run\",\"gen\":5}],\"recent_skipped\":0}"'
+printf '1764590403 denied uid=1001 pid=123 comm=a\xe9\x9b[2J gen=4\n' >"$recent_file"
+kq status
+check "status shows a comm's bytes past ASCII as ?, so no terminal sequence gets through" \
+	'[ $rc -eq 0 ] && says "pid 123 a??[2J" && ! grep -q "$(printf "\x9b")" "$tmp/out"'
+kq status --json
+check "status --json passes such a comm through the JSON writer: it parses" 'valid_json && says "\"comm\":\"a\\ufffd\\ufffd[2J\""'
+for bad in "garbage" "" "$ev1 extra" "${ev1% gen=4}" "1764590403 allowed uid=1001 pid=123 comm=x gen=4" \
+	   "1764590403 denied uid=4294967295 pid=123 comm=x gen=4" "1764590403 denied uid=-1 pid=123 comm=x gen=4" \
+	   "1764590403 denied uid=1001 pid=12x comm=x gen=4" "1764590403 denied uid=1001 pid=2147483648 comm=x gen=4" \
+	   "1764590403 denied uid=1001 pid=123 comm=sixteen-bytes-xx gen=4" "1764590403  denied uid=1001 pid=123 comm=x gen=4" \
+	   "$ev1 " "99999999999999999999 denied uid=1001 pid=123 comm=x gen=4" "-5 denied uid=1001 pid=123 comm=x gen=4" \
+	   "1764590403 denied uid=1001 pid=123 comm=x gen=18446744073709551616" "1764590403 denied pid=123 uid=1001 comm=x gen=4" \
+	   "1764590403 denied uid=1001 pid=123 comm=a$(printf '\t')b gen=4" "1764590403 denied uid=1001 pid=123 comm=x gen=4$(printf '\r')"; do
+	printf '%s\n%s\n%s\n' "$ev1" "$bad" "$ev3" >"$recent_file"
+	TZ=UTC kq status
+	shown_bad=$(printf '%s' "$bad" | tr '\t\r' '~~')
+	check "status skips a malformed line ($shown_bad), says so and shows the others" \
+		'[ $rc -eq 0 ] && [ $(grep -cE "^(recent:)? +2025-12-01 12:00:0[35] " "$tmp/out") -eq 2 ] && says "Skipped 1 line of $recent_file not in the form this kqemuctl knows."'
+	kq status --json
+	check "status --json skips it too: two events, recent_skipped 1 ($shown_bad)" \
+		'[ $rc -eq 0 ] && valid_json && [ $(grep -o "\"kind\":" "$tmp/out" | wc -l) -eq 2 ] && says "\"recent_skipped\":1}"'
+done
+for i in $(seq 1 20); do echo "$((1764590400 + i)) denied uid=1001 pid=$i comm=x gen=1"; done >"$recent_file"
+kq status --json
+check "status keeps the newest 16 of more lines than the module keeps" \
+	'valid_json && [ $(grep -o "\"kind\":" "$tmp/out" | wc -l) -eq 16 ] && says "\"pid\":5," && ! says "\"pid\":4,"'
+rm "$recent_file"
+mkdir "$recent_file"
+kq status
+check "status with a stats/recent it cannot read says so in one sentence, and exits 0 with the rest shown" \
+	'[ $rc -eq 0 ] && says "revocations 3" && [ $(grep -c "recent" "$tmp/out") -eq 1 ] && says "kqemuctl: cannot read $recent_file (Is a directory): the recent denials and revocations are not shown"'
+rmdir "$recent_file"
+printf '%s\n' "$ev1" >"$recent_file"
+FAKE_EACCES=$recent_file shim "$K" --root="$R" status --json >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "status --json with a root-only stats/recent: recent null, and on stderr the sentence that root can read it" \
+	'[ $rc -eq 0 ] && valid_json && says "\"recent\":null" && grep -qx "kqemuctl: cannot read $recent_file (Permission denied): the recent denials and revocations are not shown; root can read them: sudo kqemuctl status" "$tmp/err"'
+rm -rf "$R/sys/module/kqemu"
+kq status
+check "status with no module loaded says nothing of stats/recent" '[ $rc -eq 0 ] && ! grep -qi "recent" "$tmp/out"'
 
 echo "# load / unload through libkmod, with the module syscalls faked"
 newroot kmod with-group
