@@ -747,7 +747,104 @@ check "doctor passes the checks a healthy tree can fake" \
 check "doctor fails the node check when there is no node, with the fix" \
 	'[ $rc -eq 1 ] && doctor_says node FAIL "/dev/kqemu does not exist" && fix_says node "systemctl start systemd-udevd"'
 kq doctor --user=member --json
-check "doctor --json gives one object per check" '[ $(grep -o "\"check\":" "$tmp/out" | wc -l) -eq 11 ] && says "{\"check\":\"node\",\"result\":\"fail\""'
+check "doctor --json gives one object per check" '[ $(grep -o "\"check\":" "$tmp/out" | wc -l) -eq 12 ] && says "{\"check\":\"node\",\"result\":\"fail\""'
+
+echo "# doctor: recent-access, from the module's stats/recent"
+# hint_says TEXT: a hint line under recent-access's (pass) line says TEXT.
+hint_says() { sed -n '/^pass recent-access /,/^[a-zA-Z]/p' "$tmp/out" | grep "^ *hint: " | grep -qF -- "$1"; }
+no_hint() { ! sed -n '/^pass recent-access /,/^[a-zA-Z]/p' "$tmp/out" | grep -q "hint: "; }
+# events LINE...: stats/recent holds these lines; "AGO KIND UID" is shorthand.
+events() {
+	local now ago kind uid
+	now=$(date +%s)
+	mkdir -p "$R/sys/class/misc/kqemu/stats"
+	: >"$R/sys/class/misc/kqemu/stats/recent"
+	for e in "$@"; do
+		read -r ago kind uid <<<"$e"
+		echo "$((now - ago)) $kind uid=$uid pid=4$uid comm=kqemu-run gen=7" >>"$R/sys/class/misc/kqemu/stats/recent"
+	done
+}
+healthy recent
+kq doctor --user=member
+check "doctor: a kqemu without stats/recent skips recent-access, and it fails nothing more" \
+	'[ $rc -eq 1 ] && doctor_says recent-access skip "this kqemu keeps no list of recent access events" && says "1 check failed."'
+events
+kq doctor --user=member
+check "doctor: an empty stats/recent passes recent-access with no hint" \
+	'doctor_says recent-access pass "no denial or revocation in the last 24 hours (of kqemu'"'"'s last 0 events)" && no_hint'
+events "60 denied 1002" "30 denied 1002"
+kq doctor --user=member
+check "doctor: a non-member refused in the last 24 hours is named, with the count, as a pass" \
+	'doctor_says recent-access pass "in the last 24 hours kqemu refused listed (uid 1002) 2 times, last at " && says "1 check failed."'
+check "doctor: the hint for a non-member is kqemuctl adduser, then log in again" \
+	'hint_says "listed is not in kvm-users: kqemuctl adduser listed, then log in again"'
+events "60 denied 1000"
+kq doctor --user=member
+check "doctor: a member of kvm-users who was refused must log in again" \
+	'doctor_says recent-access pass "refused member (uid 1000) once" && hint_says "member is in kvm-users per /etc/group under --root but was refused" && hint_says "member must log in again (or run newgrp kvm-users)"'
+events "90000 denied 1002" "86500 denied 1000" "90000 revoked 1000"
+kq doctor --user=member
+check "doctor: denials and revocations older than 24 hours give no hint" \
+	'doctor_says recent-access pass "no denial or revocation in the last 24 hours (of kqemu'"'"'s last 3 events)" && no_hint'
+events "90000 denied 1002" "120 policy 0" "60 revoked 1000"
+kq doctor --user=member
+check "doctor: a revocation in the last 24 hours is named, and what it means for the process" \
+	'doctor_says recent-access pass "in the last 24 hours kqemu revoked the access of member (uid 1000) once" && ! doctor_says recent-access pass "listed" && hint_says "a policy change revoked open file descriptors: they fail with EACCES for good"'
+events "60 denied 1002" "50 revoked 1000"
+kq doctor --user=member
+check "doctor: denials and revocations together, one hint each" \
+	'doctor_says recent-access pass "refused listed (uid 1002) once, last at " && doctor_says recent-access pass "; it revoked the access of member (uid 1000) once" && hint_says "kqemuctl adduser listed" && hint_says "a policy change revoked"'
+events "60 denied 4242"
+kq doctor --user=member
+check "doctor: a refused uid with no account gets kqemuctl allow user UID" \
+	'doctor_says recent-access pass "refused uid 4242 once" && hint_says "uid 4242 has no account in /etc/passwd under --root; if it should use kqemu: kqemuctl allow user 4242"'
+events "60 denied 0"
+kq doctor --user=member
+check "doctor: a refused root (strict=1) gets kqemuctl allow user root" 'hint_says "root is refused only with strict=1; to let it in: kqemuctl allow user root"'
+echo 1002 >"$R/sys/module/kqemu/parameters/allow_users"
+events "60 denied 1002"
+kq doctor --user=member
+check "doctor: a refused user in allow_users now needs nothing" 'hint_says "listed is in allow_users now, so was refused before that: nothing to do"'
+echo >"$R/sys/module/kqemu/parameters/allow_users"
+echo 5 >"$R/sys/module/kqemu/parameters/allow_groups"
+events "60 denied 1000"
+kq doctor --user=member
+check "doctor: a refused member while the live ACL lacks the group gets kqemuctl allow group" \
+	'hint_says "member is in kvm-users, but the live ACL does not allow the group: kqemuctl allow group kvm-users"'
+echo 990 >"$R/sys/module/kqemu/parameters/allow_groups"
+sed -i '/^kvm-users:/d' "$R/etc/group"
+events "60 denied 1002"
+kq doctor --user=member
+check "doctor: with no group to add them to, a refused user gets kqemuctl allow user" \
+	'hint_says "there is no group kvm-users to add listed to: kqemuctl allow user listed"'
+echo 'kvm-users:x:990:member' >>"$R/etc/group"
+events "60 denied 1002"
+echo garbage >>"$R/sys/class/misc/kqemu/stats/recent"
+kq doctor --user=member
+check "doctor: a malformed line in stats/recent is skipped, the rest still counts" \
+	'doctor_says recent-access pass "refused listed (uid 1002) once" && hint_says "kqemuctl adduser listed"'
+events "90000 denied 1002"
+echo garbage >>"$R/sys/class/misc/kqemu/stats/recent"
+kq doctor --user=member
+check "doctor: with nothing recent, skipped lines are mentioned" \
+	'doctor_says recent-access pass "(of kqemu'"'"'s last 1 events; lines this kqemuctl does not know were skipped)"'
+events "60 denied 1002"
+kq doctor --user=member --json
+check "doctor --json: recent-access is a pass whose fix holds the hint" \
+	'valid_json && says "{\"check\":\"recent-access\",\"result\":\"pass\",\"detail\":\"in the last 24 hours kqemu refused listed (uid 1002) once, last at " && says "\"fix\":\"listed is not in kvm-users: kqemuctl adduser listed, then log in again\"}"'
+FAKE_EACCES=$R/sys/class/misc/kqemu/stats/recent shim "$K" --root="$R" doctor --user=member >"$tmp/out" 2>&1; rc=$?
+check "doctor: a root-only stats/recent skips recent-access with one sentence, and fails nothing more" \
+	'doctor_says recent-access skip "cannot read $R/sys/class/misc/kqemu/stats/recent (Permission denied): run doctor as root to see who was refused recently" && says "1 check failed."'
+rm "$R/sys/class/misc/kqemu/stats/recent"
+mkdir "$R/sys/class/misc/kqemu/stats/recent"
+kq doctor --user=member
+check "doctor: a stats/recent that cannot be read otherwise is a skip that names the error" \
+	'doctor_says recent-access skip "cannot read $R/sys/class/misc/kqemu/stats/recent (Is a directory)" && says "1 check failed."'
+rmdir "$R/sys/class/misc/kqemu/stats/recent"
+events "60 denied 1002"
+rm -r "$R/sys/module/kqemu"
+kq doctor --user=member
+check "doctor: recent-access is skipped when kqemu is not loaded" 'doctor_says recent-access skip "kqemu is not loaded"'
 
 healthy intel
 printf 'vendor_id\t: GenuineIntel\nflags\t\t: fpu vme sse\n' >"$R/proc/cpuinfo"
