@@ -660,6 +660,10 @@ check "status shows a comm's bytes past ASCII as ?, so no terminal sequence gets
 	'[ $rc -eq 0 ] && says "pid 123 a??[2J" && ! grep -q "$(printf "\x9b")" "$tmp/out"'
 kq status --json
 check "status --json passes such a comm through the JSON writer: it parses" 'valid_json && says "\"comm\":\"a\\ufffd\\ufffd[2J\""'
+echo '1764590403 denied uid=1001 pid=123 comm= gen=4' >"$recent_file"
+TZ=UTC kq status
+check "status takes an empty comm (prctl can set one) and shows the pid alone" \
+	'[ $rc -eq 0 ] && grep -qx "recent:     2025-12-01 12:00:03 denied  uid 1001, pid 123" "$tmp/out" && ! says "Skipped"'
 for bad in "garbage" "" "$ev1 extra" "${ev1% gen=4}" "1764590403 allowed uid=1001 pid=123 comm=x gen=4" \
 	   "1764590403 denied uid=4294967295 pid=123 comm=x gen=4" "1764590403 denied uid=-1 pid=123 comm=x gen=4" \
 	   "1764590403 denied uid=1001 pid=12x comm=x gen=4" "1764590403 denied uid=1001 pid=2147483648 comm=x gen=4" \
