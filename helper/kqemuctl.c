@@ -30,7 +30,7 @@ static const struct verb {
 	{ "uninstall", "", verb_uninstall, true, "Undo what install recorded; --purge also deletes the group it created" },
 	{ "load", "", verb_load, true, "Load kqemu with its modprobe.d options (blacklist honoured)" },
 	{ "unload", "", verb_unload, true, "Unload kqemu, or say who uses it" },
-	{ "status", "", verb_status, false, "Show the module, the node, the live ACL and the counters" },
+	{ "status", "", verb_status, false, "Show the module, the node, the live ACL, the counters and recent denials" },
 	{ "allow", "user|group NAME", verb_allow, true, "Let a user or group open /dev/kqemu, live and persisted" },
 	{ "deny", "user|group NAME", verb_deny, true, "Take that back, live and persisted" },
 	{ "acl", "", verb_acl, false, "Show the live and the persisted ACL and whether they agree" },

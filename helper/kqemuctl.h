@@ -202,6 +202,34 @@ void json_uint(struct json *j, unsigned long long v);
 void json_null(struct json *j);
 void json_number_or_null(struct json *j, const char *s);
 
+/*
+ * recent.c: the module's last access events (stats/recent; older modules have none).
+ * recent_read() returns 0 (also for an empty file), -ENOENT where the
+ * module has no such file, or another -errno; malformed lines are counted
+ * in skipped, not returned.
+ */
+#define RECENT_FILE		"/sys/class/misc/kqemu/stats/recent"
+#define RECENT_MAX		16	/* what the module keeps */
+#define RECENT_COMM_SIZE	16	/* TASK_COMM_LEN: 15 bytes and the NUL */
+enum recent_kind { RECENT_DENIED, RECENT_REVOKED, RECENT_POLICY };
+struct recent_event {
+	long long time;		/* unix seconds */
+	enum recent_kind kind;
+	uint32_t uid;		/* for policy: the writer's */
+	int pid;
+	char comm[RECENT_COMM_SIZE];
+	unsigned long long gen;	/* the policy generation */
+};
+struct recent {
+	struct recent_event ev[RECENT_MAX];	/* oldest first */
+	size_t n;
+	size_t skipped;		/* lines not in the module's form */
+};
+int recent_read(struct recent *r);
+const char *recent_kind_name(enum recent_kind kind);
+void recent_time(long long t, char *buf, size_t size);	/* local time */
+void recent_comm_shown(const char *comm, char *buf, size_t size);	/* printable ASCII */
+
 /* files.c: what install writes. */
 char *sysusers_conf(const char *group);
 char *udev_rule(const char *group, mode_t mode, bool uaccess);

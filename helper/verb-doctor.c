@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <linux/kqemu.h>
 
 #include "kqemuctl.h"
@@ -24,8 +25,8 @@ enum result { PASS, FAIL, SKIP };
 
 struct verdict {
 	enum result result;
-	char detail[512];
-	char fix[1024];
+	char detail[2048];
+	char fix[4096];		/* for a pass: advice, one line each; else the fix */
 };
 
 /* What the checks learn and later checks use. */
@@ -418,6 +419,144 @@ static void check_acl(struct doctor *d, struct verdict *v)
 	say(v, PASS, NULL, "the in-kernel ACL allows %s (allow_groups=%s)", opt.group, live.groups);
 }
 
+/* How far back recent-access looks in the module's last RECENT_MAX events. */
+#define RECENT_WINDOW	(24 * 60 * 60)
+
+struct recent_user {
+	uint32_t uid;
+	unsigned int count;
+	long long last;
+};
+
+/* The users with events of kind since then, each once, in order of their first. */
+static size_t recent_users(const struct recent *r, enum recent_kind kind, long long since,
+			   struct recent_user *users)
+{
+	size_t n = 0, i, u;
+
+	for (i = 0; i < r->n; i++) {
+		const struct recent_event *ev = &r->ev[i];
+
+		if (ev->kind != kind || ev->time < since)
+			continue;
+		for (u = 0; u < n && users[u].uid != ev->uid; u++)
+			;
+		if (u == n)
+			users[n++] = (struct recent_user){ .uid = ev->uid };
+		users[u].count++;
+		if (ev->time > users[u].last)
+			users[u].last = ev->time;
+	}
+	return n;
+}
+
+/* "alice (uid 1001) 2 times, last at 2026-12-01 12:00:03", appended to buf. */
+static void append_users(char *buf, size_t size, const struct recent_user *users, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char name[64], when[64], times[32];
+		size_t len = strlen(buf);
+
+		recent_time(users[i].last, when, sizeof(when));
+		snprintf(times, sizeof(times), users[i].count == 1 ? "once" : "%u times", users[i].count);
+		if (user_name_of(users[i].uid, name, sizeof(name)) == 0)
+			snprintf(buf + len, size - len, "%s%s (uid %u) %s, last at %s",
+				 i == 0 ? "" : i + 1 == n ? " and " : ", ", name,
+				 (unsigned int)users[i].uid, times, when);
+		else
+			snprintf(buf + len, size - len, "%suid %u %s, last at %s",
+				 i == 0 ? "" : i + 1 == n ? " and " : ", ",
+				 (unsigned int)users[i].uid, times, when);
+	}
+}
+
+/*
+ * What lets a refused user in, from what kqemuctl knows of them now: the
+ * user and group databases and the live ACL.
+ */
+static void denial_hint(const struct doctor *d, const struct acl *live, uint32_t uid,
+			char *buf, size_t size)
+{
+	const char *g = opt.group;
+	char name[64];
+	uid_t u;
+	gid_t pgid;
+
+	if (user_name_of(uid, name, sizeof(name)) < 0 || user_lookup(name, &u, &pgid) < 0) {
+		snprintf(buf, size, "uid %u has no account in %s; if it should use kqemu: kqemuctl allow user %u",
+			 (unsigned int)uid, user_db(), (unsigned int)uid);
+	} else if (live && id_list_has(live->users, uid)) {
+		snprintf(buf, size, "%s is in allow_users now, so was refused before that: nothing to do", name);
+	} else if (uid == 0) {
+		snprintf(buf, size, "root is refused only with strict=1; to let it in: kqemuctl allow user root");
+	} else if (!d->have_group) {
+		snprintf(buf, size, "there is no group %s to add %s to: kqemuctl allow user %s", g, name, name);
+	} else if (!user_in_group(name, pgid, &d->group)) {
+		snprintf(buf, size, "%s is not in %s: kqemuctl adduser %s, then log in again", name, g, name);
+	} else if (live && !id_list_has(live->groups, d->group.gid)) {
+		snprintf(buf, size, "%s is in %s, but the live ACL does not allow the group: kqemuctl allow group %s",
+			 name, g, g);
+	} else {
+		snprintf(buf, size, "%s is in %s per %s but was refused: the process ran in a login from before kqemuctl adduser; %s must log in again (or run newgrp %s)",
+			 name, g, group_db(), name, g);
+	}
+}
+
+static void check_recent(struct doctor *d, struct verdict *v)
+{
+	struct recent_user denied[RECENT_MAX], revoked[RECENT_MAX];
+	long long since = (long long)time(NULL) - RECENT_WINDOW;
+	size_t ndenied, nrevoked;
+	struct acl live;
+	bool have_live;
+	struct recent r;
+	int err;
+
+	if (!d->loaded) {
+		say(v, SKIP, NULL, "kqemu is not loaded");
+		return;
+	}
+	err = recent_read(&r);
+	if (err == -ENOENT) {
+		say(v, SKIP, NULL, "this kqemu keeps no list of recent access events (no %s)", shown(RECENT_FILE));
+		return;
+	}
+	if (err < 0) {
+		say(v, SKIP, NULL, "cannot read %s (%s)%s", shown(RECENT_FILE), strerror(-err),
+		    err == -EACCES ? ": run doctor as root to see who was refused recently" : "");
+		return;
+	}
+	have_live = acl_read_live(&live) == 0;
+	ndenied = recent_users(&r, RECENT_DENIED, since, denied);
+	nrevoked = recent_users(&r, RECENT_REVOKED, since, revoked);
+	if (!ndenied && !nrevoked) {
+		say(v, PASS, NULL, "no denial or revocation in the last 24 hours (of kqemu's last %zu events%s)",
+		    r.n, r.skipped ? "; lines this kqemuctl does not know were skipped" : "");
+		return;
+	}
+	say(v, PASS, NULL, "in the last 24 hours kqemu ");
+	if (ndenied) {
+		snprintf(v->detail + strlen(v->detail), sizeof(v->detail) - strlen(v->detail), "refused ");
+		append_users(v->detail, sizeof(v->detail), denied, ndenied);
+	}
+	if (nrevoked) {
+		snprintf(v->detail + strlen(v->detail), sizeof(v->detail) - strlen(v->detail),
+			 "%srevoked the access of ", ndenied ? "; it " : "");
+		append_users(v->detail, sizeof(v->detail), revoked, nrevoked);
+	}
+	for (size_t i = 0; i < ndenied; i++) {
+		size_t len = strlen(v->fix);
+
+		if (len)
+			v->fix[len++] = '\n';
+		denial_hint(d, have_live ? &live : NULL, denied[i].uid, v->fix + len, sizeof(v->fix) - len);
+	}
+	if (nrevoked)
+		snprintf(v->fix + strlen(v->fix), sizeof(v->fix) - strlen(v->fix),
+			 "%sa policy change revoked open file descriptors: they fail with EACCES for good, and their process must open %s again once the ACL allows its user (kqemuctl acl)",
+			 ndenied ? "\n" : "", DEVICE_NODE);
+}
+
 static void check_other_hypervisors(struct doctor *d, struct verdict *v)
 {
 	static const struct { const char *module, *fix; } others[] = {
@@ -505,6 +644,7 @@ static const struct check {
 	{ "group", check_group },
 	{ "user-in-group", check_user },
 	{ "acl", check_acl },
+	{ "recent-access", check_recent },
 	{ "other-hypervisor", check_other_hypervisors },
 	{ "container", check_container },
 };
@@ -541,8 +681,14 @@ int verb_doctor(int argc, char **argv)
 			continue;
 		}
 		printf("%s %-18s %s\n", words[v.result], checks[i].name, v.detail);
-		if (v.result == FAIL)
-			printf("     %-18s fix: %s\n", "", v.fix);
+		/* A failure's fix; a pass's advice (recent-access), a line each. */
+		for (char *line = v.fix, *next; *line; line = next) {
+			next = line + strcspn(line, "\n");
+			printf("     %-18s %s: %.*s\n", "", v.result == FAIL ? "fix" : "hint",
+			       (int)(next - line), line);
+			if (*next)
+				next++;
+		}
 	}
 	if (opt.json)
 		json_close(&j, ']');

@@ -5,13 +5,19 @@
  * module's directory in $FAKE_SYSFS (initstate, refcnt, parameters from
  * the options libkmod passed), a remove deletes it, and each call is
  * logged to $FAKE_LOG so that the tests check what was asked for.
- * FAKE_INIT_ERRNO=ENOKEY|EKEYREJECTED|ENOEXEC makes inserts fail.
+ * FAKE_INIT_ERRNO=ENOKEY|EKEYREJECTED|ENOEXEC makes inserts fail, and
+ * FAKE_EACCES=PATH makes every open() of PATH fail with EACCES, as a
+ * root-only sysfs file does for a user (the tests may run as root, whom
+ * a mode does not stop).
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
@@ -133,3 +139,33 @@ long syscall(long nr, ...)
 	errno = ENOSYS;
 	return -1;
 }
+
+/* open(2) of $FAKE_EACCES fails; everything else goes to libc. */
+static bool refused(const char *path)
+{
+	const char *deny = getenv("FAKE_EACCES");
+
+	if (deny && path && !strcmp(path, deny)) {
+		errno = EACCES;
+		return true;
+	}
+	return false;
+}
+
+#define FAKE_OPEN(name)							\
+int name(const char *path, int flags, ...)				\
+{									\
+	int (*real)(const char *, int, ...) = dlsym(RTLD_NEXT, #name);	\
+	mode_t mode = 0;						\
+	va_list ap;							\
+									\
+	va_start(ap, flags);						\
+	if (flags & (O_CREAT | O_TMPFILE))				\
+		mode = va_arg(ap, mode_t);				\
+	va_end(ap);							\
+	if (refused(path))						\
+		return -1;						\
+	return real(path, flags, mode);					\
+}
+FAKE_OPEN(open)
+FAKE_OPEN(open64)

@@ -73,7 +73,7 @@ fake_loaded() {
 }
 shim() { LD_PRELOAD=$tmp/fake-kernel.so FAKE_SYSFS=$R/sys "$@"; }
 
-cc -shared -fPIC -O2 -Wall -Wextra -Werror -Wno-format-truncation -o "$tmp/fake-kernel.so" "$here/fake-kernel.c" ||
+cc -shared -fPIC -O2 -Wall -Wextra -Werror -Wno-format-truncation -o "$tmp/fake-kernel.so" "$here/fake-kernel.c" -ldl ||
 	{ echo "not ok - helper: build the fake-kernel shim"; exit 1; }
 
 echo "# options and usage errors (exit status 2)"
@@ -624,6 +624,80 @@ check "status --json reports the live ACL and every counter" \
 kq status
 check "status in words" '[ $rc -eq 0 ] && says "module:     kqemu live" && says "live ACL:   allow_users=1002 allow_groups=990"'
 
+echo "# status: the module's recent access events (stats/recent)"
+# The fake sysfs of the status tree above; uid 1001 is in no /etc/passwd.
+recent_file=$R/sys/class/misc/kqemu/stats/recent
+ev1='1764590403 denied uid=1001 pid=123 comm=kqemu-run gen=4'
+ev2='1764590404 policy uid=0 pid=130 comm=tee gen=5'
+ev3='1764590405 revoked uid=1000 pid=124 comm=kqemu-run gen=5'
+kq status
+check "status with a kqemu that has no stats/recent (an older module) says nothing about it" \
+	'[ $rc -eq 0 ] && says "revocations 3" && ! grep -qi "recent" "$tmp/out"'
+kq status --json
+check "status --json with no stats/recent: recent is null" '[ $rc -eq 0 ] && valid_json && says "\"recent\":null,\"recent_skipped\":0}"'
+: >"$recent_file"
+kq status
+check "status with an empty stats/recent says there was no event" \
+	'[ $rc -eq 0 ] && grep -qx "recent:     no denial, revocation or policy change since kqemu was loaded" "$tmp/out"'
+kq status --json
+check "status --json with an empty stats/recent: an empty array" '[ $rc -eq 0 ] && valid_json && says "\"recent\":[],\"recent_skipped\":0}"'
+printf '%s\n' "$ev1" "$ev2" "$ev3" >"$recent_file"
+TZ=UTC kq status
+check "status lists a denial after the counters: time, uid, the user when known, pid and comm" \
+	'[ $rc -eq 0 ] && [ "$(sed -n "/^revocations /{n;p}" "$tmp/out")" = "recent:     2025-12-01 12:00:03 denied  uid 1001, pid 123 kqemu-run" ]'
+check "status lists a policy change, marked as one, with its generation" \
+	'grep -qx "            2025-12-01 12:00:04 policy  uid 0 (root), pid 130 tee changed the policy (generation 5)" "$tmp/out"'
+check "status lists a revocation with the user's name from /etc/passwd under --root" \
+	'grep -qx "            2025-12-01 12:00:05 revoked uid 1000 (member), pid 124 kqemu-run" "$tmp/out"'
+TZ=JST-9 kq status
+check "status shows the times in local time (TZ=JST-9: 21:00:03)" 'says "2025-12-01 21:00:03 denied  uid 1001"'
+kq status --json
+check "status --json has each event as an object, the user null when unknown" \
+	'[ $rc -eq 0 ] && valid_json && says "\"recent\":[{\"time\":1764590403,\"kind\":\"denied\",\"uid\":1001,\"user\":null,\"pid\":123,\"comm\":\"kqemu-run\",\"gen\":4},{\"time\":1764590404,\"kind\":\"policy\",\"uid\":0,\"user\":\"root\",\"pid\":130,\"comm\":\"tee\",\"gen\":5},{\"time\":1764590405,\"kind\":\"revoked\",\"uid\":1000,\"user\":\"member\",\"pid\":124,\"comm\":\"kqemu-run\",\"gen\":5}],\"recent_skipped\":0}"'
+printf '1764590403 denied uid=1001 pid=123 comm=a\xe9\x9b[2J gen=4\n' >"$recent_file"
+kq status
+check "status shows a comm's bytes past ASCII as ?, so no terminal sequence gets through" \
+	'[ $rc -eq 0 ] && says "pid 123 a??[2J" && ! grep -q "$(printf "\x9b")" "$tmp/out"'
+kq status --json
+check "status --json passes such a comm through the JSON writer: it parses" 'valid_json && says "\"comm\":\"a\\ufffd\\ufffd[2J\""'
+echo '1764590403 denied uid=1001 pid=123 comm= gen=4' >"$recent_file"
+TZ=UTC kq status
+check "status takes an empty comm (prctl can set one) and shows the pid alone" \
+	'[ $rc -eq 0 ] && grep -qx "recent:     2025-12-01 12:00:03 denied  uid 1001, pid 123" "$tmp/out" && ! says "Skipped"'
+for bad in "garbage" "" "$ev1 extra" "${ev1% gen=4}" "1764590403 allowed uid=1001 pid=123 comm=x gen=4" \
+	   "1764590403 denied uid=4294967295 pid=123 comm=x gen=4" "1764590403 denied uid=-1 pid=123 comm=x gen=4" \
+	   "1764590403 denied uid=1001 pid=12x comm=x gen=4" "1764590403 denied uid=1001 pid=2147483648 comm=x gen=4" \
+	   "1764590403 denied uid=1001 pid=123 comm=sixteen-bytes-xx gen=4" "1764590403  denied uid=1001 pid=123 comm=x gen=4" \
+	   "$ev1 " "99999999999999999999 denied uid=1001 pid=123 comm=x gen=4" "-5 denied uid=1001 pid=123 comm=x gen=4" \
+	   "1764590403 denied uid=1001 pid=123 comm=x gen=18446744073709551616" "1764590403 denied pid=123 uid=1001 comm=x gen=4" \
+	   "1764590403 denied uid=1001 pid=123 comm=a$(printf '\t')b gen=4" "1764590403 denied uid=1001 pid=123 comm=x gen=4$(printf '\r')"; do
+	printf '%s\n%s\n%s\n' "$ev1" "$bad" "$ev3" >"$recent_file"
+	TZ=UTC kq status
+	shown_bad=$(printf '%s' "$bad" | tr '\t\r' '~~')
+	check "status skips a malformed line ($shown_bad), says so and shows the others" \
+		'[ $rc -eq 0 ] && [ $(grep -cE "^(recent:)? +2025-12-01 12:00:0[35] " "$tmp/out") -eq 2 ] && says "Skipped 1 line of $recent_file not in the form this kqemuctl knows."'
+	kq status --json
+	check "status --json skips it too: two events, recent_skipped 1 ($shown_bad)" \
+		'[ $rc -eq 0 ] && valid_json && [ $(grep -o "\"kind\":" "$tmp/out" | wc -l) -eq 2 ] && says "\"recent_skipped\":1}"'
+done
+for i in $(seq 1 20); do echo "$((1764590400 + i)) denied uid=1001 pid=$i comm=x gen=1"; done >"$recent_file"
+kq status --json
+check "status keeps the newest 16 of more lines than the module keeps" \
+	'valid_json && [ $(grep -o "\"kind\":" "$tmp/out" | wc -l) -eq 16 ] && says "\"pid\":5," && ! says "\"pid\":4,"'
+rm "$recent_file"
+mkdir "$recent_file"
+kq status
+check "status with a stats/recent it cannot read says so in one sentence, and exits 0 with the rest shown" \
+	'[ $rc -eq 0 ] && says "revocations 3" && [ $(grep -c "recent" "$tmp/out") -eq 1 ] && says "kqemuctl: cannot read $recent_file (Is a directory): the recent denials and revocations are not shown"'
+rmdir "$recent_file"
+printf '%s\n' "$ev1" >"$recent_file"
+FAKE_EACCES=$recent_file shim "$K" --root="$R" status --json >"$tmp/out" 2>"$tmp/err"; rc=$?
+check "status --json with a root-only stats/recent: recent null, and on stderr the sentence that root can read it" \
+	'[ $rc -eq 0 ] && valid_json && says "\"recent\":null" && grep -qx "kqemuctl: cannot read $recent_file (Permission denied): the recent denials and revocations are not shown; root can read them: sudo kqemuctl status" "$tmp/err"'
+rm -rf "$R/sys/module/kqemu"
+kq status
+check "status with no module loaded says nothing of stats/recent" '[ $rc -eq 0 ] && ! grep -qi "recent" "$tmp/out"'
+
 echo "# load / unload through libkmod, with the module syscalls faked"
 newroot kmod with-group
 fake_module
@@ -677,7 +751,104 @@ check "doctor passes the checks a healthy tree can fake" \
 check "doctor fails the node check when there is no node, with the fix" \
 	'[ $rc -eq 1 ] && doctor_says node FAIL "/dev/kqemu does not exist" && fix_says node "systemctl start systemd-udevd"'
 kq doctor --user=member --json
-check "doctor --json gives one object per check" '[ $(grep -o "\"check\":" "$tmp/out" | wc -l) -eq 11 ] && says "{\"check\":\"node\",\"result\":\"fail\""'
+check "doctor --json gives one object per check" '[ $(grep -o "\"check\":" "$tmp/out" | wc -l) -eq 12 ] && says "{\"check\":\"node\",\"result\":\"fail\""'
+
+echo "# doctor: recent-access, from the module's stats/recent"
+# hint_says TEXT: a hint line under recent-access's (pass) line says TEXT.
+hint_says() { sed -n '/^pass recent-access /,/^[a-zA-Z]/p' "$tmp/out" | grep "^ *hint: " | grep -qF -- "$1"; }
+no_hint() { ! sed -n '/^pass recent-access /,/^[a-zA-Z]/p' "$tmp/out" | grep -q "hint: "; }
+# events LINE...: stats/recent holds these lines; "AGO KIND UID" is shorthand.
+events() {
+	local now ago kind uid
+	now=$(date +%s)
+	mkdir -p "$R/sys/class/misc/kqemu/stats"
+	: >"$R/sys/class/misc/kqemu/stats/recent"
+	for e in "$@"; do
+		read -r ago kind uid <<<"$e"
+		echo "$((now - ago)) $kind uid=$uid pid=4$uid comm=kqemu-run gen=7" >>"$R/sys/class/misc/kqemu/stats/recent"
+	done
+}
+healthy recent
+kq doctor --user=member
+check "doctor: a kqemu without stats/recent skips recent-access, and it fails nothing more" \
+	'[ $rc -eq 1 ] && doctor_says recent-access skip "this kqemu keeps no list of recent access events" && says "1 check failed."'
+events
+kq doctor --user=member
+check "doctor: an empty stats/recent passes recent-access with no hint" \
+	'doctor_says recent-access pass "no denial or revocation in the last 24 hours (of kqemu'"'"'s last 0 events)" && no_hint'
+events "60 denied 1002" "30 denied 1002"
+kq doctor --user=member
+check "doctor: a non-member refused in the last 24 hours is named, with the count, as a pass" \
+	'doctor_says recent-access pass "in the last 24 hours kqemu refused listed (uid 1002) 2 times, last at " && says "1 check failed."'
+check "doctor: the hint for a non-member is kqemuctl adduser, then log in again" \
+	'hint_says "listed is not in kvm-users: kqemuctl adduser listed, then log in again"'
+events "60 denied 1000"
+kq doctor --user=member
+check "doctor: a member of kvm-users who was refused must log in again" \
+	'doctor_says recent-access pass "refused member (uid 1000) once" && hint_says "member is in kvm-users per /etc/group under --root but was refused" && hint_says "member must log in again (or run newgrp kvm-users)"'
+events "90000 denied 1002" "86500 denied 1000" "90000 revoked 1000"
+kq doctor --user=member
+check "doctor: denials and revocations older than 24 hours give no hint" \
+	'doctor_says recent-access pass "no denial or revocation in the last 24 hours (of kqemu'"'"'s last 3 events)" && no_hint'
+events "90000 denied 1002" "120 policy 0" "60 revoked 1000"
+kq doctor --user=member
+check "doctor: a revocation in the last 24 hours is named, and what it means for the process" \
+	'doctor_says recent-access pass "in the last 24 hours kqemu revoked the access of member (uid 1000) once" && ! doctor_says recent-access pass "listed" && hint_says "a policy change revoked open file descriptors: they fail with EACCES for good"'
+events "60 denied 1002" "50 revoked 1000"
+kq doctor --user=member
+check "doctor: denials and revocations together, one hint each" \
+	'doctor_says recent-access pass "refused listed (uid 1002) once, last at " && doctor_says recent-access pass "; it revoked the access of member (uid 1000) once" && hint_says "kqemuctl adduser listed" && hint_says "a policy change revoked"'
+events "60 denied 4242"
+kq doctor --user=member
+check "doctor: a refused uid with no account gets kqemuctl allow user UID" \
+	'doctor_says recent-access pass "refused uid 4242 once" && hint_says "uid 4242 has no account in /etc/passwd under --root; if it should use kqemu: kqemuctl allow user 4242"'
+events "60 denied 0"
+kq doctor --user=member
+check "doctor: a refused root (strict=1) gets kqemuctl allow user root" 'hint_says "root is refused only with strict=1; to let it in: kqemuctl allow user root"'
+echo 1002 >"$R/sys/module/kqemu/parameters/allow_users"
+events "60 denied 1002"
+kq doctor --user=member
+check "doctor: a refused user in allow_users now needs nothing" 'hint_says "listed is in allow_users now, so was refused before that: nothing to do"'
+echo >"$R/sys/module/kqemu/parameters/allow_users"
+echo 5 >"$R/sys/module/kqemu/parameters/allow_groups"
+events "60 denied 1000"
+kq doctor --user=member
+check "doctor: a refused member while the live ACL lacks the group gets kqemuctl allow group" \
+	'hint_says "member is in kvm-users, but the live ACL does not allow the group: kqemuctl allow group kvm-users"'
+echo 990 >"$R/sys/module/kqemu/parameters/allow_groups"
+sed -i '/^kvm-users:/d' "$R/etc/group"
+events "60 denied 1002"
+kq doctor --user=member
+check "doctor: with no group to add them to, a refused user gets kqemuctl allow user" \
+	'hint_says "there is no group kvm-users to add listed to: kqemuctl allow user listed"'
+echo 'kvm-users:x:990:member' >>"$R/etc/group"
+events "60 denied 1002"
+echo garbage >>"$R/sys/class/misc/kqemu/stats/recent"
+kq doctor --user=member
+check "doctor: a malformed line in stats/recent is skipped, the rest still counts" \
+	'doctor_says recent-access pass "refused listed (uid 1002) once" && hint_says "kqemuctl adduser listed"'
+events "90000 denied 1002"
+echo garbage >>"$R/sys/class/misc/kqemu/stats/recent"
+kq doctor --user=member
+check "doctor: with nothing recent, skipped lines are mentioned" \
+	'doctor_says recent-access pass "(of kqemu'"'"'s last 1 events; lines this kqemuctl does not know were skipped)"'
+events "60 denied 1002"
+kq doctor --user=member --json
+check "doctor --json: recent-access is a pass whose fix holds the hint" \
+	'valid_json && says "{\"check\":\"recent-access\",\"result\":\"pass\",\"detail\":\"in the last 24 hours kqemu refused listed (uid 1002) once, last at " && says "\"fix\":\"listed is not in kvm-users: kqemuctl adduser listed, then log in again\"}"'
+FAKE_EACCES=$R/sys/class/misc/kqemu/stats/recent shim "$K" --root="$R" doctor --user=member >"$tmp/out" 2>&1; rc=$?
+check "doctor: a root-only stats/recent skips recent-access with one sentence, and fails nothing more" \
+	'doctor_says recent-access skip "cannot read $R/sys/class/misc/kqemu/stats/recent (Permission denied): run doctor as root to see who was refused recently" && says "1 check failed."'
+rm "$R/sys/class/misc/kqemu/stats/recent"
+mkdir "$R/sys/class/misc/kqemu/stats/recent"
+kq doctor --user=member
+check "doctor: a stats/recent that cannot be read otherwise is a skip that names the error" \
+	'doctor_says recent-access skip "cannot read $R/sys/class/misc/kqemu/stats/recent (Is a directory)" && says "1 check failed."'
+rmdir "$R/sys/class/misc/kqemu/stats/recent"
+events "60 denied 1002"
+rm -r "$R/sys/module/kqemu"
+kq doctor --user=member
+check "doctor: recent-access is skipped when kqemu is not loaded" 'doctor_says recent-access skip "kqemu is not loaded"'
 
 healthy intel
 printf 'vendor_id\t: GenuineIntel\nflags\t\t: fpu vme sse\n' >"$R/proc/cpuinfo"
