@@ -153,7 +153,7 @@ struct kqemu_msrs {
 
 /* The host's values of those a backend loads by hand, while a guest runs. */
 struct kqemu_host_msrs {
-	u64 star, lstar, cstar, sfmask;
+	u64 star, lstar, sfmask;
 	u64 tsc_aux, spec_ctrl;
 };
 

@@ -157,14 +157,16 @@ int kqemu_handle_msr_exit(struct kqemu_vcpu *vcpu, bool is_write, u64 next)
 void kqemu_load_guest_msrs(const struct kqemu_msrs *g, struct kqemu_host_msrs *h,
 			   bool syscall_msrs)
 {
+	/*
+	 * Not CSTAR: only VMX asks for these, and Intel's SYSCALL never reads
+	 * it (no SYSCALL in compatibility mode); the guest keeps its value.
+	 */
 	if (syscall_msrs) {
 		h->star = kqemu_rdmsr(MSR_STAR);
 		h->lstar = kqemu_rdmsr(MSR_LSTAR);
-		h->cstar = kqemu_rdmsr(MSR_CSTAR);
 		h->sfmask = kqemu_rdmsr(MSR_SYSCALL_MASK);
 		kqemu_wrmsr(MSR_STAR, g->star);
 		kqemu_wrmsr(MSR_LSTAR, g->lstar);
-		kqemu_wrmsr(MSR_CSTAR, g->cstar);
 		kqemu_wrmsr(MSR_SYSCALL_MASK, g->sfmask);
 	}
 	if (kqemu_has_tsc_aux()) {
@@ -196,7 +198,6 @@ void kqemu_put_host_msrs(const struct kqemu_msrs *g, const struct kqemu_host_msr
 	if (syscall_msrs) {
 		kqemu_wrmsr(MSR_STAR, h->star);
 		kqemu_wrmsr(MSR_LSTAR, h->lstar);
-		kqemu_wrmsr(MSR_CSTAR, h->cstar);
 		kqemu_wrmsr(MSR_SYSCALL_MASK, h->sfmask);
 	}
 }
