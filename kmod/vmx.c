@@ -898,6 +898,15 @@ static void restore_host_state(const struct vmx_host *h)
 {
 	asm volatile("lgdt %0" : : "m"(h->gdt));
 	asm volatile("lidt %0" : : "m"(h->idt));
+	/*
+	 * SS from the GDT again: under Bochs 2.7 a 32-bit VMM, returned to
+	 * by SYSRET right after a VM exit, once ran on with a 16-bit stack
+	 * (a segfault at SP's low 16 bits, 0xe090 for SP 0xff97e090), as if
+	 * the exit had left SS's cached attributes with D/B clear.  SYSRET
+	 * takes SS's selector but not always its attributes (AMD's behaves
+	 * so on real CPUs too), so they must be right before it.
+	 */
+	loadsegment(ss, __KERNEL_DS);
 	if (h->ldt)
 		asm volatile("lldt %0" : : "r"(h->ldt));
 	loadsegment(ds, h->ds);
