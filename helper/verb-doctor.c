@@ -582,6 +582,18 @@ static void check_other_hypervisors(struct doctor *d, struct verdict *v)
 		/* Since Linux 6.12 KVM turns virtualization on at load unless told not to. */
 		if (read_first_line("/sys/module/kvm/parameters/enable_virt_at_load", virt, sizeof(virt)) == 0 &&
 		    virt[0] == 'Y') {
+			char share[16] = "";
+
+			/*
+			 * On AMD kqemu borrows SVM from KVM for each run
+			 * (share_svm=1, the default); VT-x has room for one.
+			 */
+			if (!strcmp(*kvm, "kvm_amd") &&
+			    read_first_line("/sys/module/kqemu/parameters/share_svm", share, sizeof(share)) == 0 &&
+			    share[0] == 'Y') {
+				say(v, PASS, NULL, "kvm_amd holds AMD-V from load (enable_virt_at_load=Y); kqemu shares it (share_svm=1)");
+				return;
+			}
 			snprintf(fix, sizeof(fix), "unload it (modprobe -r %s), or keep KVM from taking the CPU at load: echo 'options kvm enable_virt_at_load=0' > /etc/modprobe.d/kvm-kqemu.conf and reload %s", *kvm, *kvm);
 			say(v, FAIL, fix, "%s is loaded with enable_virt_at_load=Y: it holds %s", *kvm,
 			    strcmp(*kvm, "kvm_amd") ? "VT-x" : "AMD-V");

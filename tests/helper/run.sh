@@ -937,6 +937,16 @@ echo Y >"$R/sys/module/kvm/parameters/enable_virt_at_load"
 kq doctor
 check "doctor: kvm_amd with enable_virt_at_load=Y holds AMD-V" \
 	'doctor_says other-hypervisor FAIL "kvm_amd is loaded with enable_virt_at_load=Y: it holds AMD-V" && fix_says other-hypervisor "options kvm enable_virt_at_load=0"'
+mkdir -p "$R/sys/module/kqemu/parameters"
+echo Y >"$R/sys/module/kqemu/parameters/share_svm"
+kq doctor
+check "doctor: kvm_amd with enable_virt_at_load=Y passes where kqemu shares SVM (share_svm=1)" \
+	'doctor_says other-hypervisor pass "kqemu shares it (share_svm=1)"'
+echo N >"$R/sys/module/kqemu/parameters/share_svm"
+kq doctor
+check "doctor: ... and fails with share_svm=0" \
+	'doctor_says other-hypervisor FAIL "kvm_amd is loaded with enable_virt_at_load=Y: it holds AMD-V"'
+rm -f "$R/sys/module/kqemu/parameters/share_svm"
 echo N >"$R/sys/module/kvm/parameters/enable_virt_at_load"
 kq doctor
 check "doctor: kvm_amd without enable_virt_at_load passes" 'doctor_says other-hypervisor pass "kvm_amd is loaded but takes the CPU only while its guests run"'
