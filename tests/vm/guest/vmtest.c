@@ -224,15 +224,21 @@ static int create_vcpu(int vmfd, unsigned int id);
 
 /* --- revocation ---------------------------------------------------------- */
 
+/* A device fd, a VM and a vCPU of this process's: 0, or -1. */
+static int open_three(int *devfd, int *vmfd, int *cpufd)
+{
+	*devfd = kqemu_open();
+	*vmfd = *devfd >= 0 ? create_vm(*devfd) : -1;
+	*cpufd = *vmfd >= 0 ? create_vcpu(*vmfd, 0) : -1;
+	return *cpufd >= 0 ? 0 : -1;
+}
+
 static int revoked_member(void *unused)
 {
 	struct kqemu_slot_id id = { .slot = 0 };
 	int devfd, vmfd, cpufd, fresh, bad = 0;
 
-	devfd = kqemu_open();
-	vmfd = devfd >= 0 ? create_vm(devfd) : -1;
-	cpufd = vmfd >= 0 ? create_vcpu(vmfd, 0) : -1;
-	if (cpufd < 0)
+	if (open_three(&devfd, &vmfd, &cpufd))
 		return 1;
 	child_post();
 	child_wait();	/* the policy drops kvm-users */
@@ -275,10 +281,7 @@ static int idle_revoked_member(void *unused)
 	int devfd, vmfd, cpufd, bad = 0;
 	void *run;
 
-	devfd = kqemu_open();
-	vmfd = devfd >= 0 ? create_vm(devfd) : -1;
-	cpufd = vmfd >= 0 ? create_vcpu(vmfd, 0) : -1;
-	if (cpufd < 0)
+	if (open_three(&devfd, &vmfd, &cpufd))
 		return 1;
 	child_post();
 	child_wait();	/* denied, then allowed again, while we did nothing */
