@@ -347,8 +347,8 @@ static void test_revocation(void)
 
 /* --- the record: audit and stats/recent ---------------------------------- */
 
-/* Register as the audit daemon (root), audit on; -1 where there is none. */
-static int audit_open(void)
+/* AUDIT_SET: audit on or off, with PID (0: none) as the audit daemon. */
+static int audit_set(int fd, bool on, pid_t pid)
 {
 	struct {
 		struct nlmsghdr h;
@@ -357,14 +357,22 @@ static int audit_open(void)
 		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = AUDIT_SET,
 		       .nlmsg_flags = NLM_F_REQUEST },
 		.s = { .mask = AUDIT_STATUS_ENABLED | AUDIT_STATUS_PID,
-		       .enabled = 1, .pid = getpid() },
+		       .enabled = on, .pid = pid },
 	};
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+
+	return sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel,
+		      sizeof(kernel)) < 0 ? -1 : 0;
+}
+
+/* Register as the audit daemon (root), audit on; -1 where there is none. */
+static int audit_open(void)
+{
 	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_AUDIT);
 
 	if (fd < 0)
 		return -1;
-	if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0) {
+	if (audit_set(fd, true, getpid())) {
 		close(fd);
 		return -1;
 	}
@@ -373,17 +381,7 @@ static int audit_open(void)
 
 static void audit_close(int fd)
 {
-	struct {
-		struct nlmsghdr h;
-		struct audit_status s;
-	} req = {
-		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = AUDIT_SET,
-		       .nlmsg_flags = NLM_F_REQUEST },
-		.s = { .mask = AUDIT_STATUS_ENABLED | AUDIT_STATUS_PID },
-	};
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-
-	sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel, sizeof(kernel));
+	audit_set(fd, false, 0);
 	close(fd);
 }
 
