@@ -20,7 +20,11 @@ module:
 	$(MAKE) -C kmod
 
 guest: $(BUILD)/guest/vmtest $(BUILD)/guest/compat32 $(BUILD)/guest/runas $(BUILD)/guest/sfuzz \
-	$(BUILD)/guest/ymm-marker
+	$(BUILD)/guest/ymm-marker $(BUILD)/guest/cpustate
+
+$(BUILD)/guest/cpustate: tests/vm/guest/cpustate.c tests/vm/guest/common.c $(GUEST_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) -o $@ tests/vm/guest/cpustate.c tests/vm/guest/common.c
 
 $(BUILD)/guest/sfuzz: tests/vm/guest/sfuzz.c tests/vm/guest/common.c $(GUEST_HDR)
 	@mkdir -p $(@D)

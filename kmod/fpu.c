@@ -25,6 +25,9 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/uaccess.h>
+#include <asm/fpu/api.h>
 #include <asm/processor-flags.h>
 
 #include "kqemu.h"
@@ -47,6 +50,7 @@
 
 u64 kqemu_xfeatures;		/* 0: no XSAVE, FXSAVE only */
 static unsigned int xsave_size = FXSAVE_SIZE;
+static u32 mxcsr_mask;		/* the MXCSR bits this CPU has */
 
 static void fpu_cpuid(u32 leaf, u32 sub, u32 *a, u32 *b, u32 *c, u32 *d)
 {
@@ -84,6 +88,17 @@ void kqemu_fpu_setup(void)
 {
 	u32 a, b, c, d, i;
 	unsigned long cr4;
+
+	/*
+	 * FXSAVE reports the MXCSR bits the CPU has at offset 28 (0 there
+	 * means the original 0xffbf); FXRSTOR and XRSTOR #GP on any other.
+	 */
+	u8 fx[FXSAVE_SIZE] __aligned(16) = { 0 };
+
+	kernel_fpu_begin();
+	asm volatile("fxsave64 %0" : "=m"(fx));
+	kernel_fpu_end();
+	mxcsr_mask = *(u32 *)(fx + 28) ?: 0xffbf;
 
 	asm volatile("mov %%cr4, %0" : "=r"(cr4));
 	fpu_cpuid(1, 0, &a, &b, &c, &d);
@@ -173,16 +188,72 @@ void kqemu_fpu_put(struct kqemu_vcpu *vcpu, u64 host_xcr0)
  * is clear, and #GP at CPL > 0).  0: done; -EINVAL: #GP, as a CPU would
  * give for this value or one kqemu does not switch.
  */
+static bool xcr0_valid(u64 value)
+{
+	if (!kqemu_xfeatures)
+		return value == XF_FP;
+	if (!(value & XF_FP) || (value & ~kqemu_xfeatures))
+		return false;
+	if ((value & XF_YMM) && !(value & XF_SSE))
+		return false;
+	if ((value & XF_AVX512) && ((value & XF_AVX512) != XF_AVX512 || !(value & XF_YMM)))
+		return false;
+	return true;
+}
+
 int kqemu_guest_xsetbv(struct kqemu_vcpu *vcpu, u32 index, u64 value)
 {
-	if (index != 0 || !(value & XF_FP) || (value & ~kqemu_xfeatures))
-		return -EINVAL;
-	if ((value & XF_YMM) && !(value & XF_SSE))
-		return -EINVAL;
-	if ((value & XF_AVX512) && ((value & XF_AVX512) != XF_AVX512 || !(value & XF_YMM)))
+	if (index != 0 || !kqemu_xfeatures || !xcr0_valid(value))
 		return -EINVAL;
 	vcpu->xcr0 = value;
 	return 0;
+}
+
+/* KQEMU_GET_XSAVE. */
+long kqemu_fpu_get_xsave(struct kqemu_vcpu *vcpu, void __user *argp)
+{
+	struct kqemu_xsave *x;
+	long ret = 0;
+
+	x = kzalloc(sizeof(*x), GFP_KERNEL);
+	if (!x)
+		return -ENOMEM;
+	x->xcr0 = vcpu->xcr0;
+	x->size = xsave_size;
+	memcpy(x->region, vcpu->fpu, xsave_size);
+	if (copy_to_user(argp, x, sizeof(*x)))
+		ret = -EFAULT;
+	kfree(x);
+	return ret;
+}
+
+/*
+ * KQEMU_SET_XSAVE: only what FXRSTOR and XRSTOR take without a fault,
+ * since they run in the kernel at the next entry.
+ */
+long kqemu_fpu_set_xsave(struct kqemu_vcpu *vcpu, void __user *argp)
+{
+	struct kqemu_xsave *x;
+	long ret = -EINVAL;
+	u64 *hdr;
+
+	x = memdup_user(argp, sizeof(*x));
+	if (IS_ERR(x))
+		return PTR_ERR(x);
+	hdr = (u64 *)(x->region + FXSAVE_SIZE);
+	if (x->flags || memchr_inv(x->reserved, 0, sizeof(x->reserved)) ||
+	    !xcr0_valid(x->xcr0) || (*(u32 *)(x->region + 24) & ~mxcsr_mask))
+		goto out;
+	/* XSTATE_BV within what is switched, XCOMP_BV 0, the rest reserved. */
+	if (kqemu_xfeatures &&
+	    ((hdr[0] & ~kqemu_xfeatures) || memchr_inv(hdr + 1, 0, XSAVE_HDR_SIZE - 8)))
+		goto out;
+	memcpy(vcpu->fpu, x->region, xsave_size);
+	vcpu->xcr0 = x->xcr0;
+	ret = 0;
+out:
+	kfree(x);
+	return ret;
 }
 
 /* CR4 for guests: KQEMU_CR4_GUEST, and OSXSAVE where kqemu switches XSAVE state. */

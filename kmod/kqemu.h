@@ -117,6 +117,7 @@ struct kqemu_vm {
 	struct kqemu_vcpu *vcpus[KQEMU_MAX_VCPUS];
 	struct kqemu_gpt gpt;		/* the backend's nested or extended table */
 	atomic_t tlb_gen;		/* bumped when a mapping goes away */
+	u64 tsc_origin;			/* the host's TSC when the guest's was 0 */
 };
 
 int kqemu_new_file(const char *name, const struct file_operations *fops,
@@ -172,6 +173,7 @@ struct kqemu_vcpu {
 	u64 gprs[16];
 	u64 rip, rflags;
 	int pending_irq;		/* vector, or -1 */
+	bool nmi_pending;		/* KQEMU_NMI's, not yet delivered */
 	struct {
 		bool pending;
 		u8 vector;
@@ -186,6 +188,7 @@ struct kqemu_vcpu {
 	void *fpu;			/* XSAVE area, or FXSAVE's, 64-byte aligned (fpu.c) */
 	void *fpu_alloc;		/* what kzalloc gave, for kfree */
 	u64 xcr0;			/* the guest's */
+	u64 tsc_offset;			/* the guest's TSC less the host's */
 	void *arch;
 };
 
@@ -194,6 +197,7 @@ struct kqemu_backend {
 	const char *name;
 	u32 id;				/* KQEMU_BACKEND_* */
 	bool nrip_save, decode_assists;
+	bool nmi;			/* KQEMU_NMI works */
 	/* Sets up vm->gpt with the backend's depth and bits. */
 	int (*vm_init)(struct kqemu_vm *vm);
 	void (*vm_free)(struct kqemu_vm *vm);
@@ -204,6 +208,12 @@ struct kqemu_backend {
 	void (*set_regs)(struct kqemu_vcpu *vcpu, const struct kqemu_regs *regs);
 	void (*get_sregs)(struct kqemu_vcpu *vcpu, struct kqemu_sregs *sregs);
 	int (*set_sregs)(struct kqemu_vcpu *vcpu, const struct kqemu_sregs *sregs);
+	u64 (*get_efer)(struct kqemu_vcpu *vcpu);
+	/* -EINVAL: refused (a guest's WRMSR: with #GP); HOST: KQEMU_SET_MSRS. */
+	int (*set_efer)(struct kqemu_vcpu *vcpu, u64 efer, bool host);
+	/* Interrupt shadow, NMI masking and the reinjected event (KQEMU_*_VCPU_EVENTS). */
+	void (*get_events)(struct kqemu_vcpu *vcpu, struct kqemu_vcpu_events *ev);
+	int (*set_events)(struct kqemu_vcpu *vcpu, const struct kqemu_vcpu_events *ev);
 	/* Enter the guest once. >0: exit to userspace; 0: enter again; <0: error. */
 	int (*run)(struct kqemu_vcpu *vcpu);
 };
@@ -246,6 +256,8 @@ void kqemu_fpu_free(struct kqemu_vcpu *vcpu);
 u64 kqemu_fpu_load(struct kqemu_vcpu *vcpu);
 void kqemu_fpu_put(struct kqemu_vcpu *vcpu, u64 host_xcr0);
 int kqemu_guest_xsetbv(struct kqemu_vcpu *vcpu, u32 index, u64 value);
+long kqemu_fpu_get_xsave(struct kqemu_vcpu *vcpu, void __user *argp);
+long kqemu_fpu_set_xsave(struct kqemu_vcpu *vcpu, void __user *argp);
 u64 kqemu_cr4_guest(void);
 
 /* Speculation mitigations (spec.c, spec.h). */
@@ -258,6 +270,10 @@ ssize_t kqemu_spec_show(char *buf);
 void kqemu_msrs_reset(struct kqemu_msrs *m);
 bool kqemu_has_tsc_aux(void);
 int kqemu_handle_msr_exit(struct kqemu_vcpu *vcpu, bool is_write, u64 next);
+unsigned int kqemu_msr_indices(u32 *out, unsigned int room);
+int kqemu_get_msr(struct kqemu_vcpu *vcpu, u32 index, u64 *data);
+int kqemu_set_msr(struct kqemu_vcpu *vcpu, u32 index, u64 data, bool host);
+int kqemu_check_efer(u64 efer, u64 old_efer, u64 cr0, u64 cr4, bool host, u64 *out);
 void kqemu_load_guest_msrs(const struct kqemu_msrs *g, struct kqemu_host_msrs *h,
 			   bool syscall_msrs);
 void kqemu_put_host_msrs(const struct kqemu_msrs *g, const struct kqemu_host_msrs *h,

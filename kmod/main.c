@@ -21,7 +21,8 @@ struct kqemu_stats kqemu_stats;
 	(BIT(KQEMU_EXIT_IO) | BIT(KQEMU_EXIT_MMIO) | BIT(KQEMU_EXIT_HLT) |	\
 	 BIT(KQEMU_EXIT_SHUTDOWN) | BIT(KQEMU_EXIT_CPUID) | BIT(KQEMU_EXIT_MSR) | \
 	 BIT(KQEMU_EXIT_IRQ_WINDOW) | BIT(KQEMU_EXIT_FAIL_ENTRY) |		\
-	 BIT(KQEMU_EXIT_INTERNAL_ERROR) | BIT(KQEMU_EXIT_INTR))
+	 BIT(KQEMU_EXIT_INTERNAL_ERROR) | BIT(KQEMU_EXIT_INTR) |		\
+	 BIT(KQEMU_EXIT_NMI_WINDOW))
 
 /* The ioctl type of the old kqemu (2005-2009), whose clients must fail cleanly. */
 #define KQEMU_OLD_IOCTL_TYPE	'q'
@@ -82,6 +83,12 @@ static u64 capability_value(u32 cap)
 		return kqemu_backend && kqemu_backend->decode_assists;
 	case KQEMU_CAP_XFEATURES:
 		return kqemu_backend ? kqemu_xfeatures : 0;
+	case KQEMU_CAP_MSRS:
+	case KQEMU_CAP_TSC_OFFSET:
+	case KQEMU_CAP_XSAVE_STATE:
+		return 1;
+	case KQEMU_CAP_VCPU_EVENTS:
+		return kqemu_backend && kqemu_backend->nmi;
 	default:
 		return 0;
 	}
@@ -97,6 +104,31 @@ static long kqemu_check_capability(void __user *argp)
 		return -EINVAL;
 	c.value = capability_value(c.cap);
 	if (copy_to_user(argp, &c, sizeof(c)))
+		return -EFAULT;
+	return 0;
+}
+
+static long kqemu_msr_index_list(void __user *argp)
+{
+	struct kqemu_msr_index_list __user *ulist = argp;
+	struct kqemu_msr_index_list head;
+	u32 indices[32];
+	unsigned int n;
+
+	if (copy_from_user(&head, argp, sizeof(head)))
+		return -EFAULT;
+	if (head.flags || head.reserved)
+		return -EINVAL;
+	n = kqemu_msr_indices(indices, ARRAY_SIZE(indices));
+	if (WARN_ON_ONCE(n > ARRAY_SIZE(indices)))
+		return -EIO;
+	if (head.nmsrs < n) {
+		head.nmsrs = n;
+		return copy_to_user(argp, &head, sizeof(head)) ? -EFAULT : -E2BIG;
+	}
+	head.nmsrs = n;
+	if (copy_to_user(argp, &head, sizeof(head)) ||
+	    copy_to_user(ulist->indices, indices, n * sizeof(indices[0])))
 		return -EFAULT;
 	return 0;
 }
@@ -119,6 +151,8 @@ static long kqemu_dev_ioctl(struct file *file, unsigned int cmd,
 		return kqemu_check_capability(argp);
 	case KQEMU_CREATE_VM:
 		return kqemu_create_vm(client, argp);
+	case KQEMU_GET_MSR_INDEX_LIST:
+		return kqemu_msr_index_list(argp);
 	}
 	if (_IOC_TYPE(cmd) == KQEMU_OLD_IOCTL_TYPE && _IOC_NR(cmd) >= 1 &&
 	    _IOC_NR(cmd) <= 5)

@@ -18,6 +18,8 @@
 #include <linux/kernel.h>
 #include <asm/cpufeature.h>
 #include <asm/msr-index.h>
+#include <asm/processor-flags.h>
+#include <asm/tsc.h>
 
 #include "kqemu.h"
 
@@ -112,6 +114,95 @@ static int check_value(u32 index, u64 v)
 	}
 }
 
+/* What KQEMU_GET_MSR_INDEX_LIST lists: every index owned() or below answers. */
+static const u32 kept_msrs[] = {
+	MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK, MSR_KERNEL_GS_BASE,
+	MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
+	MSR_IA32_CR_PAT, MSR_EFER, MSR_IA32_TSC, MSR_TSC_AUX, MSR_IA32_SPEC_CTRL,
+};
+
+static bool kept(u32 index)
+{
+	switch (index) {
+	case MSR_EFER:
+	case MSR_IA32_TSC:
+		return true;
+	default:
+		return owned(&(struct kqemu_msrs){}, index);
+	}
+}
+
+/* Fills up to ROOM indices; returns how many there are. */
+unsigned int kqemu_msr_indices(u32 *out, unsigned int room)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < ARRAY_SIZE(kept_msrs); i++) {
+		if (!kept(kept_msrs[i]))
+			continue;
+		if (n < room)
+			out[n] = kept_msrs[i];
+		n++;
+	}
+	return n;
+}
+
+/*
+ * The guest's TSC is the host's plus the vCPU's offset, which the backend
+ * gives the hardware at each entry (a new VM's vCPUs start at 0 together).
+ */
+static u64 host_tsc(void)
+{
+	return rdtsc();
+}
+
+/*
+ * One of the vCPU's own MSRs, for its guest's RDMSR (HOST false) or for
+ * KQEMU_GET_MSRS.  -ENOENT: not one kqemu keeps.
+ */
+int kqemu_get_msr(struct kqemu_vcpu *vcpu, u32 index, u64 *data)
+{
+	u64 *mine = owned(&vcpu->msrs, index);
+
+	if (mine) {
+		*data = *mine;
+		return 0;
+	}
+	switch (index) {
+	case MSR_EFER:
+		*data = kqemu_backend->get_efer(vcpu);
+		return 0;
+	case MSR_IA32_TSC:
+		*data = host_tsc() + vcpu->tsc_offset;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/*
+ * Sets one, for the guest's WRMSR (HOST false) or KQEMU_SET_MSRS.
+ * -EINVAL: the value the CPU refuses with #GP; -ENOENT: not one kqemu keeps.
+ */
+int kqemu_set_msr(struct kqemu_vcpu *vcpu, u32 index, u64 data, bool host)
+{
+	u64 *mine = owned(&vcpu->msrs, index);
+
+	if (mine) {
+		if (check_value(index, data))
+			return -EINVAL;
+		*mine = data;
+		return 0;
+	}
+	switch (index) {
+	case MSR_EFER:
+		return kqemu_backend->set_efer(vcpu, data, host);
+	case MSR_IA32_TSC:
+		vcpu->tsc_offset = data - host_tsc();
+		return 0;
+	}
+	return -ENOENT;
+}
+
 /*
  * A guest's RDMSR or WRMSR, stopped at its instruction (NEXT is the one
  * after).  Returns 0 when kqemu answered it (the guest goes on, or takes
@@ -123,18 +214,22 @@ int kqemu_handle_msr_exit(struct kqemu_vcpu *vcpu, bool is_write, u64 next)
 	u32 index = vcpu->gprs[1];
 	u64 data = (u32)vcpu->gprs[0] | (vcpu->gprs[2] << 32);
 	struct kqemu_run *run = vcpu->run;
-	u64 *mine = owned(&vcpu->msrs, index);
+	int ret;
 
-	if (mine) {
-		if (!is_write) {
-			vcpu->gprs[0] = (u32)*mine;
-			vcpu->gprs[2] = *mine >> 32;
-		} else if (check_value(index, data)) {
-			kqemu_queue_gp(vcpu);
-			return 0;
-		} else {
-			*mine = data;
+	if (is_write) {
+		ret = kqemu_set_msr(vcpu, index, data, false);
+	} else {
+		ret = kqemu_get_msr(vcpu, index, &data);
+		if (!ret) {
+			vcpu->gprs[0] = (u32)data;
+			vcpu->gprs[2] = data >> 32;
 		}
+	}
+	if (ret == -EINVAL) {
+		kqemu_queue_gp(vcpu);
+		return 0;
+	}
+	if (!ret) {
 		vcpu->rip = next;
 		return 0;
 	}
@@ -200,4 +295,28 @@ void kqemu_put_host_msrs(const struct kqemu_msrs *g, const struct kqemu_host_msr
 		kqemu_wrmsr(MSR_LSTAR, h->lstar);
 		kqemu_wrmsr(MSR_SYSCALL_MASK, h->sfmask);
 	}
+}
+
+/*
+ * EFER as a guest's WRMSR (HOST false) or userspace (KQEMU_SET_MSRS) would
+ * set it, over OLD_EFER with CR0 and CR4 as they are: the bits kqemu gives
+ * guests only; LMA is not written but computed (LME with CR0.PG); a guest
+ * cannot change LME while paging is on (#GP, as on a CPU); paging in long
+ * mode needs CR4.PAE.  0 and the new value in OUT, or -EINVAL.
+ */
+int kqemu_check_efer(u64 efer, u64 old_efer, u64 cr0, u64 cr4, bool host, u64 *out)
+{
+	bool paging = cr0 & X86_CR0_PG;
+
+	if (efer & ~KQEMU_EFER_GUEST)
+		return -EINVAL;
+	if (!host && paging && ((efer ^ old_efer) & EFER_LME))
+		return -EINVAL;
+	if (paging && (efer & EFER_LME) && !(cr4 & X86_CR4_PAE))
+		return -EINVAL;
+	efer &= ~EFER_LMA;
+	if (paging && (efer & EFER_LME))
+		efer |= EFER_LMA;
+	*out = efer;
+	return 0;
 }

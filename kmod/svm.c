@@ -135,6 +135,7 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 #define I1_INVLPGA	BIT(26)
 #define I1_IOIO		BIT(27)
 #define I1_MSR		BIT(28)
+#define I1_IRET		BIT(20)
 #define I1_FERR_FREEZE	BIT(30)
 #define I1_SHUTDOWN	BIT(31)
 /* misc2 (0x010): VMRUN, VMMCALL, VMLOAD, VMSAVE, STGI, CLGI, SKINIT (0-6), WBINVD (9), MONITOR, MWAIT, MWAIT_COND (10-12), XSETBV (13), RDPRU (14) */
@@ -153,6 +154,7 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 #define EXIT_RDPMC	0x06f
 #define EXIT_CPUID	0x072
 #define EXIT_RSM	0x073
+#define EXIT_IRET	0x074
 #define EXIT_INVD	0x076
 #define EXIT_HLT	0x078
 #define EXIT_INVLPGA	0x07a
@@ -178,6 +180,7 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 #define EVENT_ERROR_VALID	BIT_ULL(11)
 #define EVENT_TYPE_MASK		(7ULL << 8)
 #define EVENT_TYPE_INTR		(0ULL << 8)
+#define EVENT_TYPE_NMI		(2ULL << 8)
 #define EVENT_TYPE_EXCEPTION	(3ULL << 8)
 
 #define TLB_CTL_FLUSH_ALL		1
@@ -227,6 +230,13 @@ struct svm_vcpu {
 	int tlb_gen;
 	u64 reinject;			/* an event a VM exit interrupted */
 	bool flush_guest_tlb;		/* an emulated CR4 write changed paging */
+	/*
+	 * NMI masking, which SVM leaves to the hypervisor (short of vNMI):
+	 * from an NMI's injection until the guest is seen past the IRET that
+	 * ends its handler (intercepted: iret_rip is where it was).
+	 */
+	bool nmi_masked, awaiting_iret;
+	u64 iret_rip;
 	struct vmcb_save entered;	/* the state the last VMRUN was given */
 };
 
@@ -410,6 +420,22 @@ static void svm_get_sregs(struct kqemu_vcpu *vcpu, struct kqemu_sregs *s)
 	s->efer = save->efer & ~EFER_SVME;
 }
 
+static u64 svm_get_efer(struct kqemu_vcpu *vcpu)
+{
+	return ((struct svm_vcpu *)vcpu->arch)->vmcb->save.efer & ~EFER_SVME;
+}
+
+static int svm_set_efer(struct kqemu_vcpu *vcpu, u64 efer, bool host)
+{
+	struct vmcb_save *save = &((struct svm_vcpu *)vcpu->arch)->vmcb->save;
+	int ret;
+
+	ret = kqemu_check_efer(efer, save->efer & ~EFER_SVME, save->cr0, save->cr4, host, &efer);
+	if (!ret)
+		save->efer = efer | EFER_SVME;
+	return ret;
+}
+
 #define EFER_ALLOWED	KQEMU_EFER_GUEST
 #define CR4_ALLOWED	kqemu_cr4_guest()
 #define SVM_CR0_CD	BIT_ULL(30)
@@ -500,6 +526,22 @@ static void queue_exception(struct kqemu_vcpu *vcpu, u8 vector, bool has_error)
 	vcpu->exception.error = 0;
 }
 
+static bool svm_can_take_nmi(struct svm_vcpu *sv)
+{
+	return !sv->nmi_masked && !(sv->vmcb->control.int_state & 1);
+}
+
+/* Masked: until the guest's next IRET is done, which is intercepted. */
+static void svm_mask_nmi(struct svm_vcpu *sv, bool masked)
+{
+	sv->nmi_masked = masked;
+	sv->awaiting_iret = false;
+	if (masked)
+		sv->vmcb->control.intercept_misc1 |= I1_IRET;
+	else
+		sv->vmcb->control.intercept_misc1 &= ~I1_IRET;
+}
+
 /*
  * What the guest takes at this entry, by priority: an event an exit cut
  * short, an exception, a queued interrupt.  Returns 1 when userspace asked
@@ -518,11 +560,21 @@ static int svm_prepare_events(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 							  vcpu->exception.has_error,
 							  vcpu->exception.error);
 		vcpu->exception.pending = false;
+	} else if (vcpu->nmi_pending && svm_can_take_nmi(sv)) {
+		vmcb->control.event_inj = 2 | EVENT_TYPE_NMI | EVENT_VALID;
+		vcpu->nmi_pending = false;
+		svm_mask_nmi(sv, true);
 	} else if (vcpu->pending_irq >= 0 && guest_can_take_irq(vmcb)) {
 		vmcb->control.event_inj = vcpu->pending_irq | EVENT_TYPE_INTR | EVENT_VALID;
 		vcpu->pending_irq = -1;
 	}
 
+	/* No exit tells SVM when NMIs open: the first exit after it does. */
+	if (READ_ONCE(vcpu->run->request_nmi_window) && !vcpu->nmi_pending &&
+	    !vmcb->control.event_inj && svm_can_take_nmi(sv)) {
+		vcpu->run->exit_reason = KQEMU_EXIT_NMI_WINDOW;
+		return 1;
+	}
 	if (vcpu->pending_irq >= 0) {
 		arm_irq_window(vmcb);
 	} else if (READ_ONCE(vcpu->run->request_interrupt_window)) {
@@ -843,6 +895,13 @@ static int handle_npf(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	return 1;
 }
 
+static void vmcb_iret_seen(struct svm_vcpu *sv, u64 rip)
+{
+	sv->vmcb->control.intercept_misc1 &= ~I1_IRET;
+	sv->awaiting_iret = true;
+	sv->iret_rip = rip;
+}
+
 static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 {
 	struct vmcb_control *c = &sv->vmcb->control;
@@ -860,6 +919,14 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	case EXIT_SMI:
 	case EXIT_INIT:
 		return 0;	/* the host takes it once interrupts are back on */
+	case EXIT_IRET:
+		/*
+		 * The NMI handler's IRET, not yet executed: NMIs open once the
+		 * guest is seen past it, at its next exit (a host interrupt
+		 * brings one within a tick).
+		 */
+		vmcb_iret_seen(sv, vcpu->rip);
+		return 0;
 	case EXIT_VINTR:
 		disarm_irq_window(sv->vmcb);
 		if (vcpu->pending_irq < 0 && READ_ONCE(run->request_interrupt_window)) {
@@ -959,6 +1026,44 @@ static void svm_load_msrs(struct vmcb_save *save, const struct kqemu_msrs *m)
 	save->g_pat = m->pat;
 }
 
+static void svm_get_events(struct kqemu_vcpu *vcpu, struct kqemu_vcpu_events *ev)
+{
+	struct svm_vcpu *sv = vcpu->arch;
+	u64 r = sv->reinject;
+
+	/* SVM has one interrupt-shadow bit, for STI and MOV SS alike. */
+	ev->interrupt.shadow = (sv->vmcb->control.int_state & 1) ? KQEMU_SHADOW_STI : 0;
+	ev->nmi.masked = sv->nmi_masked;
+	if (r & EVENT_VALID) {
+		ev->reinject.valid = 1;
+		ev->reinject.type = (r & EVENT_TYPE_MASK) >> 8;
+		ev->reinject.vector = r & 0xff;
+		ev->reinject.has_error = !!(r & EVENT_ERROR_VALID);
+		ev->reinject.error = r >> 32;
+	}
+}
+
+static int svm_set_events(struct kqemu_vcpu *vcpu, const struct kqemu_vcpu_events *ev)
+{
+	struct svm_vcpu *sv = vcpu->arch;
+	u64 r = 0;
+
+	if (ev->reinject.valid) {
+		if (ev->reinject.type == KQEMU_EVENT_PRIV_SOFT_EXC ||
+		    ev->reinject.type == KQEMU_EVENT_SOFT_EXC)
+			return -EINVAL;
+		r = ev->reinject.vector | ((u64)ev->reinject.type << 8) | EVENT_VALID;
+		if (ev->reinject.has_error)
+			r |= EVENT_ERROR_VALID | ((u64)ev->reinject.error << 32);
+	}
+	sv->reinject = r;
+	sv->vmcb->control.int_state = ev->interrupt.shadow ? 1 : 0;
+	/* The shadow belongs to the instruction at RIP as it is now. */
+	sv->vmcb->save.rip = vcpu->rip;
+	svm_mask_nmi(sv, ev->nmi.masked);
+	return 0;
+}
+
 static int svm_run(struct kqemu_vcpu *vcpu)
 {
 	struct svm_vcpu *sv = vcpu->arch;
@@ -969,6 +1074,9 @@ static int svm_run(struct kqemu_vcpu *vcpu)
 	/* Past the instruction an exit stopped at: its interrupt shadow is gone. */
 	if (vmcb->save.rip != vcpu->rip)
 		vmcb->control.int_state = 0;
+	/* Past the NMI handler's IRET: NMIs are open again. */
+	if (sv->awaiting_iret && vcpu->rip != sv->iret_rip)
+		svm_mask_nmi(sv, false);
 	/*
 	 * V_INTR_MASKING is what lets a host interrupt end a guest that runs
 	 * with IF=0; without it the host gets no interrupt, IPI or timer on
@@ -984,6 +1092,7 @@ static int svm_run(struct kqemu_vcpu *vcpu)
 	vmcb->save.rip = vcpu->rip;
 	vmcb->save.rflags = vcpu->rflags;
 	svm_load_msrs(&vmcb->save, &vcpu->msrs);
+	vmcb->control.tsc_offset = vcpu->tsc_offset;
 	if (svm_prepare_events(vcpu, sv))
 		goto out_to_user;
 
@@ -1036,6 +1145,11 @@ struct kqemu_backend kqemu_svm_backend = {
 	.set_regs	= svm_set_regs,
 	.get_sregs	= svm_get_sregs,
 	.set_sregs	= svm_set_sregs,
+	.get_efer	= svm_get_efer,
+	.set_efer	= svm_set_efer,
+	.get_events	= svm_get_events,
+	.set_events	= svm_set_events,
+	.nmi		= true,
 	.run		= svm_run,
 };
 

@@ -154,12 +154,121 @@ static long vcpu_interrupt(struct kqemu_vcpu *vcpu, void __user *argp)
 
 	if (copy_from_user(&irq, argp, sizeof(irq)))
 		return -EFAULT;
-	if (irq.flags || irq.reserved || irq.vector < 32 || irq.vector > 255)
+	if (irq.flags || irq.reserved || irq.vector > 255)
 		return -EINVAL;
 	if (vcpu->pending_irq != -1)
 		return -EBUSY;
 	vcpu->pending_irq = irq.vector;
 	return 0;
+}
+
+static long vcpu_nmi(struct kqemu_vcpu *vcpu)
+{
+	if (!kqemu_backend->nmi)
+		return -EOPNOTSUPP;
+	vcpu->nmi_pending = true;
+	return 0;
+}
+
+static long vcpu_get_events(struct kqemu_vcpu *vcpu, void __user *argp)
+{
+	struct kqemu_vcpu_events ev = { 0 };
+
+	ev.exception.pending = vcpu->exception.pending;
+	ev.exception.vector = vcpu->exception.vector;
+	ev.exception.has_error = vcpu->exception.has_error;
+	ev.exception.error = vcpu->exception.error;
+	ev.interrupt.pending = vcpu->pending_irq >= 0;
+	ev.interrupt.vector = vcpu->pending_irq >= 0 ? vcpu->pending_irq : 0;
+	ev.nmi.pending = vcpu->nmi_pending;
+	kqemu_backend->get_events(vcpu, &ev);
+	return copy_to_user(argp, &ev, sizeof(ev)) ? -EFAULT : 0;
+}
+
+/* The event a CPU could hold in the middle of its delivery. */
+static bool reinject_valid(const struct kqemu_vcpu_events *ev)
+{
+	if (!ev->reinject.valid)
+		return !ev->reinject.type && !ev->reinject.vector && !ev->reinject.has_error &&
+		       !ev->reinject.error && !ev->reinject.insn_len;
+	if (ev->reinject.valid != 1 || ev->reinject.has_error > 1 || ev->reinject.insn_len > 15)
+		return false;
+	switch (ev->reinject.type) {
+	case KQEMU_EVENT_NMI:
+		return ev->reinject.vector == 2 && !ev->reinject.has_error;
+	case KQEMU_EVENT_EXCEPTION:
+		return ev->reinject.vector < 32 && ev->reinject.vector != 2;
+	case KQEMU_EVENT_EXT_INTR:
+	case KQEMU_EVENT_SOFT_INT:
+	case KQEMU_EVENT_PRIV_SOFT_EXC:
+	case KQEMU_EVENT_SOFT_EXC:
+		return !ev->reinject.has_error;
+	default:
+		return false;
+	}
+}
+
+static long vcpu_set_events(struct kqemu_vcpu *vcpu, void __user *argp)
+{
+	struct kqemu_vcpu_events ev;
+	int ret;
+
+	if (copy_from_user(&ev, argp, sizeof(ev)))
+		return -EFAULT;
+	if (ev.flags || !reserved_clear(ev.reserved, sizeof(ev.reserved)) ||
+	    ev.exception.padding || ev.interrupt.padding ||
+	    !reserved_clear(ev.nmi.padding, sizeof(ev.nmi.padding)) || ev.reinject.padding)
+		return -EINVAL;
+	if (ev.exception.pending > 1 || ev.exception.has_error > 1 ||
+	    (ev.exception.pending && (ev.exception.vector > 31 || ev.exception.vector == 2)) ||
+	    ev.interrupt.pending > 1 || ev.nmi.pending > 1 || ev.nmi.masked > 1 ||
+	    (ev.interrupt.shadow & ~(KQEMU_SHADOW_STI | KQEMU_SHADOW_MOV_SS)) ||
+	    !reinject_valid(&ev))
+		return -EINVAL;
+	if (ev.nmi.pending && !kqemu_backend->nmi)
+		return -EINVAL;
+	ret = kqemu_backend->set_events(vcpu, &ev);
+	if (ret)
+		return ret;
+	vcpu->exception.pending = ev.exception.pending;
+	vcpu->exception.vector = ev.exception.vector;
+	vcpu->exception.has_error = ev.exception.has_error;
+	vcpu->exception.error = ev.exception.error;
+	vcpu->pending_irq = ev.interrupt.pending ? ev.interrupt.vector : -1;
+	vcpu->nmi_pending = ev.nmi.pending;
+	return 0;
+}
+
+/* KQEMU_GET_MSRS and KQEMU_SET_MSRS: how many entries were done. */
+static long vcpu_msrs(struct kqemu_vcpu *vcpu, void __user *argp, bool set)
+{
+	struct kqemu_msr_list __user *ulist = argp;
+	struct kqemu_msr_list head;
+	struct kqemu_msr_entry e;
+	u32 i;
+
+	if (copy_from_user(&head, argp, sizeof(head)))
+		return -EFAULT;
+	if (head.flags || head.reserved)
+		return -EINVAL;
+	if (head.nmsrs > KQEMU_MAX_MSR_ENTRIES)
+		return -E2BIG;
+	for (i = 0; i < head.nmsrs; i++) {
+		if (copy_from_user(&e, &ulist->entries[i], sizeof(e)))
+			return -EFAULT;
+		if (e.reserved)
+			break;
+		if (set) {
+			if (kqemu_set_msr(vcpu, e.index, e.data, true))
+				break;
+		} else {
+			if (kqemu_get_msr(vcpu, e.index, &e.data))
+				break;
+			if (copy_to_user(&ulist->entries[i].data, &e.data, sizeof(e.data)))
+				return -EFAULT;
+		}
+	}
+	return i;
 }
 
 static long kqemu_vcpu_ioctl(struct file *file, unsigned int cmd,
@@ -195,6 +304,27 @@ static long kqemu_vcpu_ioctl(struct file *file, unsigned int cmd,
 		break;
 	case KQEMU_INTERRUPT:
 		ret = vcpu_interrupt(vcpu, argp);
+		break;
+	case KQEMU_GET_MSRS:
+		ret = vcpu_msrs(vcpu, argp, false);
+		break;
+	case KQEMU_SET_MSRS:
+		ret = vcpu_msrs(vcpu, argp, true);
+		break;
+	case KQEMU_NMI:
+		ret = vcpu_nmi(vcpu);
+		break;
+	case KQEMU_GET_VCPU_EVENTS:
+		ret = vcpu_get_events(vcpu, argp);
+		break;
+	case KQEMU_SET_VCPU_EVENTS:
+		ret = vcpu_set_events(vcpu, argp);
+		break;
+	case KQEMU_GET_XSAVE:
+		ret = kqemu_fpu_get_xsave(vcpu, argp);
+		break;
+	case KQEMU_SET_XSAVE:
+		ret = kqemu_fpu_set_xsave(vcpu, argp);
 		break;
 	default:
 		ret = -ENOTTY;
@@ -285,6 +415,7 @@ long kqemu_create_vcpu(struct kqemu_vm *vm, void __user *argp)
 	vcpu->id = args.id;
 	vcpu->uid = atomic64_inc_return(&vcpu_uids);
 	vcpu->pending_irq = -1;
+	vcpu->tsc_offset = -vm->tsc_origin;
 	kqemu_msrs_reset(&vcpu->msrs);
 	mutex_init(&vcpu->mutex);
 	kqemu_client_copy(&vcpu->client, &vm->client, "fd=vcpu");

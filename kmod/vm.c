@@ -20,6 +20,8 @@
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 
+#include <asm/tsc.h>
+
 #include "kqemu.h"
 
 static bool reserved_clear(const void *p, size_t len)
@@ -388,6 +390,8 @@ long kqemu_create_vm(struct kqemu_client *client, void __user *argp)
 		goto out_uncharge;
 	}
 	kref_init(&vm->kref);
+	/* Its vCPUs' TSCs start at 0 together. */
+	vm->tsc_origin = rdtsc();
 	kqemu_client_copy(&vm->client, client, "fd=vm");
 	mutex_init(&vm->lock);
 	init_rwsem(&vm->mmu_lock);

@@ -84,6 +84,7 @@
 #define F_HOST_GS_SEL		0x0c0a
 #define F_HOST_TR_SEL		0x0c0c
 /* 64-bit */
+#define F_TSC_OFFSET		0x2010
 #define F_EPT_POINTER		0x201a
 #define F_GUEST_PHYS_ADDR	0x2400
 #define F_VMCS_LINK		0x2800
@@ -154,9 +155,11 @@
 /* Pin-based controls */
 #define PIN_EXT_INTR		BIT(0)
 #define PIN_NMI			BIT(3)
+#define PIN_VIRTUAL_NMI		BIT(5)
 #define PIN_PREEMPT_TIMER	BIT(6)
 /* Primary processor-based controls */
 #define PROC_INTR_WINDOW	BIT(2)
+#define PROC_TSC_OFFSET		BIT(3)
 #define PROC_HLT		BIT(7)
 #define PROC_MWAIT		BIT(10)
 #define PROC_RDPMC		BIT(11)
@@ -164,6 +167,7 @@
 #define PROC_CR3_STORE		BIT(16)
 #define PROC_CR8_LOAD		BIT(19)
 #define PROC_CR8_STORE		BIT(20)
+#define PROC_NMI_WINDOW		BIT(22)
 #define PROC_MOV_DR		BIT(23)
 #define PROC_UNCOND_IO		BIT(24)
 #define PROC_MONITOR		BIT(29)
@@ -195,6 +199,7 @@
 #define XR_IO_SMI		5
 #define XR_OTHER_SMI		6
 #define XR_INTR_WINDOW		7
+#define XR_NMI_WINDOW		8
 #define XR_TASK_SWITCH		9
 #define XR_CPUID		10
 #define XR_GETSEC		11
@@ -235,6 +240,8 @@
 
 #define INTR_STATE_STI		BIT(0)
 #define INTR_STATE_MOV_SS	BIT(1)
+#define INTR_STATE_NMI		BIT(3)	/* with virtual NMIs: in the guest's NMI handler */
+#define INTR_STATE_SHADOW	(INTR_STATE_STI | INTR_STATE_MOV_SS)
 #define PENDING_DBG_BS		BIT_ULL(14)
 
 /* Access rights as the VMCS holds them */
@@ -319,7 +326,7 @@ struct vmx_vcpu {
 	u32 intr_state;
 	u64 pending_dbg;
 	u64 exit_rip;			/* where the last exit left the guest */
-	bool irq_window;
+	bool irq_window, nmi_window;
 	/* The event this entry injects, and one an exit cut short. */
 	u32 inject_info, inject_error, inject_len;
 	u32 reinject_info, reinject_error, reinject_len;
@@ -648,6 +655,22 @@ static bool pae_paging(u64 cr0, u64 cr4, u64 efer)
 	return (cr0 & VMX_CR0_PG) && (cr4 & VMX_CR4_PAE) && !(efer & EFER_LMA);
 }
 
+static u64 vmx_get_efer(struct kqemu_vcpu *vcpu)
+{
+	return ((struct vmx_vcpu *)vcpu->arch)->efer;
+}
+
+static int vmx_set_efer(struct kqemu_vcpu *vcpu, u64 efer, bool host)
+{
+	struct vmx_vcpu *vx = vcpu->arch;
+	int ret;
+
+	ret = kqemu_check_efer(efer, vx->efer, vx->cr0, vx->cr4, host, &vx->efer);
+	if (!ret)
+		vx->pdptes_stale = pae_paging(vx->cr0, vx->cr4, vx->efer);
+	return ret;
+}
+
 static int vmx_set_sregs(struct kqemu_vcpu *vcpu, const struct kqemu_sregs *s)
 {
 	struct vmx_vcpu *vx = vcpu->arch;
@@ -701,6 +724,11 @@ static bool guest_can_take_irq(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	       !(vx->intr_state & (INTR_STATE_STI | INTR_STATE_MOV_SS));
 }
 
+static bool guest_can_take_nmi(struct vmx_vcpu *vx)
+{
+	return !(vx->intr_state & (INTR_STATE_SHADOW | INTR_STATE_NMI));
+}
+
 /* Error codes go with these exceptions, and only in protected mode. */
 static bool exception_has_error(struct vmx_vcpu *vx, u8 vector)
 {
@@ -735,10 +763,28 @@ static int vmx_prepare_events(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 			vx->inject_error = vcpu->exception.error;
 		}
 		vcpu->exception.pending = false;
+	} else if (vcpu->nmi_pending && guest_can_take_nmi(vx)) {
+		/* The CPU sets blocking by NMI as it delivers it, until IRET. */
+		vx->inject_info = 2 | INTR_TYPE_NMI | INTR_VALID;
+		vcpu->nmi_pending = false;
 	} else if (vcpu->pending_irq >= 0 && guest_can_take_irq(vcpu, vx)) {
 		vx->inject_info = vcpu->pending_irq | INTR_TYPE_EXT | INTR_VALID;
 		vcpu->pending_irq = -1;
 	}
+
+	vx->nmi_window = false;
+	if (vcpu->nmi_pending) {
+		vx->nmi_window = true;
+	} else if (READ_ONCE(vcpu->run->request_nmi_window)) {
+		if (!vx->inject_info && guest_can_take_nmi(vx)) {
+			vcpu->run->exit_reason = KQEMU_EXIT_NMI_WINDOW;
+			return 1;
+		}
+		vx->nmi_window = true;
+	}
+	/* Without virtual NMIs there is no NMI-window exit (nor KQEMU_NMI). */
+	if (!(vmx.pin & PIN_VIRTUAL_NMI))
+		vx->nmi_window = false;
 
 	vx->irq_window = false;
 	if (vcpu->pending_irq >= 0) {
@@ -759,6 +805,8 @@ static void write_controls(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 
 	if (vx->irq_window)
 		proc |= PROC_INTR_WINDOW;
+	if (vx->nmi_window)
+		proc |= PROC_NMI_WINDOW;
 	if (vx->efer & EFER_LMA)
 		entry |= ENTRY_IA32E;
 	vmwrite(F_PIN_CTLS, vmx.pin);
@@ -776,6 +824,7 @@ static void write_controls(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	vmwrite(F_EXIT_MSR_LOAD_COUNT, 0);
 	vmwrite(F_ENTRY_MSR_LOAD_COUNT, 0);
 	vmwrite(F_EPT_POINTER, vmx_eptp(vcpu->vm));
+	vmwrite(F_TSC_OFFSET, vcpu->tsc_offset);
 	if (vx->vpid)
 		vmwrite(F_VPID, vx->vpid);
 	vmwrite(F_VMCS_LINK, ~0UL);
@@ -949,7 +998,8 @@ static void read_guest_state(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	vcpu->gprs[4] = vmread(F_GUEST_RSP);
 	vcpu->rip = vmread(F_GUEST_RIP);
 	vcpu->rflags = vmread(F_GUEST_RFLAGS);
-	vx->intr_state = vmread(F_GUEST_INTR_STATE) & (INTR_STATE_STI | INTR_STATE_MOV_SS);
+	vx->intr_state = vmread(F_GUEST_INTR_STATE) &
+			 (INTR_STATE_SHADOW | ((vmx.pin & PIN_VIRTUAL_NMI) ? INTR_STATE_NMI : 0));
 	vx->pending_dbg = vmread(F_GUEST_PENDING_DBG);
 	if (pae_paging(vx->cr0, vx->cr4, vx->efer))
 		for (i = 0; i < 4; i++)
@@ -1339,9 +1389,12 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 		vx->reinject_error = vx->idt_error;
 		vx->reinject_len = (type == INTR_TYPE_SW_INT || type == INTR_TYPE_SW_EXC ||
 				    type == INTR_TYPE_PRIV_SW_EXC) ? vx->exit_insn_len : 0;
-		/* Not an NMI: kqemu never gives the guest one. */
+		/*
+		 * An NMI cut short: the exit left blocking by NMI clear, and
+		 * so must the entry that delivers it again.
+		 */
 		if (type == INTR_TYPE_NMI)
-			vx->reinject_info = 0;
+			vx->intr_state &= ~INTR_STATE_NMI;
 	}
 
 	switch (reason) {
@@ -1367,6 +1420,13 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	case XR_IO_SMI:
 	case XR_OTHER_SMI:
 		return 0;	/* the host takes it once interrupts are back on */
+	case XR_NMI_WINDOW:
+		vx->nmi_window = false;
+		if (!vcpu->nmi_pending && READ_ONCE(run->request_nmi_window)) {
+			run->exit_reason = KQEMU_EXIT_NMI_WINDOW;
+			return 1;
+		}
+		return 0;
 	case XR_INTR_WINDOW:
 		vx->irq_window = false;
 		if (vcpu->pending_irq < 0 && READ_ONCE(run->request_interrupt_window)) {
@@ -1447,6 +1507,54 @@ static void load_pdptes(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	vx->pdptes_stale = false;
 }
 
+static void vmx_get_events(struct kqemu_vcpu *vcpu, struct kqemu_vcpu_events *ev)
+{
+	struct vmx_vcpu *vx = vcpu->arch;
+
+	ev->interrupt.shadow = (vx->intr_state & INTR_STATE_STI ? KQEMU_SHADOW_STI : 0) |
+			       (vx->intr_state & INTR_STATE_MOV_SS ? KQEMU_SHADOW_MOV_SS : 0);
+	ev->nmi.masked = !!(vx->intr_state & INTR_STATE_NMI);
+	if (vx->reinject_info & INTR_VALID) {
+		ev->reinject.valid = 1;
+		ev->reinject.type = (vx->reinject_info & INTR_TYPE_MASK) >> 8;
+		ev->reinject.vector = vx->reinject_info & 0xff;
+		ev->reinject.has_error = !!(vx->reinject_info & INTR_ERROR_VALID);
+		ev->reinject.error = vx->reinject_error;
+		ev->reinject.insn_len = vx->reinject_len;
+	}
+}
+
+static int vmx_set_events(struct kqemu_vcpu *vcpu, const struct kqemu_vcpu_events *ev)
+{
+	struct vmx_vcpu *vx = vcpu->arch;
+	u32 state = 0;
+
+	if (ev->nmi.masked && !(vmx.pin & PIN_VIRTUAL_NMI))
+		return -EINVAL;
+	/* VM entry refuses both shadows at once: MOV SS's is the longer. */
+	if (ev->interrupt.shadow & KQEMU_SHADOW_MOV_SS)
+		state = INTR_STATE_MOV_SS;
+	else if (ev->interrupt.shadow & KQEMU_SHADOW_STI)
+		state = INTR_STATE_STI;
+	if (ev->nmi.masked)
+		state |= INTR_STATE_NMI;
+	vx->reinject_info = 0;
+	vx->reinject_error = vx->reinject_len = 0;
+	if (ev->reinject.valid) {
+		vx->reinject_info = ev->reinject.vector | ((u32)ev->reinject.type << 8) | INTR_VALID;
+		if (ev->reinject.has_error)
+			vx->reinject_info |= INTR_ERROR_VALID;
+		vx->reinject_error = ev->reinject.error;
+		vx->reinject_len = ev->reinject.insn_len;
+		if (ev->reinject.type == KQEMU_EVENT_NMI)
+			state &= ~INTR_STATE_NMI;
+	}
+	vx->intr_state = state;
+	/* The shadow belongs to the instruction at RIP as it is now. */
+	vx->exit_rip = vcpu->rip;
+	return 0;
+}
+
 static int vmx_run(struct kqemu_vcpu *vcpu)
 {
 	struct vmx_vcpu *vx = vcpu->arch;
@@ -1455,7 +1563,7 @@ static int vmx_run(struct kqemu_vcpu *vcpu)
 
 	/* Past the instruction an exit stopped at: its interrupt shadow is gone. */
 	if (vcpu->rip != vx->exit_rip)
-		vx->intr_state = 0;
+		vx->intr_state &= ~INTR_STATE_SHADOW;
 	if (!(vcpu->rflags & VMX_RFLAGS_IF))
 		vx->intr_state &= ~INTR_STATE_STI;
 	if (vmx_prepare_events(vcpu, vx))
@@ -1498,6 +1606,10 @@ struct kqemu_backend kqemu_vmx_backend = {
 	.set_regs	= vmx_set_regs,
 	.get_sregs	= vmx_get_sregs,
 	.set_sregs	= vmx_set_sregs,
+	.get_efer	= vmx_get_efer,
+	.set_efer	= vmx_set_efer,
+	.get_events	= vmx_get_events,
+	.set_events	= vmx_set_events,
 	.run		= vmx_run,
 };
 
@@ -1576,7 +1688,7 @@ int kqemu_vmx_init(void)
 	}
 
 	need = PIN_EXT_INTR | PIN_NMI;
-	if (!adjust_controls(pin_msr, need | PIN_PREEMPT_TIMER, need, &vmx.pin))
+	if (!adjust_controls(pin_msr, need | PIN_PREEMPT_TIMER | PIN_VIRTUAL_NMI, need, &vmx.pin))
 		goto no_controls;
 	/*
 	 * Each entry gets a time slice of about a millisecond from the
@@ -1590,13 +1702,22 @@ int kqemu_vmx_init(void)
 		vmx.time_slice = clamp_t(u64, (tsc_khz ?: 1000000) >> (kqemu_rdmsr(VMX_MSR_MISC) & 31),
 					 1, U32_MAX);
 	/* RDPMC exits: the performance counters are the host's. */
+	/* TSC offsetting: the guest's TSC is its own (kqemu_get_msr()). */
 	need = PROC_HLT | PROC_MWAIT | PROC_RDPMC | PROC_MOV_DR | PROC_UNCOND_IO | PROC_MONITOR |
-	       PROC_CR8_LOAD | PROC_CR8_STORE | PROC_SECONDARY;
-	if (!adjust_controls(proc_msr, need | PROC_INTR_WINDOW, need | PROC_INTR_WINDOW,
-			     &vmx.proc))
+	       PROC_CR8_LOAD | PROC_CR8_STORE | PROC_SECONDARY | PROC_TSC_OFFSET;
+	if (!adjust_controls(proc_msr, need | PROC_INTR_WINDOW | PROC_NMI_WINDOW,
+			     need | PROC_INTR_WINDOW, &vmx.proc))
 		goto no_controls;
-	/* Interrupt-window exiting is set per entry; CR3 exits only where forced. */
-	vmx.proc &= ~PROC_INTR_WINDOW;
+	/*
+	 * Guests get NMIs (KQEMU_NMI) with virtual NMIs, which let the CPU
+	 * keep the guest's NMI masking, and NMI-window exiting, which needs
+	 * them.
+	 */
+	if (!(vmx.proc & PROC_NMI_WINDOW))
+		vmx.pin &= ~PIN_VIRTUAL_NMI;
+	kqemu_vmx_backend.nmi = vmx.pin & PIN_VIRTUAL_NMI;
+	/* The window exits are set per entry; CR3 exits only where forced. */
+	vmx.proc &= ~(PROC_INTR_WINDOW | PROC_NMI_WINDOW);
 	/*
 	 * Without "enable RDTSCP" a guest's RDTSCP and RDPID are #UD, and
 	 * without "enable INVPCID" its INVPCID: give them where the CPU can

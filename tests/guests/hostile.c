@@ -137,9 +137,9 @@ int main(unsigned long vcpu, unsigned long what, unsigned long nvcpus)
 	case 3:		/* jump into memory no slot backs */
 		((void (*)(void))0x20000000UL)();
 		break;
-	case 4:		/* RDMSR of EFER: refused by kqemu-run, so #GP */
+	case 4:		/* RDMSR of FEATURE_CONTROL (not kqemu's): kqemu-run refuses it, so #GP */
 		catch_faults();
-		asm volatile(MARK "rdmsr" : "=m"(faulting_rip) : "c"(0xc0000080)
+		asm volatile(MARK "rdmsr" : "=m"(faulting_rip) : "c"(0x3a)
 			     : "rax", "rdx", "r11", "memory");
 		break;
 	case 5:		/* cache flushes are skipped; SVM/VMX instructions #UD */

@@ -46,6 +46,15 @@ static void check(int ok, const char *fmt, ...)
 	      "sizeof(" #type ") = %zu", sizeof(type));			\
 } while (0)
 
+/* Where a flexible array member starts. */
+#define TAIL(type, member, off) do {					\
+	static_assert(offsetof(type, member) == (off),			\
+		      "offsetof(" #type ", " #member ")");		\
+	check(offsetof(type, member) == (off),				\
+	      "offsetof(" #type ", " #member ") = %zu",			\
+	      offsetof(type, member));					\
+} while (0)
+
 /* A member's offset and size: type changes show even if sizeof does not. */
 #define FIELD(type, member, off, size) do {				\
 	static_assert(offsetof(type, member) == (off),			\
@@ -82,6 +91,26 @@ static void check_layouts(void)
 	FIELD(struct kqemu_slot_id, slot, 0, 4);
 	FIELD(struct kqemu_slot_id, flags, 4, 4);
 	FIELD(struct kqemu_slot_id, reserved, 8, 24);
+
+	SIZE(struct kqemu_msr_index_list, 16);
+	FIELD(struct kqemu_msr_index_list, nmsrs, 0, 4);
+	TAIL(struct kqemu_msr_index_list, indices, 16);
+	SIZE(struct kqemu_msr_entry, 16);
+	FIELD(struct kqemu_msr_entry, data, 8, 8);
+	SIZE(struct kqemu_msr_list, 16);
+	TAIL(struct kqemu_msr_list, entries, 16);
+	SIZE(struct kqemu_xsave, 64 + 4096);
+	FIELD(struct kqemu_xsave, xcr0, 0, 8);
+	FIELD(struct kqemu_xsave, size, 8, 4);
+	FIELD(struct kqemu_xsave, region, 64, 4096);
+	SIZE(struct kqemu_vcpu_events, 64);
+	FIELD(struct kqemu_vcpu_events, exception, 0, 8);
+	FIELD(struct kqemu_vcpu_events, interrupt, 8, 4);
+	FIELD(struct kqemu_vcpu_events, nmi, 12, 4);
+	FIELD(struct kqemu_vcpu_events, reinject, 16, 16);
+	FIELD(struct kqemu_vcpu_events, flags, 32, 4);
+	FIELD(struct kqemu_vcpu_events, reserved, 36, 28);
+	FIELD(struct kqemu_run, request_nmi_window, 2, 1);
 }
 
 struct ioctl_cmd {
@@ -103,6 +132,22 @@ static const struct ioctl_cmd cmds[] = {
 	    sizeof(struct kqemu_memory_slot)),
 	CMD(KQEMU_DELETE_MEMORY_SLOT, _IOC_WRITE, 0x11,
 	    sizeof(struct kqemu_slot_id)),
+	CMD(KQEMU_GET_MSR_INDEX_LIST, _IOC_READ | _IOC_WRITE, 0x03,
+	    sizeof(struct kqemu_msr_index_list)),
+	CMD(KQEMU_CREATE_VCPU, _IOC_WRITE, 0x20, sizeof(struct kqemu_create_vcpu)),
+	CMD(KQEMU_GET_REGS, _IOC_READ, 0x21, sizeof(struct kqemu_regs)),
+	CMD(KQEMU_SET_REGS, _IOC_WRITE, 0x22, sizeof(struct kqemu_regs)),
+	CMD(KQEMU_GET_SREGS, _IOC_READ, 0x23, sizeof(struct kqemu_sregs)),
+	CMD(KQEMU_SET_SREGS, _IOC_WRITE, 0x24, sizeof(struct kqemu_sregs)),
+	CMD(KQEMU_RUN, _IOC_NONE, 0x25, 0),
+	CMD(KQEMU_INTERRUPT, _IOC_WRITE, 0x26, sizeof(struct kqemu_interrupt)),
+	CMD(KQEMU_GET_MSRS, _IOC_READ | _IOC_WRITE, 0x27, sizeof(struct kqemu_msr_list)),
+	CMD(KQEMU_SET_MSRS, _IOC_WRITE, 0x28, sizeof(struct kqemu_msr_list)),
+	CMD(KQEMU_GET_XSAVE, _IOC_READ, 0x29, sizeof(struct kqemu_xsave)),
+	CMD(KQEMU_SET_XSAVE, _IOC_WRITE, 0x2a, sizeof(struct kqemu_xsave)),
+	CMD(KQEMU_NMI, _IOC_NONE, 0x2b, 0),
+	CMD(KQEMU_GET_VCPU_EVENTS, _IOC_READ, 0x2c, sizeof(struct kqemu_vcpu_events)),
+	CMD(KQEMU_SET_VCPU_EVENTS, _IOC_WRITE, 0x2d, sizeof(struct kqemu_vcpu_events)),
 };
 
 static void check_ioctls(void)

@@ -72,6 +72,10 @@ struct kqemu_capability {
  * has no XSAVE, guests get FXSAVE's x87 and SSE state and no CR4.OSXSAVE.
  */
 #define KQEMU_CAP_XFEATURES		14
+#define KQEMU_CAP_MSRS			15	/* 1: KQEMU_GET/SET_MSRS, the index list */
+#define KQEMU_CAP_TSC_OFFSET		16	/* 1: the guest's TSC is its own (MSR 0x10) */
+#define KQEMU_CAP_XSAVE_STATE		17	/* 1: KQEMU_GET/SET_XSAVE */
+#define KQEMU_CAP_VCPU_EVENTS		18	/* 1: any vector, KQEMU_NMI, KQEMU_GET/SET_VCPU_EVENTS */
 
 /* Values of KQEMU_CAP_BACKEND. */
 #define KQEMU_BACKEND_NONE	0
@@ -79,6 +83,23 @@ struct kqemu_capability {
 #define KQEMU_BACKEND_VMX	2	/* Intel VT-x with EPT */
 
 #define KQEMU_CHECK_CAPABILITY	_IOWR(KQEMUIO, 0x01, struct kqemu_capability)
+
+/*
+ * KQEMU_GET_MSR_INDEX_LIST (on /dev/kqemu): the MSRs each vCPU keeps and
+ * switches itself (KQEMU_GET_MSRS reads them, a guest's RDMSR and WRMSR of
+ * them never exit), for a VMM that saves and migrates a vCPU.  in: nmsrs,
+ * the room in indices; out: nmsrs, how many there are.
+ * Errors: EFAULT, EINVAL (flags or reserved nonzero), E2BIG (not enough
+ * room: nmsrs says how much is needed), EACCES.
+ */
+struct kqemu_msr_index_list {
+	__u32 nmsrs;
+	__u32 flags;		/* none defined, must be 0 */
+	__u64 reserved;		/* must be 0 */
+	__u32 indices[];
+};
+
+#define KQEMU_GET_MSR_INDEX_LIST _IOWR(KQEMUIO, 0x03, struct kqemu_msr_index_list)
 
 /*
  * KQEMU_CREATE_VM: returns a new VM fd (O_CLOEXEC).
@@ -219,12 +240,11 @@ struct kqemu_dtable {
  * Special registers.  SET refuses (EINVAL) flags or reserved set, and
  * states that no CPU can enter or go on from: CR0.PG without CR0.PE,
  * EFER.LME without CR4.PAE, CR0.NW without CR0.CD, CR3 bits above 51,
- * CR4.PCIDE outside long mode, bits of CR0 (above 31), CR4 (OSXSAVE,
- * LA57, VMXE, SMXE, PKE, CET, PKS, reserved) and EFER (other than SCE, LME,
- * LMA, NXE, FFXSR) that kqemu does not give guests, and EFER.SVME.
- * EFER.LMA is computed: LME with CR0.PG.
- * A guest's floating-point state is x87 and SSE, what FXSAVE holds: XSETBV
- * is #UD and OSXSAVE refused, so a VMM must not offer XSAVE or AVX in CPUID.
+ * CR4.PCIDE outside long mode, bits of CR0 (above 31), CR4 (LA57, VMXE,
+ * SMXE, PKE, CET, PKS, reserved; OSXSAVE where KQEMU_CAP_XFEATURES is 0)
+ * and EFER (other than SCE, LME, LMA, NXE, FFXSR) that kqemu does not give
+ * guests, and EFER.SVME.  EFER.LMA is computed: LME with CR0.PG.
+ * The guest's floating-point state is KQEMU_GET/SET_XSAVE's.
  */
 struct kqemu_sregs {
 	struct kqemu_segment cs, ds, es, fs, gs, ss, tr, ldt;
@@ -237,6 +257,63 @@ struct kqemu_sregs {
 
 #define KQEMU_GET_SREGS		_IOR(KQEMUIO, 0x23, struct kqemu_sregs)
 #define KQEMU_SET_SREGS		_IOW(KQEMUIO, 0x24, struct kqemu_sregs)
+
+/*
+ * KQEMU_GET_MSRS, KQEMU_SET_MSRS: read or write the vCPU's own MSRs, those
+ * KQEMU_GET_MSR_INDEX_LIST names: STAR, LSTAR, CSTAR, SFMASK,
+ * KERNEL_GS_BASE, SYSENTER_CS/ESP/EIP, PAT, EFER, TSC (0x10: the guest's
+ * TSC, which a new VM starts at 0; setting it sets the vCPU's offset from
+ * the host's), and where the host has them TSC_AUX and SPEC_CTRL.
+ * Entries are done in order; the return value is how many were, stopping at
+ * the first index kqemu does not keep, the first nonzero entry reserved
+ * field, or (SET) the first value the CPU would refuse (a #GP for a guest's
+ * WRMSR; EFER as KQEMU_SET_SREGS takes it, LMA computed).
+ * Errors: EFAULT, EINVAL (flags or reserved nonzero), E2BIG (nmsrs above
+ * KQEMU_MAX_MSR_ENTRIES), EACCES, EIO.
+ */
+struct kqemu_msr_entry {
+	__u32 index;
+	__u32 reserved;		/* must be 0 */
+	__u64 data;
+};
+
+struct kqemu_msr_list {
+	__u32 nmsrs;
+	__u32 flags;		/* none defined, must be 0 */
+	__u64 reserved;		/* must be 0 */
+	struct kqemu_msr_entry entries[];
+};
+
+#define KQEMU_MAX_MSR_ENTRIES	256
+#define KQEMU_GET_MSRS		_IOWR(KQEMUIO, 0x27, struct kqemu_msr_list)
+#define KQEMU_SET_MSRS		_IOW(KQEMUIO, 0x28, struct kqemu_msr_list)
+
+/*
+ * KQEMU_GET_XSAVE, KQEMU_SET_XSAVE: the vCPU's floating-point state, as
+ * XSAVE writes it in the standard (not compacted) form: the legacy area
+ * FXSAVE writes (x87, MXCSR, XMM0-15) in bytes 0-511, the XSAVE header at
+ * 512, then each component at the offset CPUID leaf 0xD gives.  size (out)
+ * is how many bytes of region are in use: 512 where the host has no XSAVE
+ * (KQEMU_CAP_XFEATURES 0: only the legacy area counts), else the standard
+ * size of the components in KQEMU_CAP_XFEATURES; the rest reads as 0.
+ * xcr0 is the guest's XCR0 (1, x87, where the host has no XSAVE).
+ * A new vCPU has FCW 0x37F, MXCSR 0x1F80, every component in its initial
+ * state, XCR0 1.  SET refuses (EINVAL) flags or reserved nonzero, an XCR0
+ * a guest's XSETBV could not set, MXCSR bits the CPU does not have, and a
+ * header that XRSTOR would refuse (XSTATE_BV bits outside
+ * KQEMU_CAP_XFEATURES, a compacted form, reserved bytes).
+ * Errors: EFAULT, EINVAL, EACCES, EIO.
+ */
+struct kqemu_xsave {
+	__u64 xcr0;
+	__u32 size;		/* out; ignored by SET */
+	__u32 flags;		/* none defined, must be 0 */
+	__u64 reserved[6];	/* must be 0 */
+	__u8 region[4096];	/* at offset 64 */
+};
+
+#define KQEMU_GET_XSAVE		_IOR(KQEMUIO, 0x29, struct kqemu_xsave)
+#define KQEMU_SET_XSAVE		_IOW(KQEMUIO, 0x2a, struct kqemu_xsave)
 
 /*
  * KQEMU_RUN: enter the guest until an exit userspace must handle; the
@@ -260,6 +337,10 @@ struct kqemu_sregs {
  *               set error to make the guest take #GP instead.
  *   IRQ_WINDOW  request_interrupt_window was set and the guest can now take
  *               an interrupt (ready_for_interrupt_injection).
+ *   NMI_WINDOW  request_nmi_window was set, no NMI is queued, and the guest
+ *               can now take one (not in its NMI handler, no interrupt
+ *               shadow).  SVM learns that an NMI handler's IRET is done at
+ *               the guest's next exit after it, VMX at once.
  *   FAIL_ENTRY  the CPU refused the guest state: hardware_exit_reason.
  *               SVM: VMEXIT_INVALID (0xffffffff), info1/info2 EXITINFO1/2.
  *               VMX: the exit reason with bit 31 set (33: invalid guest
@@ -275,7 +356,8 @@ struct kqemu_run {
 	/* in */
 	__u8 request_interrupt_window;
 	__u8 immediate_exit;
-	__u8 padding0[6];
+	__u8 request_nmi_window;	/* KQEMU_CAP_VCPU_EVENTS */
+	__u8 padding0[5];
 	/* out */
 	__u32 exit_reason;
 	__u8 ready_for_interrupt_injection;
@@ -337,6 +419,7 @@ struct kqemu_run {
 #define KQEMU_EXIT_FAIL_ENTRY		8
 #define KQEMU_EXIT_INTERNAL_ERROR	9
 #define KQEMU_EXIT_INTR			10
+#define KQEMU_EXIT_NMI_WINDOW		11
 
 #define KQEMU_EXIT_IO_IN	0
 #define KQEMU_EXIT_IO_OUT	1
@@ -356,10 +439,11 @@ struct kqemu_run {
 
 /*
  * KQEMU_INTERRUPT: queue an external interrupt vector, as a PIC would
- * raise it.  It is delivered at the next entry when the guest can take it
- * (RFLAGS.IF, no interrupt shadow); ask for KQEMU_EXIT_IRQ_WINDOW to learn
- * when.  Errors: EFAULT, EINVAL (flags/reserved, vector < 32 or > 255),
- * EBUSY (one is already queued), EACCES, EIO.
+ * raise it: any vector 0-255 (a real-mode PIC uses 8-15).  It is delivered
+ * at the next entry when the guest can take it (RFLAGS.IF, no interrupt
+ * shadow); ask for KQEMU_EXIT_IRQ_WINDOW to learn when.
+ * Errors: EFAULT, EINVAL (flags/reserved, vector > 255), EBUSY (one is
+ * already queued), EACCES, EIO.
  */
 struct kqemu_interrupt {
 	__u32 vector;
@@ -368,5 +452,71 @@ struct kqemu_interrupt {
 };
 
 #define KQEMU_INTERRUPT		_IOW(KQEMUIO, 0x26, struct kqemu_interrupt)
+
+/*
+ * KQEMU_NMI: no argument.  Queue an NMI, delivered at the next entry where
+ * the guest is not in its NMI handler (NMIs are masked from delivery to
+ * the handler's IRET, as on a CPU) and not in an interrupt shadow.  A
+ * second NMI while one is queued is the same NMI, as on a CPU.
+ * Errors: EOPNOTSUPP (VMX without virtual NMIs), EACCES, EIO.
+ */
+#define KQEMU_NMI		_IO(KQEMUIO, 0x2b)
+
+/*
+ * KQEMU_GET_VCPU_EVENTS, KQEMU_SET_VCPU_EVENTS: every event the vCPU holds,
+ * so that a VMM can save, restore and reset it exactly (a reset: all 0).
+ * SET replaces them all; it refuses (EINVAL) flags, padding or reserved
+ * nonzero, an exception vector above 31 or 2 (an NMI is nmi.pending), a
+ * reinjected event whose type and vector disagree (NMI: 2, exception:
+ * below 32) or of a type this backend has no such encoding for (SVM: 5, 6),
+ * and shadow bits other than the two below.  Errors also EFAULT, EACCES,
+ * EIO.
+ */
+struct kqemu_vcpu_events {
+	struct {
+		__u8 pending;		/* delivered at the next entry, before interrupts */
+		__u8 vector;
+		__u8 has_error;		/* in protected mode, for the vectors with one */
+		__u8 padding;
+		__u32 error;
+	} exception;
+	struct {
+		__u8 pending;		/* KQEMU_INTERRUPT's, not yet taken */
+		__u8 vector;
+		__u8 shadow;		/* KQEMU_SHADOW_*: for one instruction */
+		__u8 padding;
+	} interrupt;
+	struct {
+		__u8 pending;		/* KQEMU_NMI's, not yet taken */
+		__u8 masked;		/* in the guest's NMI handler, until its IRET */
+		__u8 padding[2];
+	} nmi;
+	/* An event whose delivery an exit cut short: delivered again, first. */
+	struct {
+		__u8 valid;
+		__u8 type;		/* KQEMU_EVENT_* */
+		__u8 vector;
+		__u8 has_error;
+		__u32 error;
+		__u32 insn_len;		/* software interrupts and exceptions (VMX) */
+		__u32 padding;
+	} reinject;
+	__u32 flags;		/* none defined, must be 0 */
+	__u32 reserved[7];	/* must be 0 */
+};
+
+#define KQEMU_SHADOW_STI	(1 << 0)	/* after STI */
+#define KQEMU_SHADOW_MOV_SS	(1 << 1)	/* after MOV SS or POP SS */
+
+/* Event types, as both SVM and VMX encode them. */
+#define KQEMU_EVENT_EXT_INTR		0
+#define KQEMU_EVENT_NMI			2
+#define KQEMU_EVENT_EXCEPTION		3
+#define KQEMU_EVENT_SOFT_INT		4	/* INT n */
+#define KQEMU_EVENT_PRIV_SOFT_EXC	5	/* INT1 (VMX) */
+#define KQEMU_EVENT_SOFT_EXC		6	/* INT3, INTO (VMX) */
+
+#define KQEMU_GET_VCPU_EVENTS	_IOR(KQEMUIO, 0x2c, struct kqemu_vcpu_events)
+#define KQEMU_SET_VCPU_EVENTS	_IOW(KQEMUIO, 0x2d, struct kqemu_vcpu_events)
 
 #endif /* _UAPI_LINUX_KQEMU_H */
