@@ -58,6 +58,10 @@ check-lintian:
 check-unit:
 	$(MAKE) -C tests/unit check
 
+# kqemu-run's four builds on the host, where kqemu is not loaded.
+check-tools: tools
+	tests/tools/run.sh $(BUILD)
+
 check-vm: guest helper
 	tests/vm/run.sh
 
@@ -69,7 +73,7 @@ clean:
 	rm -rf $(BUILD) tests/unit/build
 	-$(MAKE) -C kmod clean
 
-.PHONY: all module guest helper check check-helper check-lintian check-unit check-vm clean
+.PHONY: all module guest helper check check-helper check-lintian check-unit check-tools check-vm clean
 
 # The demo VMM and the guest programs it runs.
 GUESTS := hello hash mmio timer smp hostile bench pages msrs xsave
