@@ -873,10 +873,13 @@ static void *vcpu_thread(void *arg)
 		ret = ioctl(vcpu->fd, vm->kvm ? KVM_RUN : KQEMU_RUN, 0);
 		if (ret < 0 && errno == EINTR)
 			continue;
-		if (ret < 0) {
-			fprintf(stderr, "kqemu-run: ");
+		/*
+		 * die() ends the whole process from this thread: nothing of
+		 * kqemu-run's runs at exit (no atexit handlers, stdout flushed
+		 * line by line), and the kernel tears the other vCPUs down.
+		 */
+		if (ret < 0)
 			die_ioctl("running the guest", errno);
-		}
 		vcpu->exits++;
 		if (opt.watch) {
 			/* One write each, however many vCPU threads write it. */
