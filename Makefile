@@ -62,6 +62,10 @@ check-lintian:
 check-unit:
 	$(MAKE) -C tests/unit check
 
+# kqemu-run's four builds on the host, where kqemu is not loaded.
+check-tools: tools
+	tests/tools/run.sh $(BUILD)
+
 check-vm: guest helper
 	tests/vm/run.sh
 
@@ -73,7 +77,7 @@ clean:
 	rm -rf $(BUILD) tests/unit/build
 	-$(MAKE) -C kmod clean
 
-.PHONY: all module guest helper check check-helper check-lintian check-unit check-vm clean
+.PHONY: all module guest helper check check-helper check-lintian check-unit check-tools check-vm clean
 
 # The demo VMM and the guest programs it runs.
 GUESTS := hello hash mmio timer smp hostile bench pages msrs xsave
@@ -83,7 +87,8 @@ FREESTANDING := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
 	-nostdlib -static -Wall -Wextra -Werror -Wno-unused-parameter \
 	-Wl,-z,noexecstack -Wl,--no-warn-rwx-segments -Wl,--build-id=none
 
-tools: $(BUILD)/tools/kqemu-run $(BUILD)/tools/kqemu-run32 $(GUEST_BINS)
+tools: $(BUILD)/tools/kqemu-run $(BUILD)/tools/kqemu-run32 $(BUILD)/tools/kqemu-run-asan \
+	$(BUILD)/tools/kqemu-run-tsan $(GUEST_BINS)
 
 # Static for the VM suite's initramfs, which has no libc.
 $(BUILD)/tools/kqemu-run: tools/kqemu-run.c include/uapi/linux/kqemu.h
@@ -96,6 +101,21 @@ $(BUILD)/tools/kqemu-run: tools/kqemu-run.c include/uapi/linux/kqemu.h
 $(BUILD)/tools/kqemu-run32: tools/kqemu-run.c include/uapi/linux/kqemu.h
 	@mkdir -p $(@D)
 	$(CC) -m32 -static -O2 -pthread -Wall -Wextra -Werror -Iinclude/uapi -o $@ $<
+
+# The same VMM under AddressSanitizer (with UBSan) and ThreadSanitizer,
+# for the engine suite's runs of its threads, kicks and exits.  Their
+# runtimes link statically, but libc cannot under them: guest/pack-engine.sh
+# copies the host's libraries into the initramfs.  -g: reports name lines.
+SAN_CFLAGS := -O2 -g -fno-omit-frame-pointer -pthread -Wall -Wextra -Werror -Iinclude/uapi
+
+$(BUILD)/tools/kqemu-run-asan: tools/kqemu-run.c include/uapi/linux/kqemu.h
+	@mkdir -p $(@D)
+	$(CC) $(SAN_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-static-libasan -static-libubsan -o $@ $<
+
+$(BUILD)/tools/kqemu-run-tsan: tools/kqemu-run.c include/uapi/linux/kqemu.h
+	@mkdir -p $(@D)
+	$(CC) $(SAN_CFLAGS) -fsanitize=thread -static-libtsan -o $@ $<
 
 # What make install and the package install: linked against the system's
 # libc, with the distribution's flags (dpkg-buildflags: hardening).

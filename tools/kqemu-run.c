@@ -62,7 +62,17 @@ struct vcpu {
 	int id, fd;
 	struct kqemu_run *krun;
 	struct kvm_run *kvm_run;
-	pthread_t thread;
+	pthread_t thread;	/* main's handle, to join it */
+	/*
+	 * What stop_all kicks: the thread's own id, which the thread sets,
+	 * and kickable, which it sets and clears, under vm->lock.  Not
+	 * `thread': pthread_create writes that while another vCPU may
+	 * already be stopping the VM, and after pthread_join it names a
+	 * descriptor in a stack glibc may have unmapped (pthread_kill then
+	 * faults on its lock: the `make bench' segfault of issue 15).
+	 */
+	pthread_t self;
+	bool kickable;
 	unsigned long exits, timer_irqs, irq_windows;
 	bool irq_pending;
 	uint64_t scratch_msr;	/* SCRATCH_MSR, the one MSR this VMM keeps */
@@ -78,8 +88,9 @@ struct vm {
 	uint32_t results[16];
 	int nvcpus;
 	struct vcpu vcpus[KQEMU_MAX_VCPUS];
+	/* Guards stop and exit_code, the kicks, and the devices' registers. */
 	pthread_mutex_t lock;
-	volatile bool stop;
+	bool stop;	/* set under lock; read anywhere with stopping() */
 	int exit_code;
 };
 
@@ -476,16 +487,30 @@ static unsigned long pages_check(struct vm *vm)
 
 /* --- exits ---------------------------------------------------------------- */
 
+/* vCPU threads and main poll it without the lock: an atomic, not volatile. */
+static bool stopping(struct vm *vm)
+{
+	return __atomic_load_n(&vm->stop, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Any vCPU may call this (with --smp 16 hello.bin all 16 do, each as it
+ * writes the exit port) while main is still creating vCPU threads or is
+ * already joining them.  So the kicks go out under vm->lock, and only to
+ * kickable threads: such a thread cannot clear that (at its end, under the
+ * lock), and so cannot be joined, while a kick is on its way to it.  A
+ * thread not kickable yet finds stop set when it starts; immediate_exit
+ * ends at once a RUN that a kick came just before.
+ */
 static void stop_all(struct vm *vm, int code)
 {
 	int i;
 
 	pthread_mutex_lock(&vm->lock);
 	if (!vm->stop) {
-		vm->stop = true;
 		vm->exit_code = code;
+		__atomic_store_n(&vm->stop, true, __ATOMIC_RELEASE);
 	}
-	pthread_mutex_unlock(&vm->lock);
 	for (i = 0; i < vm->nvcpus; i++) {
 		struct vcpu *v = &vm->vcpus[i];
 
@@ -493,9 +518,10 @@ static void stop_all(struct vm *vm, int code)
 			v->krun->immediate_exit = 1;
 		if (v->kvm_run)
 			v->kvm_run->immediate_exit = 1;
-		if (v->thread && !pthread_equal(v->thread, pthread_self()))
-			pthread_kill(v->thread, SIGUSR1);
+		if (v->kickable && !pthread_equal(v->self, pthread_self()))
+			pthread_kill(v->self, SIGUSR1);
 	}
+	pthread_mutex_unlock(&vm->lock);
 }
 
 static bool timer_tick(struct vcpu *vcpu);
@@ -514,7 +540,10 @@ static void port_out(struct vcpu *vcpu, uint16_t port, uint32_t value, int size)
 	} else if (port == IRQ_PORT) {
 		timer_tick(vcpu);
 	} else if (port >= RESULT_PORT && port < RESULT_PORT + 64 && size == 4) {
+		/* Any vCPU may write them, as on a real device. */
+		pthread_mutex_lock(&vm->lock);
 		vm->results[(port - RESULT_PORT) / 4] = value;
+		pthread_mutex_unlock(&vm->lock);
 	} else if (opt.trace) {
 		printf("io: out %#x <- %#x (%d bytes)\n", port, value, size);
 	}
@@ -537,6 +566,8 @@ static void mmio(struct vcpu *vcpu, uint64_t addr, uint8_t *data, int len, bool 
 		uint64_t *reg = &vm->mmio_regs[(addr - MMIO_BASE) / 8];
 		int shift = (addr & 7) * 8;
 
+		/* One device for all vCPUs: a partial write is read-modify-write. */
+		pthread_mutex_lock(&vm->lock);
 		if (write) {
 			uint64_t mask = len == 8 ? ~0ULL : ((1ULL << (len * 8)) - 1) << shift;
 
@@ -545,6 +576,7 @@ static void mmio(struct vcpu *vcpu, uint64_t addr, uint8_t *data, int len, bool 
 			value = *reg >> shift;
 			memcpy(data, &value, len);
 		}
+		pthread_mutex_unlock(&vm->lock);
 	} else if (!write) {
 		memset(data, 0xff, len);
 	}
@@ -830,25 +862,37 @@ static void *vcpu_thread(void *arg)
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
 
-	while (!vm->stop) {
+	pthread_mutex_lock(&vm->lock);
+	vcpu->self = pthread_self();
+	vcpu->kickable = true;
+	pthread_mutex_unlock(&vm->lock);
+	while (!stopping(vm)) {
 		int ret;
 
 		inject_if_ready(vcpu);
 		ret = ioctl(vcpu->fd, vm->kvm ? KVM_RUN : KQEMU_RUN, 0);
 		if (ret < 0 && errno == EINTR)
 			continue;
-		if (ret < 0) {
-			fprintf(stderr, "kqemu-run: ");
+		/*
+		 * die() ends the whole process from this thread: nothing of
+		 * kqemu-run's runs at exit (no atexit handlers, stdout flushed
+		 * line by line), and the kernel tears the other vCPUs down.
+		 */
+		if (ret < 0)
 			die_ioctl("running the guest", errno);
-		}
 		vcpu->exits++;
 		if (opt.watch) {
-			watched++;
+			/* One write each, however many vCPU threads write it. */
+			__atomic_fetch_add(&watched, 1, __ATOMIC_RELAXED);
 			__atomic_fetch_add(&watched_writes, 1, __ATOMIC_RELAXED);
 		}
 		if (!(vm->kvm ? handle_kvm_exit(vcpu) : handle_kqemu_exit(vcpu)))
 			break;
 	}
+	/* From here on no kick may reach this thread: main may join it. */
+	pthread_mutex_lock(&vm->lock);
+	vcpu->kickable = false;
+	pthread_mutex_unlock(&vm->lock);
 	return NULL;
 }
 
@@ -1046,9 +1090,9 @@ int main(int argc, char **argv)
 	for (i = 0; i < vm.nvcpus; i++)
 		if (pthread_create(&vm.vcpus[i].thread, NULL, vcpu_thread, &vm.vcpus[i]))
 			die("cannot start a vCPU thread");
-	for (i = 0; i * 10 < opt.timeout * 1000 && !vm.stop; i++)
+	for (i = 0; i * 10 < opt.timeout * 1000 && !stopping(&vm); i++)
 		usleep(10000);
-	if (!vm.stop) {
+	if (!stopping(&vm)) {
 		printf("exit: TIMEOUT after %d s\n", opt.timeout);
 		stop_all(&vm, EXIT_TIMEOUT);
 	}

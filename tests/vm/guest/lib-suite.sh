@@ -6,18 +6,27 @@ check() {
 }
 
 # run_guest NAME STATUS PATTERN USER ARGS...: kqemu-run ARGS as USER must
-# exit with STATUS and print a line matching PATTERN.  kqemu_run=PATH runs
-# another build of it (/bin/kqemu-run32, the 32-bit one).
+# exit with STATUS, print a line matching PATTERN, and print no sanitizer
+# report.  kqemu_run=PATH runs another build of it (/bin/kqemu-run32, the
+# 32-bit one; /bin/kqemu-run-asan and -tsan, whose runtimes name themselves
+# in every report: "ERROR: AddressSanitizer", "WARNING: ThreadSanitizer",
+# UBSan's "runtime error:"; kqemu-run never says "Sanitizer" itself).
 run_guest() {
 	local name=$1 want=$2 pattern=$3 user=$4 out rc
 	shift 4
 	out=$(/bin/runas "$user" "${kqemu_run:-/bin/kqemu-run}" "$@" 2>&1)
 	rc=$?
-	if [ "$rc" = "$want" ] && printf '%s\n' "$out" | grep -q -- "$pattern"; then
+	if [ "$rc" = "$want" ] && printf '%s\n' "$out" | grep -q -- "$pattern" &&
+	   ! printf '%s\n' "$out" | grep -qE 'Sanitizer|runtime error:'; then
 		echo "ok - $name (status $rc)"
 	else
 		echo "not ok - $name: status $rc (wanted $want), output:"
-		printf '%s\n' "$out" | sed 's/^/#   /' | tail -n 15
+		# A report's first lines say what and where; its end, little.
+		if printf '%s\n' "$out" | grep -qE 'Sanitizer|runtime error:'; then
+			printf '%s\n' "$out" | grep -m 1 -A 30 -E 'Sanitizer|runtime error:' | sed 's/^/#   /'
+		else
+			printf '%s\n' "$out" | sed 's/^/#   /' | tail -n 15
+		fi
 	fi
 }
 
