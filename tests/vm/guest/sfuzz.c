@@ -698,6 +698,77 @@ static void mutate_sregs(uint64_t *s, struct kqemu_sregs *sr)
 	}
 }
 
+/* The MSRs a vCPU keeps, and one it does not. */
+static const uint32_t fuzz_msrs[] = {
+	0xc0000081, 0xc0000082, 0xc0000083, 0xc0000084, 0xc0000102, 0x174, 0x175,
+	0x176, 0x277, 0xc0000080, 0x10, 0xc0000103, 0x48, 0x1234,
+};
+
+/*
+ * Events, NMIs, MSRs and the XSAVE area, set to values both valid and not,
+ * while other threads run, steal and close the vCPU.
+ */
+static void cpu_state_op(uint64_t *s, int fd, struct kqemu_run *run)
+{
+	switch (rnd(s) % 6) {
+	case 0: {
+		struct kqemu_interrupt irq = { .vector = rnd(s) % 256 };
+
+		if (chance(s, 8))
+			irq.vector = 256 + rnd(s) % 8;
+		call(fd, KQEMU_INTERRUPT, arg(s, &irq, sizeof(irq)));
+		break;
+	}
+	case 1:
+		call(fd, KQEMU_NMI, NULL);
+		run->request_nmi_window = chance(s, 4);
+		break;
+	case 2: {
+		struct kqemu_vcpu_events ev = { 0 };
+
+		call(fd, KQEMU_GET_VCPU_EVENTS, &ev);
+		if (chance(s, 2)) {
+			((uint8_t *)&ev)[rnd(s) % 32] = rnd(s);
+		} else {
+			ev.exception.pending = chance(s, 2);
+			ev.exception.vector = rnd(s) % 32;
+			ev.exception.has_error = chance(s, 2);
+			ev.nmi.masked = chance(s, 2);
+			ev.interrupt.shadow = rnd(s) % 4;
+		}
+		call(fd, KQEMU_SET_VCPU_EVENTS, arg(s, &ev, sizeof(ev)));
+		break;
+	}
+	case 3: {
+		struct { struct kqemu_msr_list h; struct kqemu_msr_entry e[4]; } l = { 0 };
+		unsigned int i, n = 1 + rnd(s) % 4;
+
+		for (i = 0; i < n; i++) {
+			l.e[i].index = fuzz_msrs[rnd(s) % (sizeof(fuzz_msrs) / sizeof(fuzz_msrs[0]))];
+			l.e[i].data = chance(s, 2) ? rnd(s) : rnd(s) % 0x10000;
+		}
+		l.h.nmsrs = n;
+		call(fd, chance(s, 2) ? KQEMU_SET_MSRS : KQEMU_GET_MSRS, arg(s, &l, sizeof(l)));
+		break;
+	}
+	case 4:
+	case 5: {
+		static __thread struct kqemu_xsave x;
+
+		if (call(fd, KQEMU_GET_XSAVE, &x) == 0 && chance(s, 2)) {
+			/* Mostly the legacy area and the header, where XRSTOR looks. */
+			unsigned int at = chance(s, 4) ? rnd(s) % sizeof(x.region) : rnd(s) % 576;
+
+			x.region[at] = rnd(s);
+			if (chance(s, 8))
+				x.xcr0 = rnd(s) % 256;
+			call(fd, KQEMU_SET_XSAVE, &x);
+		}
+		break;
+	}
+	}
+}
+
 static void vcpu_session(uint64_t *s, int base_id)
 {
 	struct kqemu_create_vcpu c = { .id = chance(s, 8) ? rnd(s) % KQEMU_MAX_VCPUS :
@@ -791,11 +862,7 @@ static void vcpu_session(uint64_t *s, int base_id)
 				restart = chance(s, 2);
 			}
 		} else if (op < 78) {
-			struct kqemu_interrupt irq = { .vector = 32 + rnd(s) % 224 };
-
-			if (chance(s, 8))
-				irq.vector = chance(s, 2) ? rnd(s) % 32 : 256 + rnd(s) % 8;
-			call(fd, KQEMU_INTERRUPT, arg(s, &irq, sizeof(irq)));
+			cpu_state_op(s, fd, run);
 		} else if (op < 88) {
 			struct kqemu_regs r;
 
