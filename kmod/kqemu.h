@@ -189,6 +189,10 @@ struct kqemu_vcpu {
 	void *fpu_alloc;		/* what kzalloc gave, for kfree */
 	u64 xcr0;			/* the guest's */
 	u64 tsc_offset;			/* the guest's TSC less the host's */
+	/* KQEMU_SET_CPUID's table, sorted; NULL: CPUID exits to userspace. */
+	struct kqemu_cpuid_entry *cpuid;
+	unsigned int cpuid_nent;
+	u64 cpuid_xcr0;			/* what the table lets XSETBV enable */
 	void *arch;
 };
 
@@ -212,6 +216,7 @@ struct kqemu_backend {
 	/* -EINVAL: refused (a guest's WRMSR: with #GP); HOST: KQEMU_SET_MSRS. */
 	int (*set_efer)(struct kqemu_vcpu *vcpu, u64 efer, bool host);
 	/* Interrupt shadow, NMI masking and the reinjected event (KQEMU_*_VCPU_EVENTS). */
+	u64 (*get_cr4)(struct kqemu_vcpu *vcpu);	/* as the guest sees it */
 	void (*get_events)(struct kqemu_vcpu *vcpu, struct kqemu_vcpu_events *ev);
 	int (*set_events)(struct kqemu_vcpu *vcpu, const struct kqemu_vcpu_events *ev);
 	/* Enter the guest once. >0: exit to userspace; 0: enter again; <0: error. */
@@ -259,6 +264,12 @@ int kqemu_guest_xsetbv(struct kqemu_vcpu *vcpu, u32 index, u64 value);
 long kqemu_fpu_get_xsave(struct kqemu_vcpu *vcpu, void __user *argp);
 long kqemu_fpu_set_xsave(struct kqemu_vcpu *vcpu, void __user *argp);
 u64 kqemu_cr4_guest(void);
+unsigned int kqemu_xsave_size(u64 xcr0);
+
+/* CPUID (cpuid.c). */
+long kqemu_supported_cpuid(void __user *argp);
+long kqemu_set_cpuid(struct kqemu_vcpu *vcpu, void __user *argp);
+bool kqemu_cpuid(struct kqemu_vcpu *vcpu);
 
 /* Speculation mitigations (spec.c, spec.h). */
 int kqemu_spec_init(bool vmx);

@@ -420,6 +420,11 @@ static void svm_get_sregs(struct kqemu_vcpu *vcpu, struct kqemu_sregs *s)
 	s->efer = save->efer & ~EFER_SVME;
 }
 
+static u64 svm_get_cr4(struct kqemu_vcpu *vcpu)
+{
+	return ((struct svm_vcpu *)vcpu->arch)->vmcb->save.cr4;
+}
+
 static u64 svm_get_efer(struct kqemu_vcpu *vcpu)
 {
 	return ((struct svm_vcpu *)vcpu->arch)->vmcb->save.efer & ~EFER_SVME;
@@ -935,6 +940,10 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 		}
 		return 0;
 	case EXIT_CPUID:
+		if (kqemu_cpuid(vcpu)) {
+			vcpu->rip = next_rip(sv, vcpu->rip, 2);
+			return 0;
+		}
 		run->exit_reason = KQEMU_EXIT_CPUID;
 		run->cpuid.function = vcpu->gprs[0];
 		run->cpuid.index = vcpu->gprs[1];
@@ -1147,6 +1156,7 @@ struct kqemu_backend kqemu_svm_backend = {
 	.set_sregs	= svm_set_sregs,
 	.get_efer	= svm_get_efer,
 	.set_efer	= svm_set_efer,
+	.get_cr4	= svm_get_cr4,
 	.get_events	= svm_get_events,
 	.set_events	= svm_set_events,
 	.nmi		= true,

@@ -320,6 +320,9 @@ static long kqemu_vcpu_ioctl(struct file *file, unsigned int cmd,
 	case KQEMU_SET_VCPU_EVENTS:
 		ret = vcpu_set_events(vcpu, argp);
 		break;
+	case KQEMU_SET_CPUID:
+		ret = kqemu_set_cpuid(vcpu, argp);
+		break;
 	case KQEMU_GET_XSAVE:
 		ret = kqemu_fpu_get_xsave(vcpu, argp);
 		break;
@@ -359,6 +362,7 @@ static void vcpu_free(struct kqemu_vcpu *vcpu)
 	if (vcpu->arch)
 		kqemu_backend->vcpu_free(vcpu);
 	kqemu_fpu_free(vcpu);
+	kfree(vcpu->cpuid);
 	free_page((unsigned long)vcpu->run);
 	kqemu_user_uncharge_vcpu(vcpu->client.user);
 	kqemu_client_release(&vcpu->client);
@@ -416,6 +420,7 @@ long kqemu_create_vcpu(struct kqemu_vm *vm, void __user *argp)
 	vcpu->uid = atomic64_inc_return(&vcpu_uids);
 	vcpu->pending_irq = -1;
 	vcpu->tsc_offset = -vm->tsc_origin;
+	vcpu->cpuid_xcr0 = ~0ULL;
 	kqemu_msrs_reset(&vcpu->msrs);
 	mutex_init(&vcpu->mutex);
 	kqemu_client_copy(&vcpu->client, &vm->client, "fd=vcpu");

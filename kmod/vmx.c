@@ -655,6 +655,11 @@ static bool pae_paging(u64 cr0, u64 cr4, u64 efer)
 	return (cr0 & VMX_CR0_PG) && (cr4 & VMX_CR4_PAE) && !(efer & EFER_LMA);
 }
 
+static u64 vmx_get_cr4(struct kqemu_vcpu *vcpu)
+{
+	return ((struct vmx_vcpu *)vcpu->arch)->cr4;
+}
+
 static u64 vmx_get_efer(struct kqemu_vcpu *vcpu)
 {
 	return ((struct vmx_vcpu *)vcpu->arch)->efer;
@@ -1438,6 +1443,10 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 		run->exit_reason = KQEMU_EXIT_SHUTDOWN;
 		return 1;
 	case XR_CPUID:
+		if (kqemu_cpuid(vcpu)) {
+			vcpu->rip += vx->exit_insn_len;
+			return 0;
+		}
 		run->exit_reason = KQEMU_EXIT_CPUID;
 		run->cpuid.function = vcpu->gprs[0];
 		run->cpuid.index = vcpu->gprs[1];
@@ -1608,6 +1617,7 @@ struct kqemu_backend kqemu_vmx_backend = {
 	.set_sregs	= vmx_set_sregs,
 	.get_efer	= vmx_get_efer,
 	.set_efer	= vmx_set_efer,
+	.get_cr4	= vmx_get_cr4,
 	.get_events	= vmx_get_events,
 	.set_events	= vmx_set_events,
 	.run		= vmx_run,

@@ -76,6 +76,7 @@ struct kqemu_capability {
 #define KQEMU_CAP_TSC_OFFSET		16	/* 1: the guest's TSC is its own (MSR 0x10) */
 #define KQEMU_CAP_XSAVE_STATE		17	/* 1: KQEMU_GET/SET_XSAVE */
 #define KQEMU_CAP_VCPU_EVENTS		18	/* 1: any vector, KQEMU_NMI, KQEMU_GET/SET_VCPU_EVENTS */
+#define KQEMU_CAP_CPUID			19	/* 1: KQEMU_GET_SUPPORTED_CPUID, KQEMU_SET_CPUID */
 
 /* Values of KQEMU_CAP_BACKEND. */
 #define KQEMU_BACKEND_NONE	0
@@ -100,6 +101,53 @@ struct kqemu_msr_index_list {
 };
 
 #define KQEMU_GET_MSR_INDEX_LIST _IOWR(KQEMUIO, 0x03, struct kqemu_msr_index_list)
+
+/*
+ * CPUID tables.  An entry answers CPUID with EAX = function and, where
+ * flags has KQEMU_CPUID_INDEXED, ECX = index (otherwise any ECX).
+ *
+ * KQEMU_GET_SUPPORTED_CPUID (on /dev/kqemu): what kqemu can give a guest on
+ * this host, as a VMM's "-cpu host" would take it: the host's own leaves
+ * with every feature kqemu does not give a guest cleared (VMX, SVM,
+ * MONITOR, PKU, LA57, the PMU, XSAVE components beyond
+ * KQEMU_CAP_XFEATURES, XSAVES, the thermal and RDT leaves...), the
+ * hypervisor bit set, no topology (leaves 0xB, 0x1F: the VMM's), and
+ * guest-physical addresses of at most 48 bits.  in: nent, the room in
+ * entries; out: nent, how many.
+ * Errors: EFAULT, EINVAL (flags or reserved nonzero), E2BIG (not enough
+ * room: nent says how much is needed), EACCES.
+ *
+ * KQEMU_SET_CPUID (vCPU): from now on the guest's CPUID is answered in the
+ * kernel from this table, without an exit; a function and index the table
+ * lacks reads as all 0.  Two bits follow the guest as on a CPU: OSXSAVE
+ * (leaf 1 ECX bit 27) is CR4.OSXSAVE, and leaf 0xD index 0 EBX is the size
+ * of the XSAVE area for the guest's XCR0.  The guest's XSETBV may enable
+ * only the components leaf 0xD index 0 names (EDX:EAX).  nent 0 goes back
+ * to KQEMU_EXIT_CPUID for every CPUID.
+ * Errors: EFAULT, EINVAL (flags, reserved or padding nonzero, unknown entry
+ * flags, two entries for one function and index), E2BIG (nent above
+ * KQEMU_MAX_CPUID_ENTRIES), ENOMEM, EACCES, EIO.
+ */
+struct kqemu_cpuid_entry {
+	__u32 function;
+	__u32 index;
+	__u32 flags;		/* KQEMU_CPUID_INDEXED */
+	__u32 eax, ebx, ecx, edx;
+	__u32 padding;		/* must be 0 */
+};
+
+#define KQEMU_CPUID_INDEXED	(1U << 0)
+
+struct kqemu_cpuid {
+	__u32 nent;
+	__u32 flags;		/* none defined, must be 0 */
+	__u64 reserved;		/* must be 0 */
+	struct kqemu_cpuid_entry entries[];
+};
+
+#define KQEMU_MAX_CPUID_ENTRIES	128
+#define KQEMU_GET_SUPPORTED_CPUID _IOWR(KQEMUIO, 0x04, struct kqemu_cpuid)
+#define KQEMU_SET_CPUID		_IOW(KQEMUIO, 0x2e, struct kqemu_cpuid)	/* vCPU */
 
 /*
  * KQEMU_CREATE_VM: returns a new VM fd (O_CLOEXEC).
@@ -333,6 +381,7 @@ struct kqemu_xsave {
  *   HLT         the guest executed HLT (RIP is past it).
  *   SHUTDOWN    triple fault.
  *   CPUID       function/index; fill in eax..edx before the next KQEMU_RUN.
+ *               Not once KQEMU_SET_CPUID gave a table: kqemu answers then.
  *   MSR         RDMSR/WRMSR of any MSR: index, data; for RDMSR fill in data;
  *               set error to make the guest take #GP instead.
  *   IRQ_WINDOW  request_interrupt_window was set and the guest can now take

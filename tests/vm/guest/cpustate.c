@@ -33,6 +33,7 @@ GUEST(msr_guest);
 GUEST(event_guest);
 GUEST(sse_guest);
 GUEST(loop_guest);
+GUEST(cpuid_guest);
 
 /* Real mode, CS 0, loaded at CODE_GPA: addresses are label - start + 0x1000. */
 asm(".pushsection .rodata\n"
@@ -124,6 +125,24 @@ asm(".pushsection .rodata\n"
     "	out %eax, $0x43\n"
     "	hlt\n"
     "loop_guest_end:\n"
+    /* CPUID of leaf 0, leaf 1 and a leaf no table has. */
+    "cpuid_guest_start:\n"
+    "	xor %eax, %eax\n"
+    "	cpuid\n"
+    "	mov %ebx, %eax\n"
+    "	out %eax, $0x50\n"
+    "	mov $1, %eax\n"
+    "	cpuid\n"
+    "	mov %ecx, %eax\n"
+    "	out %eax, $0x51\n"
+    "	mov $0x4fffff00, %eax\n"
+    "	cpuid\n"
+    "	or %ebx, %eax\n"
+    "	or %ecx, %eax\n"
+    "	or %edx, %eax\n"
+    "	out %eax, $0x52\n"
+    "	hlt\n"
+    "cpuid_guest_end:\n"
     ".code64\n"
     ".popsection\n");
 
@@ -627,6 +646,116 @@ static void test_move(void)
 	       moved[0], moved[1], moved[2]);
 }
 
+/* --- CPUID ----------------------------------------------------------------- */
+
+struct cpuid_table {
+	struct kqemu_cpuid head;
+	struct kqemu_cpuid_entry e[KQEMU_MAX_CPUID_ENTRIES + 1];
+};
+
+static const struct kqemu_cpuid_entry *find_leaf(const struct cpuid_table *t, uint32_t fn, uint32_t idx)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->head.nent; i++)
+		if (t->e[i].function == fn && t->e[i].index == idx)
+			return &t->e[i];
+	return NULL;
+}
+
+static uint64_t capability(int devfd, uint32_t cap)
+{
+	struct kqemu_capability c = { .cap = cap };
+
+	return ioctl(devfd, KQEMU_CHECK_CAPABILITY, &c) ? 0 : c.value;
+}
+
+static void test_cpuid(void)
+{
+	struct cpuid_table *t = calloc(1, sizeof(*t)), *bad = calloc(1, sizeof(*t));
+	const struct kqemu_cpuid_entry *l0, *l1, *l7, *x1, *x8;
+	uint32_t v, vendor_ebx, n;
+	struct kqemu_regs regs = { .rip = CODE_GPA, .rflags = 2, .rsp = 0x8000 };
+	struct kqemu_sregs sr;
+	bool xsave;
+	struct vm vm;
+
+	if (!t || !bad || !vm_open(&vm, cpuid_guest_start, cpuid_guest_end))
+		goto out_free;
+	xsave = capability(vm.devfd, KQEMU_CAP_XFEATURES) != 0;
+	report(capability(vm.devfd, KQEMU_CAP_CPUID) == 1, "KQEMU_CAP_CPUID is 1");
+	expect_errno(ioctl(vm.devfd, KQEMU_GET_SUPPORTED_CPUID, t), E2BIG, "GET_SUPPORTED_CPUID with no room");
+	n = t->head.nent;
+	report(n > 4 && n <= KQEMU_MAX_CPUID_ENTRIES, "... says how many leaves it has (%u)", n);
+	t->head.nent = KQEMU_MAX_CPUID_ENTRIES;
+	t->head.flags = 1;
+	expect_errno(ioctl(vm.devfd, KQEMU_GET_SUPPORTED_CPUID, t), EINVAL, "GET_SUPPORTED_CPUID with flags");
+	t->head.flags = 0;
+	expect_ok(ioctl(vm.devfd, KQEMU_GET_SUPPORTED_CPUID, t), "GET_SUPPORTED_CPUID");
+	l0 = find_leaf(t, 0, 0);
+	l1 = find_leaf(t, 1, 0);
+	l7 = find_leaf(t, 7, 0);
+	x1 = find_leaf(t, 0x80000001, 0);
+	x8 = find_leaf(t, 0x80000008, 0);
+	if (!l0 || !l1 || !x1) {
+		report(false, "the supported CPUID has leaves 0, 1 and 0x80000001");
+		goto out;
+	}
+	report(t->head.nent == n, "GET_SUPPORTED_CPUID gives as many as it said");
+	report(l1->ecx >> 31 & 1, "the supported CPUID says a hypervisor is there (leaf 1 ECX bit 31)");
+	report(!(l1->ecx & (1 << 5)) && !(x1->ecx & (1 << 2)),
+	       "... and offers neither VMX nor SVM (no nested virtualization)");
+	report(!(l1->ecx & (1 << 3)) && !(l1->ecx & (1 << 27)), "... nor MONITOR, nor OSXSAVE (CR4's, at run time)");
+	report(!!(l1->ecx & (1 << 26)) == xsave, "... XSAVE exactly where kqemu switches its state");
+	report(!l7 || (!(l7->ecx & (1 << 16)) && !(l7->ecx & (1 << 3))), "... neither LA57 nor PKU");
+	report(!x8 || (x8->eax & 0xff) <= 48, "... guest-physical addresses of at most 48 bits");
+	vendor_ebx = l0->ebx;
+
+	/* The rules of SET_CPUID. */
+	memcpy(bad, t, sizeof(*t));
+	bad->head.nent = KQEMU_MAX_CPUID_ENTRIES + 1;
+	expect_errno(ioctl(vm.cpufd, KQEMU_SET_CPUID, bad), E2BIG, "SET_CPUID above KQEMU_MAX_CPUID_ENTRIES");
+	bad->head.nent = t->head.nent;
+	bad->e[0].padding = 1;
+	expect_errno(ioctl(vm.cpufd, KQEMU_SET_CPUID, bad), EINVAL, "SET_CPUID with an entry's padding set");
+	bad->e[0].padding = 0;
+	bad->e[0].flags = 2;
+	expect_errno(ioctl(vm.cpufd, KQEMU_SET_CPUID, bad), EINVAL, "SET_CPUID with unknown entry flags");
+	bad->e[0].flags = t->e[0].flags;
+	bad->e[bad->head.nent] = bad->e[0];
+	bad->head.nent++;
+	expect_errno(ioctl(vm.cpufd, KQEMU_SET_CPUID, bad), EINVAL, "SET_CPUID with one leaf twice");
+
+	/* The guest's CPUID answered from its table, with no exit. */
+	expect_ok(ioctl(vm.cpufd, KQEMU_SET_CPUID, t), "SET_CPUID with the supported table");
+	if (xsave) {
+		ioctl(vm.cpufd, KQEMU_GET_SREGS, &sr);
+		sr.cr4 |= 1 << 18;	/* OSXSAVE */
+		expect_ok(ioctl(vm.cpufd, KQEMU_SET_SREGS, &sr), "CR4.OSXSAVE for the CPUID guest");
+	}
+	if (expect_step(&vm, "io:0x50", &v, "CPUID leaf 0 from the table"))
+		report(v == vendor_ebx, "the guest's CPUID leaf 0 is the table's, with no CPUID exit");
+	if (expect_step(&vm, "io:0x51", &v, "CPUID leaf 1 from the table"))
+		report(!!(v & (1 << 27)) == xsave && (v >> 31 & 1),
+		       "leaf 1 from the table, OSXSAVE as the guest's CR4 has it (ECX %#x)", v);
+	if (expect_step(&vm, "io:0x52", &v, "a leaf the table lacks"))
+		report(v == 0, "a leaf the table lacks reads as 0");
+	expect_step(&vm, "hlt", NULL, "the CPUID guest's end");
+
+	t->head.nent = 0;
+	expect_ok(ioctl(vm.cpufd, KQEMU_SET_CPUID, t), "SET_CPUID with no entries");
+	ioctl(vm.cpufd, KQEMU_SET_REGS, &regs);
+	if (step(&vm, &v), vm.run->exit_reason == KQEMU_EXIT_CPUID)
+		report(vm.run->cpuid.function == 0, "... and CPUID exits to userspace again");
+	else
+		report(false, "after SET_CPUID with no entries: exit %u, not CPUID", vm.run->exit_reason);
+out:
+	vm_close(&vm);
+out_free:
+	free(t);
+	free(bad);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -634,5 +763,6 @@ int main(void)
 	test_events();
 	test_xsave();
 	test_move();
+	test_cpuid();
 	return 0;
 }
