@@ -97,6 +97,7 @@ struct vm {
 static struct {
 	const char *image;
 	bool real_mode, kvm, trace, quiet;
+	bool cpuid_host;	/* --cpuid host: the table in the kernel, no CPUID exits */
 	unsigned long mem_mib;
 	int smp, timer_irqs, timeout, cpu;
 	unsigned long arg;
@@ -274,6 +275,40 @@ static void kvm_set_cpuid(struct vm *vm, struct vcpu *vcpu)
 		die_ioctl("setting the guest's CPUID on KVM", errno);
 }
 
+/*
+ * --cpuid host: what kqemu can give on this host (KQEMU_GET_SUPPORTED_CPUID),
+ * with this vCPU's APIC ID and the vCPU count, answered in the kernel.
+ */
+static void kqemu_set_cpuid(struct vm *vm, struct vcpu *vcpu)
+{
+	static struct {
+		struct kqemu_cpuid head;
+		struct kqemu_cpuid_entry entries[KQEMU_MAX_CPUID_ENTRIES];
+	} supported, mine;
+	unsigned int i;
+
+	pthread_mutex_lock(&vm->lock);
+	if (!supported.head.nent) {
+		supported.head.nent = KQEMU_MAX_CPUID_ENTRIES;
+		if (ioctl(vm->sysfd, KQEMU_GET_SUPPORTED_CPUID, &supported))
+			die_ioctl("asking kqemu which CPUID it supports", errno);
+	}
+	mine = supported;
+	pthread_mutex_unlock(&vm->lock);
+	for (i = 0; i < mine.head.nent; i++) {
+		struct kqemu_cpuid_entry *e = &mine.entries[i];
+
+		if (e->function == 1) {
+			e->ebx = (e->ebx & 0xffff) | (uint32_t)vcpu->id << 24 |
+				 (uint32_t)vm->nvcpus << 16;
+			if (vm->nvcpus > 1)
+				e->edx |= 1u << 28;	/* HTT: the count is valid */
+		}
+	}
+	if (ioctl(vcpu->fd, KQEMU_SET_CPUID, &mine))
+		die_ioctl("setting the guest's CPUID", errno);
+}
+
 static void create_vcpu(struct vm *vm, struct vcpu *vcpu)
 {
 	if (vm->kvm) {
@@ -300,6 +335,8 @@ static void create_vcpu(struct vm *vm, struct vcpu *vcpu)
 			  vcpu->fd, 0);
 	if (vcpu->krun == MAP_FAILED)
 		die("mapping the vCPU's run area: %s", strerror(errno));
+	if (opt.cpuid_host)
+		kqemu_set_cpuid(vm, vcpu);
 }
 
 /* Segment and register state, in kqemu's terms; KVM's are converted. */
@@ -601,10 +638,6 @@ static void port_io(struct vcpu *vcpu, bool out, uint16_t port, uint8_t *data, i
 }
 
 /*
- * The guest's CPUID: the host's, without the virtualization bits, and
- * without XSAVE: kqemu keeps a guest's x87 and SSE state only.
- */
-/*
  * The host's CPUID, less what kqemu does not give guests: VMX and SVM, PKU
  * (CR4.PKE), and the XSAVE features beyond KQEMU_CAP_XFEATURES (all of
  * XSAVE where it is 0).  OSXSAVE follows the guest's CR4, as on a CPU.
@@ -738,6 +771,9 @@ static int handle_kqemu_exit(struct vcpu *vcpu)
 		vcpu->irq_windows++;
 		return 1;
 	case KQEMU_EXIT_CPUID:
+		if (opt.cpuid_host)
+			die("a CPUID exit (leaf %#x), though kqemu has this vCPU's CPUID table",
+			    run->cpuid.function);
 		cpuid(vcpu, run->cpuid.function, run->cpuid.index, &run->cpuid.eax,
 		      &run->cpuid.ebx, &run->cpuid.ecx, &run->cpuid.edx);
 		return 1;
@@ -922,6 +958,8 @@ static void __attribute__((noreturn)) usage(int status)
 	       "  --pages         each page from 2 MiB to 1 MiB below the top names its\n"
 	       "                  address; check the guest's answer in every page\n"
 	       "  --cpu N         run every vCPU thread on host CPU N\n"
+	       "  --cpuid MODE    exit (default): CPUID exits, answered here from the host's;\n"
+	       "                  host: kqemu answers it from KQEMU_GET_SUPPORTED_CPUID\n"
 	       "  --watch         count, with a hardware watchpoint of the host's, a write\n"
 	       "                  after each exit (the host's debug registers survive guests)\n"
 	       "  --kvm           run on /dev/kvm instead, for comparison\n"
@@ -972,6 +1010,7 @@ static void parse_args(int argc, char **argv)
 		{ "pages", no_argument, NULL, 'P' },
 		{ "watch", no_argument, NULL, 'W' },
 		{ "cpu", required_argument, NULL, 'C' },
+		{ "cpuid", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -995,6 +1034,11 @@ static void parse_args(int argc, char **argv)
 		case 'P': opt.pages = true; break;
 		case 'W': opt.watch = true; break;
 		case 'C': opt.cpu = atoi(optarg); break;
+		case 'c':
+			if (strcmp(optarg, "host") && strcmp(optarg, "exit"))
+				die("--cpuid takes host or exit, not '%s'", optarg);
+			opt.cpuid_host = !strcmp(optarg, "host");
+			break;
 		case 'h': usage(0);
 		default: usage(EXIT_SETUP);
 		}

@@ -98,6 +98,8 @@ if [ -n "$rnd_bits" ] && [ "$rnd_bits" -gt 28 ]; then
 fi
 vendor=$(sed -n 's/^vendor_id[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 run_guest "a CPUID exit is answered by userspace" 0 "cpuid: vendor $vendor" member --arg 1 $G/hello.bin
+run_guest "--cpuid host: CPUID answered in the kernel from KQEMU_GET_SUPPORTED_CPUID, no CPUID exit" 0 "cpuid: vendor $vendor" member --cpuid host --arg 1 $G/hello.bin
+run_guest "--cpuid host: 4 vCPUs, each with its own table" 0 "4 vCPUs, total 10000 as expected" member --cpuid host --smp 4 $G/smp.bin
 run_guest "the guest's PAT is its own, kept by kqemu (kqemu-run refuses it)" 0 "msr: PAT 0x0007040600070406, written and read back" member --arg 1 $G/hello.bin
 run_guest "RDMSR and WRMSR of an MSR kqemu does not own are answered by userspace" 0 "msr: the VMM's own MSR, written and read back" member --arg 1 $G/hello.bin
 # The vCPU state a full VMM gets, sets and injects: MSR list and the TSC,
@@ -144,6 +146,7 @@ fi
 /bin/ymm-marker 0 120 >/tmp/marker.log 2>&1 &
 marker=$!
 run_guest "AVX with the guest's own XCR0: its YMM registers are its own across 2000 exits, beside a host process filling YMM on the same CPU" 0 "xsave: 2000 rounds, 0 lanes not the guest's" member --cpu 0 --timeout 300 $G/xsave.bin
+run_guest "... and with the CPUID kqemu answers (--cpuid host): AVX offered, XSETBV within its table" 0 "xsave: 2000 rounds, 0 lanes not the guest's" member --cpuid host --cpu 0 --timeout 300 $G/xsave.bin
 kill $marker 2>/dev/null
 wait $marker
 check "... and that process never found anything but its own marker in its YMM registers ($(cat /tmp/marker.log))" \
