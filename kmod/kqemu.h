@@ -158,6 +158,12 @@ struct kqemu_host_msrs {
 	u64 tsc_aux, spec_ctrl;
 };
 
+/* The guest's debug registers (dr.c). */
+struct kqemu_dr {
+	u64 db[4];
+	u64 dr6, dr7;
+};
+
 struct kqemu_vcpu {
 	struct kqemu_vm *vm;
 	struct kqemu_client client;
@@ -189,6 +195,7 @@ struct kqemu_vcpu {
 	void *fpu_alloc;		/* what kzalloc gave, for kfree */
 	u64 xcr0;			/* the guest's */
 	u64 tsc_offset;			/* the guest's TSC less the host's */
+	struct kqemu_dr dr;
 	/* KQEMU_SET_CPUID's table, sorted; NULL: CPUID exits to userspace. */
 	struct kqemu_cpuid_entry *cpuid;
 	unsigned int cpuid_nent;
@@ -314,7 +321,8 @@ static inline void kqemu_wrmsr(u32 msr, u64 val)
  * The host's debug registers around a guest: VM exit leaves DR7 at 0x400
  * (every breakpoint off) and DR6 may hold what the guest's debug events
  * set, so both are put back as they were, for the host's own breakpoints
- * and #DB handler.  DR0-3 stay the host's: a guest's MOV DR is #UD.
+ * and #DB handler.  DR0-3 are the guest's only while its DR7 enables a
+ * breakpoint (kqemu_load_guest_db()).
  */
 struct kqemu_host_dr {
 	unsigned long dr6, dr7;
@@ -336,6 +344,16 @@ static inline void kqemu_restore_host_dr(const struct kqemu_host_dr *h)
 	if (dr6 != h->dr6)
 		asm volatile("mov %0, %%dr6" : : "r"(h->dr6));
 }
+
+/* Debug registers (dr.c). */
+void kqemu_dr_reset(struct kqemu_dr *d);
+bool kqemu_load_guest_db(const struct kqemu_dr *d, bool owned, unsigned long host[4]);
+void kqemu_put_host_db(struct kqemu_dr *d, bool owned, const unsigned long host[4]);
+void kqemu_dr_debug_exit(struct kqemu_vcpu *vcpu, u64 qual);
+int kqemu_mov_dr(struct kqemu_vcpu *vcpu, unsigned int dr, bool to_dr, unsigned int gpr,
+		 bool long_mode, u64 cr4, unsigned int cpl);
+long kqemu_get_debugregs(struct kqemu_vcpu *vcpu, void __user *argp);
+long kqemu_set_debugregs(struct kqemu_vcpu *vcpu, void __user *argp);
 
 /* Emulation helpers shared by the backends (emulate.c). */
 int kqemu_guest_cr4_write(u64 old, u64 val, u64 efer, u64 cr3);

@@ -88,6 +88,7 @@ static u64 capability_value(u32 cap)
 	case KQEMU_CAP_XSAVE_STATE:
 		return 1;
 	case KQEMU_CAP_CPUID:
+	case KQEMU_CAP_DEBUGREGS:
 		return 1;
 	case KQEMU_CAP_VCPU_EVENTS:
 		return kqemu_backend && kqemu_backend->nmi;

@@ -145,6 +145,7 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 
 #define INTERCEPT_CR4_WRITE	BIT(16 + 4)
 #define EXIT_CR4_WRITE	0x014
+#define EXIT_DR_BASE	0x020
 #define EXIT_EXCP_BASE	0x040
 #define EXIT_INTR	0x060
 #define EXIT_NMI	0x061
@@ -237,6 +238,8 @@ struct svm_vcpu {
 	 */
 	bool nmi_masked, awaiting_iret;
 	u64 iret_rip;
+	/* The guest runs with its debug registers and no DR intercept (handle_dr()). */
+	bool db_owned;
 	struct vmcb_save entered;	/* the state the last VMRUN was given */
 };
 
@@ -332,7 +335,7 @@ static int svm_vcpu_init(struct kqemu_vcpu *vcpu)
 	sv->tlb_gen = atomic_read(&vcpu->vm->tlb_gen);
 
 	c = &sv->vmcb->control;
-	/* Debug registers are the host's: guest accesses get #UD. */
+	/* The first MOV DR after each exit hands the guest its debug registers. */
 	c->intercept_dr = ~0U;
 	/* CR4 bits a guest does not get (KQEMU_CR4_GUEST) are checked here. */
 	c->intercept_cr = INTERCEPT_CR4_WRITE;
@@ -640,6 +643,8 @@ static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	bool flush_all = shared;
 	struct kqemu_host_msrs host_msrs;
 	struct kqemu_host_dr host_dr;
+	unsigned long host_db[4];
+	bool guest_db;
 	u64 host_xcr0;
 	int tlb_gen;
 
@@ -691,12 +696,15 @@ static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 		smp_send_reschedule(cpu);
 
 	kqemu_save_host_dr(&host_dr);
+	guest_db = kqemu_load_guest_db(&vcpu->dr, sv->db_owned, host_db);
 	kqemu_load_guest_msrs(&vcpu->msrs, &host_msrs, false);
 	host_xcr0 = kqemu_fpu_load(vcpu);
 	kqemu_spec_before_entry(vcpu->uid);
 	__kqemu_svm_vmrun(sv->vmcb_pa, vcpu->gprs, page_to_phys(sc->host_save));
 	kqemu_fpu_put(vcpu, host_xcr0);
 	kqemu_put_host_msrs(&vcpu->msrs, &host_msrs, false);
+	if (guest_db)
+		kqemu_put_host_db(&vcpu->dr, sv->db_owned, host_db);
 	kqemu_restore_host_dr(&host_dr);
 	c->tlb_ctl = 0;
 
@@ -847,6 +855,22 @@ static int handle_cr4_write(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	return 0;
 }
 
+/*
+ * The guest's first MOV DR since its last exit: the debug registers become
+ * the guest's own in the hardware until the next exit (svm_enter() loads
+ * DR0-3, the VMCB has DR6 and DR7), and the instruction runs again without
+ * the intercept, as KVM does it.  A guest that writes them often pays one
+ * exit per burst, not one per MOV; and the CPU, not kqemu, arms what its
+ * DR7 enables (which QEMU's SVM, before 9.1, does only for a MOV to DR7
+ * it runs itself, not for the DR7 VMRUN loads).
+ */
+static int handle_dr(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
+{
+	sv->vmcb->control.intercept_dr = 0;
+	sv->db_owned = true;
+	return 0;
+}
+
 static int handle_npf(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 {
 	struct vmcb_control *c = &sv->vmcb->control;
@@ -992,7 +1016,8 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 		/* Caches are the host's: the guest's flush does nothing. */
 		vcpu->rip = next_rip(sv, vcpu->rip, 2);
 		return 0;
-	case 0x020 ... 0x03f:		/* debug register accesses */
+	case EXIT_DR_BASE ... EXIT_DR_BASE + 0x1f:
+		return handle_dr(vcpu, sv);
 	case EXIT_RSM:
 	case EXIT_INVLPGA:
 	case EXIT_FERR_FREEZE:
@@ -1102,6 +1127,8 @@ static int svm_run(struct kqemu_vcpu *vcpu)
 	vmcb->save.rflags = vcpu->rflags;
 	svm_load_msrs(&vmcb->save, &vcpu->msrs);
 	vmcb->control.tsc_offset = vcpu->tsc_offset;
+	vmcb->save.dr6 = vcpu->dr.dr6;
+	vmcb->save.dr7 = vcpu->dr.dr7;
 	if (svm_prepare_events(vcpu, sv))
 		goto out_to_user;
 
@@ -1131,6 +1158,14 @@ static int svm_run(struct kqemu_vcpu *vcpu)
 	vcpu->rflags = vmcb->save.rflags;
 	/* SWAPGS changes it without a WRMSR; the others only WRMSR does. */
 	vcpu->msrs.kernel_gs_base = vmcb->save.kernel_gs_base;
+	/* A #DB in the guest set DR6 as the CPU does, before the intercept. */
+	vcpu->dr.dr6 = vmcb->save.dr6;
+	/* Its own MOV DRs ran since the last exit: intercept them again. */
+	if (sv->db_owned) {
+		vcpu->dr.dr7 = vmcb->save.dr7;
+		vmcb->control.intercept_dr = ~0U;
+		sv->db_owned = false;
+	}
 	ret = svm_handle_exit(vcpu, sv);
 	if (ret <= 0)
 		return ret;

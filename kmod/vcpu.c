@@ -320,6 +320,12 @@ static long kqemu_vcpu_ioctl(struct file *file, unsigned int cmd,
 	case KQEMU_SET_VCPU_EVENTS:
 		ret = vcpu_set_events(vcpu, argp);
 		break;
+	case KQEMU_GET_DEBUGREGS:
+		ret = kqemu_get_debugregs(vcpu, argp);
+		break;
+	case KQEMU_SET_DEBUGREGS:
+		ret = kqemu_set_debugregs(vcpu, argp);
+		break;
 	case KQEMU_SET_CPUID:
 		ret = kqemu_set_cpuid(vcpu, argp);
 		break;
@@ -421,6 +427,7 @@ long kqemu_create_vcpu(struct kqemu_vm *vm, void __user *argp)
 	vcpu->pending_irq = -1;
 	vcpu->tsc_offset = -vm->tsc_origin;
 	vcpu->cpuid_xcr0 = ~0ULL;
+	kqemu_dr_reset(&vcpu->dr);
 	kqemu_msrs_reset(&vcpu->msrs);
 	mutex_init(&vcpu->mutex);
 	kqemu_client_copy(&vcpu->client, &vm->client, "fd=vcpu");

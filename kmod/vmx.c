@@ -870,7 +870,7 @@ static void write_guest_state(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	vmwrite(F_GUEST_CR3, vx->cr3);
 	vmwrite(F_GUEST_CR4, vx->cr4 | vmx.cr4_fixed0);
 	vmwrite(F_GUEST_EFER, vx->efer);
-	vmwrite(F_GUEST_DR7, 0x400);
+	vmwrite(F_GUEST_DR7, vcpu->dr.dr7);
 	vmwrite(F_GUEST_DEBUGCTL, 0);
 	vmwrite(F_GUEST_RSP, vcpu->gprs[4]);
 	vmwrite(F_GUEST_RIP, vcpu->rip);
@@ -1043,6 +1043,8 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	struct kqemu_host_msrs host_msrs;
 	struct vmx_host h;
 	u64 host_kgs, host_xcr0;
+	unsigned long host_db[4];
+	bool guest_db;
 	int failed;
 
 	if (cr4 & VMX_CR4_VMXE)
@@ -1086,6 +1088,12 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	kqemu_wrmsr(VMX_MSR_KERNEL_GS_BASE, vcpu->msrs.kernel_gs_base);
 	kqemu_load_guest_msrs(&vcpu->msrs, &host_msrs, true);
 	kqemu_save_host_dr(&h.dr);
+	/*
+	 * DR0-3 by hand where the guest has a breakpoint on; its DR7 goes
+	 * through the VMCS.  Not DR6: every #DB exits, and the CPU sets DR6
+	 * for none of them (the exit qualification says what it would have).
+	 */
+	guest_db = kqemu_load_guest_db(&vcpu->dr, false, host_db);
 	h.debugctl = kqemu_rdmsr(VMX_MSR_DEBUGCTL);
 	host_xcr0 = kqemu_fpu_load(vcpu);
 	vmx_write_cr2(vx->cr2);
@@ -1104,6 +1112,8 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	kqemu_put_host_msrs(&vcpu->msrs, &host_msrs, true);
 	restore_host_state(&h);
 	kqemu_wrmsr(VMX_MSR_KERNEL_GS_BASE, host_kgs);
+	if (guest_db)
+		kqemu_put_host_db(&vcpu->dr, false, host_db);
 	kqemu_restore_host_dr(&h.dr);
 	if (h.debugctl)
 		kqemu_wrmsr(VMX_MSR_DEBUGCTL, h.debugctl);
@@ -1411,6 +1421,8 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 			return 0;	/* the host's, given to it already */
 		if (vector == VEC_AC && !legacy_alignment_check(vcpu, vx))
 			return handle_split_lock(vcpu);
+		if (vector == VEC_DB)
+			kqemu_dr_debug_exit(vcpu, vx->exit_qual);
 		if (vector == VEC_DB || vector == VEC_AC) {
 			/* Give it to the guest, one exit at a time. */
 			queue_exception(vcpu, vector, vector == VEC_AC);
@@ -1484,7 +1496,19 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 		/* Caches are the host's: the guest's flush does nothing. */
 		vcpu->rip += vx->exit_insn_len;
 		return 0;
-	case XR_DR_ACCESS:
+	case XR_DR_ACCESS: {
+		/* Qualification: DR (0-2), from DR (4), the GPR (8-11). */
+		u64 q = vx->exit_qual;
+		unsigned int cpl = (vx->cr0 & VMX_CR0_PE) ? (vx->seg[S_SS].ar >> 5) & 3 : 0;
+		int vector = kqemu_mov_dr(vcpu, q & 7, !(q & BIT(4)), (q >> 8) & 15,
+					  long_mode_cs(vx), vx->cr4, cpl);
+
+		if (vector)
+			queue_exception(vcpu, vector, vector == VEC_GP);
+		else
+			vcpu->rip += vx->exit_insn_len;
+		return 0;
+	}
 	case XR_GETSEC:
 	case XR_RSM:
 	case XR_VMCALL ... XR_VMXON:

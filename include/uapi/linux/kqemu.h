@@ -77,6 +77,7 @@ struct kqemu_capability {
 #define KQEMU_CAP_XSAVE_STATE		17	/* 1: KQEMU_GET/SET_XSAVE */
 #define KQEMU_CAP_VCPU_EVENTS		18	/* 1: any vector, KQEMU_NMI, KQEMU_GET/SET_VCPU_EVENTS */
 #define KQEMU_CAP_CPUID			19	/* 1: KQEMU_GET_SUPPORTED_CPUID, KQEMU_SET_CPUID */
+#define KQEMU_CAP_DEBUGREGS		22	/* 1: guest MOV DR, KQEMU_GET/SET_DEBUGREGS */
 
 /* Values of KQEMU_CAP_BACKEND. */
 #define KQEMU_BACKEND_NONE	0
@@ -362,6 +363,27 @@ struct kqemu_xsave {
 
 #define KQEMU_GET_XSAVE		_IOR(KQEMUIO, 0x29, struct kqemu_xsave)
 #define KQEMU_SET_XSAVE		_IOW(KQEMUIO, 0x2a, struct kqemu_xsave)
+
+/*
+ * KQEMU_GET_DEBUGREGS, KQEMU_SET_DEBUGREGS: the guest's DR0-DR3, DR6, DR7,
+ * which its own MOV DR reads and writes (kqemu checks it as a CPU would:
+ * #UD for DR4/5 with CR4.DE, #GP at CPL > 0, #DB with DR7.GD) and which
+ * the hardware uses while the guest runs: its breakpoints and single steps
+ * raise #DB in the guest, with DR6 set.  A new vCPU has DR6 0xFFFF0FF0,
+ * DR7 0x400, DR0-3 0.  SET keeps DR6's and DR7's fixed bits as the CPU
+ * has them; it refuses (EINVAL) flags or reserved nonzero and DR6 or DR7
+ * bits above 31.  Errors: EFAULT, EINVAL, EACCES, EIO.
+ */
+struct kqemu_debugregs {
+	__u64 db[4];
+	__u64 dr6, dr7;
+	__u32 flags;		/* none defined, must be 0 */
+	__u32 reserved0;
+	__u64 reserved[5];	/* must be 0 */
+};
+
+#define KQEMU_GET_DEBUGREGS	_IOR(KQEMUIO, 0x2f, struct kqemu_debugregs)
+#define KQEMU_SET_DEBUGREGS	_IOW(KQEMUIO, 0x30, struct kqemu_debugregs)
 
 /*
  * KQEMU_RUN: enter the guest until an exit userspace must handle; the

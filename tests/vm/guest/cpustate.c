@@ -34,6 +34,7 @@ GUEST(event_guest);
 GUEST(sse_guest);
 GUEST(loop_guest);
 GUEST(cpuid_guest);
+GUEST(dr_guest);
 
 /* Real mode, CS 0, loaded at CODE_GPA: addresses are label - start + 0x1000. */
 asm(".pushsection .rodata\n"
@@ -143,6 +144,40 @@ asm(".pushsection .rodata\n"
     "	out %eax, $0x52\n"
     "	hlt\n"
     "cpuid_guest_end:\n"
+    /*
+     * MOV DR there and back; a single step (TF), whose #DB handler reports
+     * DR6; a DR0 and DR7 for the VMM to read (watchpoints: debug.bin).
+     */
+    "dr_guest_start:\n"
+    "	movw $(dr_db - dr_guest_start + 0x1000), 4\n"
+    "	movw $0, 6\n"
+    "	mov $0x12345678, %eax\n"
+    "	mov %eax, %dr1\n"
+    "	xor %eax, %eax\n"
+    "	mov %dr1, %eax\n"
+    "	out %eax, $0x60\n"
+    "	mov $0x3000, %eax\n"
+    "	mov %eax, %dr0\n"
+    "	mov $0x00010400, %eax\n"	/* RW0 01, L0 off */
+    "	mov %eax, %dr7\n"
+    "	pushf\n"
+    "	mov %sp, %bp\n"
+    "	orw $0x100, (%bp)\n"
+    "	popf\n"
+    "	nop\n"
+    "	out %al, $0x63\n"
+    "	hlt\n"
+    "dr_db:\n"
+    "	mov %dr6, %eax\n"
+    "	out %eax, $0x62\n"
+    "	push %bp\n"
+    "	mov %sp, %bp\n"
+    "	andw $0xfeff, 6(%bp)\n"	/* the saved FLAGS: no more single steps */
+    "	pop %bp\n"
+    "	xor %eax, %eax\n"
+    "	mov %eax, %dr6\n"
+    "	iret\n"
+    "dr_guest_end:\n"
     ".code64\n"
     ".popsection\n");
 
@@ -756,6 +791,47 @@ out_free:
 	free(bad);
 }
 
+/* --- debug registers ------------------------------------------------------- */
+
+static void test_debugregs(void)
+{
+	struct kqemu_debugregs d = { 0 }, bad;
+	uint32_t v;
+	struct vm vm;
+
+	if (!vm_open(&vm, dr_guest_start, dr_guest_end))
+		return;
+	expect_ok(ioctl(vm.cpufd, KQEMU_GET_DEBUGREGS, &d), "GET_DEBUGREGS");
+	report(d.dr6 == 0xffff0ff0 && d.dr7 == 0x400 && !d.db[0] && !d.db[3],
+	       "a new vCPU's DR6 is 0xffff0ff0 and DR7 0x400 (%#llx %#llx)",
+	       (unsigned long long)d.dr6, (unsigned long long)d.dr7);
+	bad = d;
+	bad.dr7 = 1ULL << 32;
+	expect_errno(ioctl(vm.cpufd, KQEMU_SET_DEBUGREGS, &bad), EINVAL, "SET_DEBUGREGS with DR7 bit 32");
+	bad = d;
+	bad.reserved[4] = 1;
+	expect_errno(ioctl(vm.cpufd, KQEMU_SET_DEBUGREGS, &bad), EINVAL, "SET_DEBUGREGS with reserved set");
+	bad = d;
+	bad.db[2] = 0xabcd;
+	bad.dr6 = 0;
+	expect_ok(ioctl(vm.cpufd, KQEMU_SET_DEBUGREGS, &bad), "SET_DEBUGREGS of DR2 and a DR6 of 0");
+	ioctl(vm.cpufd, KQEMU_GET_DEBUGREGS, &d);
+	report(d.db[2] == 0xabcd && d.dr6 == 0xffff0ff0,
+	       "... DR2 is set, and DR6 keeps the bits a CPU has fixed (%#llx)", (unsigned long long)d.dr6);
+
+	if (expect_step(&vm, "io:0x60", &v, "MOV to DR1 and back"))
+		report(v == 0x12345678, "the guest's MOV to DR1 and back gives what it wrote (%#x)", v);
+	if (expect_step(&vm, "io:0x62", &v, "the single step's #DB"))
+		report(v & (1 << 14), "a single step (TF) raises #DB in the guest, DR6.BS set (%#x)", v);
+	if (expect_step(&vm, "io:0x63", NULL, "back from the single step") &&
+	    expect_step(&vm, "hlt", NULL, "the DR guest's end")) {
+		ioctl(vm.cpufd, KQEMU_GET_DEBUGREGS, &d);
+		report(d.db[0] == 0x3000 && d.db[1] == 0x12345678 && d.dr7 == 0x10400,
+		       "GET_DEBUGREGS gives the DR0, DR1 and DR7 the guest wrote");
+	}
+	vm_close(&vm);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -764,5 +840,6 @@ int main(void)
 	test_xsave();
 	test_move();
 	test_cpuid();
+	test_debugregs();
 	return 0;
 }
