@@ -44,6 +44,7 @@
 #define EXIT_PORT	0xf4
 #define RESULT_PORT	0x500	/* 32-bit writes: results the host checks */
 #define IRQ_PORT	0x510	/* a write raises the timer interrupt */
+#define SIPI_PORT	0x520	/* --sipi: a 32-bit write (id << 8 | vector) starts vCPU id */
 /* An MSR of this VMM's own, which kqemu leaves to userspace. */
 #define SCRATCH_MSR	0x40000100
 #define MMIO_BASE	0xd0000000ULL	/* a device with 8 registers */
@@ -77,6 +78,7 @@ struct vcpu {
 	bool irq_pending;
 	uint64_t scratch_msr;	/* SCRATCH_MSR, the one MSR this VMM keeps */
 	int result;
+	int sipi_vector;	/* --sipi: -1 until a SIPI starts this AP */
 };
 
 struct vm {
@@ -91,6 +93,7 @@ struct vm {
 	/* Guards stop and exit_code, the kicks, and the devices' registers. */
 	pthread_mutex_t lock;
 	bool stop;	/* set under lock; read anywhere with stopping() */
+	pthread_cond_t sipi;	/* --sipi: an AP's SIPI came, or the VM stops */
 	int exit_code;
 };
 
@@ -98,6 +101,7 @@ static struct {
 	const char *image;
 	bool real_mode, kvm, trace, quiet;
 	bool cpuid_host;	/* --cpuid host: the table in the kernel, no CPUID exits */
+	bool sipi;		/* --sipi: vCPUs 1.. wait for a SIPI through SIPI_PORT */
 	unsigned long mem_mib;
 	int smp, timer_irqs, timeout, cpu;
 	unsigned long arg;
@@ -558,6 +562,22 @@ static void stop_all(struct vm *vm, int code)
 		if (v->kickable && !pthread_equal(v->self, pthread_self()))
 			pthread_kill(v->self, SIGUSR1);
 	}
+	pthread_cond_broadcast(&vm->sipi);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+/*
+ * An AP's INIT and SIPI, as a local APIC gives them: a vCPU in its reset
+ * state, in real mode at VECTOR:0 (CS base VECTOR << 12).  One start per
+ * AP, as a CPU takes the first SIPI after INIT only.
+ */
+static void sipi(struct vm *vm, unsigned int id, unsigned int vector)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (id > 0 && id < (unsigned int)vm->nvcpus && vm->vcpus[id].sipi_vector < 0) {
+		vm->vcpus[id].sipi_vector = vector;
+		pthread_cond_broadcast(&vm->sipi);
+	}
 	pthread_mutex_unlock(&vm->lock);
 }
 
@@ -576,6 +596,8 @@ static void port_out(struct vcpu *vcpu, uint16_t port, uint32_t value, int size)
 		stop_all(vm, value & 0xff);
 	} else if (port == IRQ_PORT) {
 		timer_tick(vcpu);
+	} else if (port == SIPI_PORT && size == 4 && opt.sipi) {
+		sipi(vm, (value >> 8) & 0xff, value & 0xff);
 	} else if (port >= RESULT_PORT && port < RESULT_PORT + 64 && size == 4) {
 		/* Any vCPU may write them, as on a real device. */
 		pthread_mutex_lock(&vm->lock);
@@ -893,11 +915,43 @@ static void watch_report(int fd)
 	       (unsigned long long)fired, watched_writes);
 }
 
+/* --sipi: an AP waits for its SIPI, then starts in real mode at VECTOR:0. */
+static bool wait_for_sipi(struct vm *vm, struct vcpu *vcpu)
+{
+	struct kqemu_sregs s = { 0 };
+	struct kqemu_regs r = { .rflags = 2 };
+	int vector;
+
+	pthread_mutex_lock(&vm->lock);
+	while (vcpu->sipi_vector < 0 && !vm->stop)
+		pthread_cond_wait(&vm->sipi, &vm->lock);
+	vector = vcpu->sipi_vector;
+	pthread_mutex_unlock(&vm->lock);
+	if (vector < 0)
+		return false;
+	if (!vm->kvm) {
+		/* INIT: no event left pending, debug registers as at reset. */
+		struct kqemu_vcpu_events ev = { 0 };
+		struct kqemu_debugregs d = { .dr6 = 0xffff0ff0, .dr7 = 0x400 };
+
+		if (ioctl(vcpu->fd, KQEMU_SET_VCPU_EVENTS, &ev) ||
+		    ioctl(vcpu->fd, KQEMU_SET_DEBUGREGS, &d))
+			die_ioctl("resetting a vCPU for its SIPI", errno);
+	}
+	setup_real_mode(&s);
+	s.cs.selector = vector << 8;
+	s.cs.base = (uint64_t)vector << 12;
+	set_state(vm, vcpu, &s, &r);
+	return true;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
 
+	if (opt.sipi && vcpu->id > 0 && !wait_for_sipi(vm, vcpu))
+		return NULL;
 	pthread_mutex_lock(&vm->lock);
 	vcpu->self = pthread_self();
 	vcpu->kickable = true;
@@ -958,6 +1012,8 @@ static void __attribute__((noreturn)) usage(int status)
 	       "  --pages         each page from 2 MiB to 1 MiB below the top names its\n"
 	       "                  address; check the guest's answer in every page\n"
 	       "  --cpu N         run every vCPU thread on host CPU N\n"
+	       "  --sipi          with --smp: vCPUs 1.. wait in reset until the guest starts\n"
+	       "                  each with a SIPI (a 32-bit OUT to port 0x520: id << 8 | vector)\n"
 	       "  --cpuid MODE    exit (default): CPUID exits, answered here from the host's;\n"
 	       "                  host: kqemu answers it from KQEMU_GET_SUPPORTED_CPUID\n"
 	       "  --watch         count, with a hardware watchpoint of the host's, a write\n"
@@ -1011,6 +1067,7 @@ static void parse_args(int argc, char **argv)
 		{ "watch", no_argument, NULL, 'W' },
 		{ "cpu", required_argument, NULL, 'C' },
 		{ "cpuid", required_argument, NULL, 'c' },
+		{ "sipi", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -1034,6 +1091,7 @@ static void parse_args(int argc, char **argv)
 		case 'P': opt.pages = true; break;
 		case 'W': opt.watch = true; break;
 		case 'C': opt.cpu = atoi(optarg); break;
+		case 'S': opt.sipi = true; break;
 		case 'c':
 			if (strcmp(optarg, "host") && strcmp(optarg, "exit"))
 				die("--cpuid takes host or exit, not '%s'", optarg);
@@ -1072,6 +1130,7 @@ int main(int argc, char **argv)
 	}
 	sigaction(SIGUSR1, &sa, NULL);
 	pthread_mutex_init(&vm.lock, NULL);
+	pthread_cond_init(&vm.sipi, NULL);
 	vm.kvm = opt.kvm;
 	vm.nvcpus = opt.smp;
 
@@ -1124,7 +1183,9 @@ int main(int argc, char **argv)
 		}
 		if (i == 0 && opt.refused_first && !vm.kvm)
 			refused_entry(&vm, v, &s, &r);
-		set_state(&vm, v, &s, &r);
+		v->sipi_vector = -1;
+		if (!opt.sipi || i == 0)
+			set_state(&vm, v, &s, &r);
 	}
 	t_vcpus = now() - t0;
 

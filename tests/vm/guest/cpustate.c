@@ -12,6 +12,8 @@
  * keeps never reaches userspace).
  * Usage: cpustate     (as root, with kqemu loaded; prints ok/not ok lines)
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +37,7 @@ GUEST(sse_guest);
 GUEST(loop_guest);
 GUEST(cpuid_guest);
 GUEST(dr_guest);
+GUEST(tsc_guest);
 
 /* Real mode, CS 0, loaded at CODE_GPA: addresses are label - start + 0x1000. */
 asm(".pushsection .rodata\n"
@@ -178,6 +181,33 @@ asm(".pushsection .rodata\n"
     "	mov %eax, %dr6\n"
     "	iret\n"
     "dr_guest_end:\n"
+    /*
+     * 400 rounds: RDTSC, compared with the round before (a step back is
+     * counted in ESI), then an exit, after which the VMM may move the
+     * vCPU's thread to another host CPU.  Ends with the count of steps back.
+     */
+    "tsc_guest_start:\n"
+    "	xor %esi, %esi\n"
+    "	rdtsc\n"
+    "	mov %eax, %ebx\n"
+    "	mov %edx, %edi\n"
+    "	mov $400, %ebp\n"
+    "7:	out %al, $0x70\n"
+    "	rdtsc\n"
+    "	cmp %edi, %edx\n"
+    "	ja 8f\n"
+    "	jb 9f\n"
+    "	cmp %ebx, %eax\n"
+    "	ja 8f\n"
+    "9:	inc %esi\n"
+    "8:	mov %eax, %ebx\n"
+    "	mov %edx, %edi\n"
+    "	dec %ebp\n"
+    "	jnz 7b\n"
+    "	mov %esi, %eax\n"
+    "	out %eax, $0x71\n"
+    "	hlt\n"
+    "tsc_guest_end:\n"
     ".code64\n"
     ".popsection\n");
 
@@ -832,6 +862,103 @@ static void test_debugregs(void)
 	vm_close(&vm);
 }
 
+/* --- the TSC across exits and host CPUs ---------------------------------- */
+
+static void test_tsc_monotonic(void)
+{
+	unsigned int rounds = 0, moves = 0, ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t all, one;
+	uint32_t v = ~0U;
+	struct vm vm;
+	const char *e;
+
+	if (!vm_open(&vm, tsc_guest_start, tsc_guest_end))
+		return;
+	sched_getaffinity(0, sizeof(all), &all);
+	for (;;) {
+		e = step(&vm, &v);
+		if (strcmp(e, "io:0x70"))
+			break;
+		rounds++;
+		/* Every 4th exit, onto the next host CPU. */
+		if (ncpus > 1 && rounds % 4 == 0) {
+			CPU_ZERO(&one);
+			CPU_SET((rounds / 4) % ncpus, &one);
+			if (!sched_setaffinity(0, sizeof(one), &one))
+				moves++;
+		}
+	}
+	sched_setaffinity(0, sizeof(all), &all);
+	if (strcmp(e, "io:0x71") || rounds != 400)
+		report(false, "the TSC guest after %u rounds: exit %s", rounds, e);
+	else
+		report(v == 0, "the guest's TSC never steps back across 400 exits and %u moves between %u host CPUs (%u steps back)",
+		       moves, ncpus, v);
+	vm_close(&vm);
+}
+
+/* --- reset -------------------------------------------------------------- */
+
+/*
+ * Back to power-on by the ABI alone: a vCPU that ran is given the state a
+ * new one has, as a VMM does for INIT or a system reset, and must then
+ * read back exactly what a new vCPU reads.
+ */
+static void test_reset(void)
+{
+	struct vcpu_state *ran = calloc(1, sizeof(*ran)), *fresh = calloc(1, sizeof(*fresh));
+	struct vcpu_state *after = calloc(1, sizeof(*after));
+	struct kqemu_create_vcpu cv = { .id = 1 };
+	struct kqemu_debugregs d_fresh, d_after;
+	unsigned int i;
+	struct vm vm;
+	int cpu2;
+	uint32_t v;
+
+	if (!ran || !fresh || !after || !vm_open(&vm, loop_guest_start, loop_guest_end))
+		goto out_free;
+	for (i = 0; i < 30; i++)
+		step(&vm, &v);
+	cpu2 = ioctl(vm.vmfd, KQEMU_CREATE_VCPU, &cv);
+	if (cpu2 < 0 || !save_state(&vm, ran)) {
+		report(false, "a second vCPU to compare a reset with: %s", strerror(errno));
+		goto out;
+	}
+	/* The new vCPU's state, as the ABI reads it, is the reset state. */
+	{
+		struct vm fresh_vm = vm;
+
+		fresh_vm.cpufd = cpu2;
+		if (!save_state(&fresh_vm, fresh) || ioctl(cpu2, KQEMU_GET_DEBUGREGS, &d_fresh) ||
+		    !restore_state(&vm, fresh) || ioctl(vm.cpufd, KQEMU_SET_DEBUGREGS, &d_fresh) ||
+		    !save_state(&vm, after) || ioctl(vm.cpufd, KQEMU_GET_DEBUGREGS, &d_after)) {
+			report(false, "reset by SET of a new vCPU's state: %s", strerror(errno));
+			close(cpu2);
+			goto out;
+		}
+	}
+	close(cpu2);
+	report(memcmp(&ran->regs, &fresh->regs, sizeof(ran->regs)) != 0,
+	       "the vCPU that ran differs from a new one before the reset");
+	/* The TSC runs on: compare all but it. */
+	for (i = 0; i < after->nmsrs; i++)
+		if (after->msrs.e[i].index == MSR_TSC)
+			after->msrs.e[i].data = fresh->msrs.e[i].data = 0;
+	report(!memcmp(&after->regs, &fresh->regs, sizeof(after->regs)) &&
+	       !memcmp(&after->sregs, &fresh->sregs, sizeof(after->sregs)) &&
+	       !memcmp(&after->msrs, &fresh->msrs, sizeof(after->msrs)) &&
+	       !memcmp(&after->xsave, &fresh->xsave, sizeof(after->xsave)) &&
+	       !memcmp(&after->events, &fresh->events, sizeof(after->events)) &&
+	       !memcmp(&d_after, &d_fresh, sizeof(d_after)),
+	       "after a reset by the ABI a vCPU reads exactly as a new one: registers, MSRs, FPU, events, debug registers");
+out:
+	vm_close(&vm);
+out_free:
+	free(ran);
+	free(fresh);
+	free(after);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -841,5 +968,7 @@ int main(void)
 	test_move();
 	test_cpuid();
 	test_debugregs();
+	test_tsc_monotonic();
+	test_reset();
 	return 0;
 }

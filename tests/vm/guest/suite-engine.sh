@@ -55,6 +55,7 @@ run_guest "interrupts raised while the guest has them off wait for the window" 0
 # right after each injected interrupt.
 run_guest "an injected interrupt is taken once, however long its handler runs" 0 "timer: 0 taken inside the handler" member --timer 20 --arg 0x20014 $G/timer.bin
 run_guest "4 vCPUs in one VM, one thread each" 0 "4 vCPUs, total 10000 as expected" member --smp 4 $G/smp.bin
+run_guest "SMP bring-up by SIPI from userspace: 3 APs reset into real mode, each goes to long mode by itself" 0 "sipi: 3 of 3 APs started by SIPI in long mode, 0 wrong" member --smp 4 --sipi $G/sipi.bin
 
 # kqemu-run's threads, kicks and exits, also under AddressSanitizer (with
 # UBSan) and ThreadSanitizer: each run must end as it does in the plain
@@ -158,6 +159,7 @@ check "... and that process never found anything but its own marker in its YMM r
 
 # Run twice: the second vCPU must not find what the first wrote.
 run_guest "the MSRs the hardware uses (syscall, SYSENTER, KERNEL_GS_BASE, TSC_AUX) are the guest's own; 1000 SYSCALLs land at its LSTAR" 0 "every MSR the hardware uses is the guest's own" member $G/msrs.bin
+run_guest "an operating system's SYSCALL/SYSRET: its own GDT, STAR, LSTAR and SFMASK, 10,000 round trips from CPL 3" 0 "syscall: 10000 SYSCALL/SYSRET round trips from CPL 3, 0 entered wrong" member $G/syscall.bin
 run_guest "... and a second guest on the same host starts from 0, not from what the first wrote" 0 "every MSR the hardware uses is the guest's own" member $G/msrs.bin
 kqemu_run=/bin/kqemu-run32
 run_guest "... and with a 32-bit VMM, whose nonzero GS selector the host puts back after each exit" 0 "every MSR the hardware uses is the guest's own" member $G/msrs.bin
@@ -229,6 +231,8 @@ if [ -s "$kvm_order" ]; then
 	# takes a non-canonical value that real CPUs refuse with #GP (under
 	# KVM here the guest saw no #GP and LSTAR 0x0000800000000000).
 	run_guest "KVM: the MSRs the hardware uses are the guest's own, as kqemu's are" 0 "every MSR the hardware uses is the guest's own" member --kvm --arg 1 $G/msrs.bin
+	run_guest "KVM: the same SIPI bring-up of 3 APs" 0 "sipi: 3 of 3 APs started by SIPI in long mode, 0 wrong" member --kvm --smp 4 --sipi $G/sipi.bin
+	run_guest "KVM: 10,000 SYSCALL/SYSRET round trips from CPL 3, as on kqemu" 0 "syscall: 10000 SYSCALL/SYSRET round trips from CPL 3, 0 entered wrong" member --kvm $G/syscall.bin
 	# Not under QEMU's SVM, which runs a guest's XSETBV although kvm_amd
 	# intercepts it; kvm_amd then loads the XCR0 it believes in (x87
 	# alone) at the next entry, and the guest's first AVX instruction is
