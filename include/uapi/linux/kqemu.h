@@ -75,7 +75,12 @@ struct kqemu_capability {
 #define KQEMU_CAP_MSRS			15	/* 1: KQEMU_GET/SET_MSRS, the index list */
 #define KQEMU_CAP_TSC_OFFSET		16	/* 1: the guest's TSC is its own (MSR 0x10) */
 #define KQEMU_CAP_XSAVE_STATE		17	/* 1: KQEMU_GET/SET_XSAVE */
-#define KQEMU_CAP_VCPU_EVENTS		18	/* 1: any vector, KQEMU_NMI, KQEMU_GET/SET_VCPU_EVENTS */
+/*
+ * 1: KQEMU_NMI, NMI masking and KQEMU_EXIT_NMI_WINDOW; 0 on VMX without
+ * virtual NMIs.  Vectors 0-255 and KQEMU_GET/SET_VCPU_EVENTS work either
+ * way wherever KQEMU_CAP_MSRS is 1 (the same ABI version).
+ */
+#define KQEMU_CAP_VCPU_EVENTS		18
 #define KQEMU_CAP_CPUID			19	/* 1: KQEMU_GET_SUPPORTED_CPUID, KQEMU_SET_CPUID */
 #define KQEMU_CAP_DEBUGREGS		22	/* 1: guest MOV DR, KQEMU_GET/SET_DEBUGREGS */
 
