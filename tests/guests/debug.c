@@ -21,12 +21,19 @@ static volatile uint8_t watched;
 
 void db_entry(void);
 void db_handler(uint64_t *frame);
+/*
+ * The handler runs between any two instructions: every register the C
+ * code may change is saved (a trap that came back with RAX changed once
+ * made the breakpoint check compare the wrong address).
+ */
 asm(".text\n"
     "db_entry:\n"
-    "	push %rdi\n"
-    "	lea 8(%rsp), %rdi\n"
+    "	push %rax\n push %rcx\n push %rdx\n push %rsi\n push %rdi\n"
+    "	push %r8\n push %r9\n push %r10\n push %r11\n"
+    "	lea 72(%rsp), %rdi\n"
     "	call db_handler\n"
-    "	pop %rdi\n"
+    "	pop %r11\n pop %r10\n pop %r9\n pop %r8\n"
+    "	pop %rdi\n pop %rsi\n pop %rdx\n pop %rcx\n pop %rax\n"
     "	iretq\n");
 
 /* FRAME: RIP, CS, RFLAGS, RSP, SS as the #DB pushed them. */
@@ -86,6 +93,17 @@ int main(unsigned long vcpu, unsigned long arg, unsigned long nvcpus)
 		asm volatile("mov %0, %%dr2" : : "r"((uint64_t)breakpoint_target));
 		asm volatile("mov %0, %%dr7" : : "r"(0x400ULL | (1 << 4)));
 		breakpoint_target();
+		if (db_count != 3 || !(db_dr6 & 4) || db_rip != (uint64_t)breakpoint_target) {
+			puts_serial("debug: after the execution breakpoint: #DBs ");
+			put_dec(db_count);
+			puts_serial(", DR6 ");
+			put_hex(db_dr6);
+			puts_serial(", at ");
+			put_hex(db_rip);
+			puts_serial(", target ");
+			put_hex((uint64_t)breakpoint_target);
+			puts_serial("\n");
+		}
 		bad += check(db_count == 3 && (db_dr6 & 4) && db_rip == (uint64_t)breakpoint_target,
 			     "an execution breakpoint raises #DB before the instruction, DR6.B2");
 		asm volatile("mov %0, %%dr7" : : "r"(0x400ULL));

@@ -202,14 +202,14 @@ if [ -s "$kvm_order" ]; then
 	chmod 0660 /dev/kvm
 	run_guest "KVM runs the hello guest" 0 "^Hello from a kqemu guest" member --kvm $G/hello.bin
 	# Watchpoints and breakpoints, kqemu against KVM in this boot.  Where
-	# KVM's guest misses some, the host's emulation of SVM is at fault
-	# (KVM's are right on hardware): QEMU before 9.1 never arms what
-	# VMRUN loads into DR7 (kqemu gets watchpoints there only because its
-	# guest writes DR7 itself, with the intercept off, as KVM's does), and
-	# QEMU's execution breakpoints do not fire in a nested guest.  kqemu's
-	# guest must then get exactly what KVM's gets, and MOV DR and single
-	# steps always.
+	# KVM's guest misses some, the host's emulation is at fault (KVM's
+	# are right on hardware): QEMU's SVM before 9.1, for one, never arms
+	# what VMRUN loads into DR7, so that breakpoints only work for a guest
+	# that writes DR7 itself with the intercept off (as KVM's and kqemu's
+	# both do).  kqemu's guest must then get exactly what KVM's gets, and
+	# MOV DR and single steps always.
 	kvm_debug=$(/bin/runas member /bin/kqemu-run --kvm $G/debug.bin 2>&1 | grep '^debug: \(ok\|FAILED\): ')
+	/bin/runas member /bin/kqemu-run --kvm $G/debug.bin 2>&1 | grep '^debug: after' | sed 's/^/# KVM: /'
 	kq_debug=$(/bin/runas member /bin/kqemu-run $G/debug.bin 2>&1 | grep '^debug: \(ok\|FAILED\): ')
 	printf '%s\n' "$kvm_debug" | sed 's/^/# KVM: /'
 	printf '%s\n' "$kq_debug" | sed 's/^/# kqemu: /'
