@@ -82,6 +82,8 @@ static u64 capability_value(u32 cap)
 		return kqemu_backend && kqemu_backend->decode_assists;
 	case KQEMU_CAP_XFEATURES:
 		return kqemu_backend ? kqemu_xfeatures : 0;
+	case KQEMU_CAP_STRING_IO:
+		return !!kqemu_backend;
 	default:
 		return 0;
 	}

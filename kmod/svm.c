@@ -197,6 +197,7 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 #define VEC_DB	1
 #define VEC_UD	6
 #define VEC_GP	13
+#define VEC_PF	14
 #define VEC_AC	17
 #define VEC_MC	18
 
@@ -691,34 +692,6 @@ static int exit_internal(struct kqemu_vcpu *vcpu, u32 suberror, u64 d0, u64 d1)
 	return 1;
 }
 
-static int handle_io(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
-{
-	struct vmcb_control *c = &sv->vmcb->control;
-	struct kqemu_run *run = vcpu->run;
-	u64 info = c->exit_info1;
-	u8 size = (info >> 4) & 7;
-
-	if (info & BIT(2))
-		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_STRING_IO, info, 0);
-	size = size == 4 ? 4 : size == 2 ? 2 : 1;
-	run->exit_reason = KQEMU_EXIT_IO;
-	run->io.direction = (info & 1) ? KQEMU_EXIT_IO_IN : KQEMU_EXIT_IO_OUT;
-	run->io.size = size;
-	run->io.port = info >> 16;
-	run->io.count = 1;
-	run->io.data_offset = offsetof(struct kqemu_run, io_data);
-	if (run->io.direction == KQEMU_EXIT_IO_OUT) {
-		memcpy(run->io_data, &vcpu->gprs[0], size);
-		vcpu->rip = c->exit_info2;
-	} else {
-		memset(run->io_data, 0, 8);
-		vcpu->pending_exit = KQEMU_EXIT_IO;
-		vcpu->io_size = size;
-		vcpu->next_rip = c->exit_info2;
-	}
-	return 1;
-}
-
 /* Up to 15 bytes at the guest's RIP, stopping where memory ends. */
 static unsigned int fetch_insn(struct kqemu_vcpu *vcpu, struct vmcb_save *save,
 			       u8 *bytes)
@@ -751,6 +724,69 @@ static int svm_cpu_mode(const struct vmcb_save *save)
 	if ((save->efer & EFER_LMA) && (save->cs.attrib & SEG_ATTR_L))
 		return 64;
 	return (save->cr0 & SVM_CR0_PE) && (save->cs.attrib & SEG_ATTR_DB) ? 32 : 16;
+}
+
+/*
+ * IN, OUT, INS, OUTS.  EXITINFO1 has the port, size, direction, string and
+ * REP bits and the address size; the segment of OUTS's source only with
+ * decode assists (bits 10-12), so without them (QEMU) it is decoded from
+ * the instruction's prefixes.  EXITINFO2 is the next RIP, with or without
+ * NRIP save.
+ */
+static int handle_io(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
+{
+	struct vmcb_control *c = &sv->vmcb->control;
+	struct vmcb_save *save = &sv->vmcb->save;
+	u64 info = c->exit_info1;
+	struct kqemu_io io = {
+		.in = info & BIT(0),
+		.string = info & BIT(2),
+		.rep = info & BIT(3),
+		.size = (info & BIT(6)) ? 4 : (info & BIT(5)) ? 2 : 1,
+		.port = info >> 16,
+		.next_rip = c->exit_info2,
+		.addr_bits = (info & BIT(9)) ? 64 : (info & BIT(8)) ? 32 : 16,
+		.mode64 = svm_cpu_mode(save) == 64,
+		.seg = KQEMU_SEG_DS,
+	};
+	const struct vmcb_seg *segs[] = {
+		&save->es, &save->cs, &save->ss, &save->ds, &save->fs, &save->gs,
+	};
+	int ret;
+
+	if (io.string) {
+		if (io.in) {
+			io.seg = KQEMU_SEG_ES;
+		} else if (kqemu_svm_backend.decode_assists) {
+			io.seg = (info >> 10) & 7;
+		} else {
+			u8 bytes[15];
+			int seg, bits;
+
+			if (kqemu_decode_string_io(bytes, fetch_insn(vcpu, save, bytes),
+						   svm_cpu_mode(save), &seg, &bits))
+				return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION,
+						     EXIT_IOIO, info);
+			io.seg = seg;
+		}
+		if (io.seg > KQEMU_SEG_GS)
+			return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, EXIT_IOIO, info);
+		io.seg_base = segs[io.seg]->base;
+		io.paging = (struct kqemu_paging){
+			.cr0 = save->cr0, .cr3 = save->cr3, .cr4 = save->cr4,
+			.efer = save->efer, .rflags = vcpu->rflags, .cpl = save->cpl,
+		};
+		/* The instruction has begun: an interrupt shadow before it is over. */
+		c->int_state = 0;
+	}
+	ret = kqemu_handle_io(vcpu, &io);
+	if (ret == KQEMU_IO_PAGE_FAULT) {
+		save->cr2 = io.fault_addr;
+		queue_exception(vcpu, VEC_PF, true);
+		vcpu->exception.error = io.fault_error;
+		return 0;
+	}
+	return ret;
 }
 
 /*
