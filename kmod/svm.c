@@ -728,10 +728,13 @@ static int svm_cpu_mode(const struct vmcb_save *save)
 
 /*
  * IN, OUT, INS, OUTS.  EXITINFO1 has the port, size, direction, string and
- * REP bits and the address size; the segment of OUTS's source only with
- * decode assists (bits 10-12), so without them (QEMU) it is decoded from
- * the instruction's prefixes.  EXITINFO2 is the next RIP, with or without
- * NRIP save.
+ * REP bits; EXITINFO2 the next RIP, with or without NRIP save.  For INS and
+ * OUTS it also has the address size (bits 7-9: 16, 32, 64) and, with decode
+ * assists, OUTS's segment (10-12); without decode assists both come from
+ * the instruction's prefixes instead.  That is also what makes this work
+ * under QEMU (7.2, and its source today), which has no decode assists and
+ * sets the address-size bit one above where the APM puts it (bit 8 for 16
+ * bits, 10 for 64).
  */
 static int handle_io(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 {
@@ -745,9 +748,7 @@ static int handle_io(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 		.size = (info & BIT(6)) ? 4 : (info & BIT(5)) ? 2 : 1,
 		.port = info >> 16,
 		.next_rip = c->exit_info2,
-		.addr_bits = (info & BIT(9)) ? 64 : (info & BIT(8)) ? 32 : 16,
 		.mode64 = svm_cpu_mode(save) == 64,
-		.seg = KQEMU_SEG_DS,
 	};
 	const struct vmcb_seg *segs[] = {
 		&save->es, &save->cs, &save->ss, &save->ds, &save->fs, &save->gs,
@@ -755,23 +756,26 @@ static int handle_io(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	int ret;
 
 	if (io.string) {
-		if (io.in) {
-			io.seg = KQEMU_SEG_ES;
-		} else if (kqemu_svm_backend.decode_assists) {
-			io.seg = (info >> 10) & 7;
+		int seg, bits;
+
+		if (kqemu_svm_backend.decode_assists) {
+			seg = (info >> 10) & 7;
+			bits = (info & BIT(9)) ? 64 : (info & BIT(8)) ? 32 : 16;
 		} else {
 			u8 bytes[15];
-			int seg, bits;
 
 			if (kqemu_decode_string_io(bytes, fetch_insn(vcpu, save, bytes),
 						   svm_cpu_mode(save), &seg, &bits))
 				return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION,
 						     EXIT_IOIO, info);
-			io.seg = seg;
 		}
-		if (io.seg > KQEMU_SEG_GS)
+		if (io.in)
+			seg = KQEMU_SEG_ES;
+		if (seg > KQEMU_SEG_GS)
 			return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, EXIT_IOIO, info);
-		io.seg_base = segs[io.seg]->base;
+		io.seg = seg;
+		io.addr_bits = bits;
+		io.seg_base = segs[seg]->base;
 		io.paging = (struct kqemu_paging){
 			.cr0 = save->cr0, .cr3 = save->cr3, .cr4 = save->cr4,
 			.efer = save->efer, .rflags = vcpu->rflags, .cpl = save->cpl,

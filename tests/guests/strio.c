@@ -145,7 +145,7 @@ static void expect_out(const char *what, unsigned long len, uint32_t want)
 	expect(what, inl(STRIO_HASH), want);
 }
 
-/* LEN bytes at P are the pattern's bytes FIRST.., in steps of STEP. */
+/* LEN bytes at P are the pattern's bytes from FIRST on. */
 static void expect_pattern(const char *what, const uint8_t *p, unsigned long len,
 			   uint32_t first)
 {
@@ -153,7 +153,10 @@ static void expect_pattern(const char *what, const uint8_t *p, unsigned long len
 
 	for (i = 0; i < len; i++)
 		if (p[i] != pattern(first + i)) {
-			fail(what, i, p[i]);
+			puts_serial("strio: at byte ");
+			put_dec(i);
+			puts_serial(":\n");
+			fail(what, p[i], pattern(first + i));
 			return;
 		}
 }
@@ -296,7 +299,7 @@ static void check_ins(void)
 		rep_insw_down(&r);
 		for (k = 0; k < 1000; k++)
 			if (top[-2 * k] != pattern(2 * k) || top[-2 * k + 1] != pattern(2 * k + 1)) {
-				fail("std; rep insw 1000: word", k, top[-2 * k]);
+				fail("std; rep insw 1000: the low byte of word k (got k)", k, 0);
 				break;
 			}
 		expect("std; rep insw: RDI", r.rdi, (uint64_t)top - 2000);
