@@ -1694,8 +1694,9 @@ int kqemu_vmx_init(void)
 		}
 		*(u32 *)vc->vmxon_region = vmx.revision;
 	}
-	pr_info("Intel VT-x with EPT and unrestricted guest (VPID %s, preemption timer %s)\n",
-		(vmx.proc2 & PROC2_VPID) ? "yes" : "no", vmx.time_slice ? "yes" : "no");
+	pr_info("Intel VT-x with EPT and unrestricted guest (VPID %s, preemption timer %s, INS/OUTS information %s)\n",
+		(vmx.proc2 & PROC2_VPID) ? "yes" : "no", vmx.time_slice ? "yes" : "no",
+		vmx.ins_outs_info ? "yes" : "no");
 	return 0;
 
 no_controls:
