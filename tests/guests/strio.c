@@ -424,6 +424,8 @@ static void check_faults(void)
 	expect("rep insb into an absent page: RCX at the fault", pf_rcx, 200);
 	expect_pattern("rep insb into an absent page: the bytes before it", (uint8_t *)hole - 100,
 		       100, 0);
+	/* As the CPU's own access would: accessed and dirty (the guest never wrote there itself). */
+	expect("rep insb: A and D in the PTE of the page it wrote", pt[PT_HOLE - 1] & 0x60, 0x60);
 
 	reset();
 	at = faulting(0, hole + 10, 5, &r);
@@ -446,6 +448,9 @@ static void check_faults(void)
 	expect("rep insb into a read-only page, WP set: CR2", pf_cr2, ro + 8);
 	expect("rep insb into a read-only page, WP set: error code (write, present)", pf_error, 3);
 	expect("rep insb into a read-only page, WP set: nothing read", inl(STRIO_IN_COUNT), 0);
+	reset();
+	faulting(0, DATA_BASE + 7 * PAGE, 16, &r);
+	expect("rep outsb: A, and not D, in the PTE of the page it read", pt[7] & 0x60, 0x20);
 	reset();
 	faulting(0, ro, 16, &r);
 	expect("rep outsb from a read-only page: no #PF", pf_count, 0);

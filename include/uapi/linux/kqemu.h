@@ -311,7 +311,7 @@ struct kqemu_run {
 			__u8 direction;		/* KQEMU_EXIT_IO_IN or _OUT */
 			__u8 size;
 			__u16 port;
-			__u32 count;
+			__u32 count;		/* elements of size bytes at data_offset */
 			__u64 data_offset;	/* from the start of kqemu_run */
 		} io;
 		struct {
