@@ -572,6 +572,23 @@ static void svm_scrub_asid(struct svm_cpu *sc, u32 asid)
 	__kqemu_svm_scrub(page_to_phys(sc->scrub_vmcb));
 }
 
+/*
+ * CR2 by hand around VMRUN, where the CPU does not load the VMCB's: Bochs
+ * (2.7) reads it at VMRUN but leaves its own CR2 as it was, so a #PF that
+ * kqemu gives the guest (string I/O) would find the host's last fault
+ * address there.  The APM's VMRUN loads it; writing the same value first
+ * changes nothing there, and it is written only where it differs (MOV to
+ * CR2 is serializing): after an exit CR2 holds the guest's already.
+ */
+static void svm_load_cr2(u64 cr2)
+{
+	unsigned long now;
+
+	asm volatile("mov %%cr2, %0" : "=r"(now));
+	if (now != cr2)
+		asm volatile("mov %0, %%cr2" : : "r"((unsigned long)cr2) : "memory");
+}
+
 /* With interrupts off: borrow SVM on this CPU, VMRUN once, give it back. */
 static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 {
@@ -638,6 +655,7 @@ static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	kqemu_load_guest_msrs(&vcpu->msrs, &host_msrs, false);
 	host_xcr0 = kqemu_fpu_load(vcpu);
 	kqemu_spec_before_entry(vcpu->uid);
+	svm_load_cr2(sv->vmcb->save.cr2);
 	__kqemu_svm_vmrun(sv->vmcb_pa, vcpu->gprs, page_to_phys(sc->host_save));
 	kqemu_fpu_put(vcpu, host_xcr0);
 	kqemu_put_host_msrs(&vcpu->msrs, &host_msrs, false);
