@@ -125,6 +125,9 @@ int kqemu_new_file(const char *name, const struct file_operations *fops,
 void kqemu_vm_put(struct kqemu_vm *vm);
 bool kqemu_slot_backs(struct kqemu_vm *vm, u64 gpa, bool write);
 int kqemu_read_guest(struct kqemu_vm *vm, u64 gpa, void *buf, size_t len);
+int kqemu_write_guest(struct kqemu_vm *vm, u64 gpa, const void *buf, size_t len);
+bool kqemu_guest_ram(struct kqemu_vm *vm, u64 gpa, bool write);
+void kqemu_guest_set_bits(struct kqemu_vm *vm, u64 gpa, u32 bits);
 long kqemu_create_vcpu(struct kqemu_vm *vm, void __user *argp);
 
 /* --- vCPUs (vcpu.c) and the backends behind them --- */
@@ -141,6 +144,40 @@ struct kqemu_insn {
 	u8 dst_size;		/* a read: the register's width */
 	u64 imm;
 };
+
+/* Segment numbers, in the order SVM's VMCB and VMX's encodings share. */
+enum { KQEMU_SEG_ES, KQEMU_SEG_CS, KQEMU_SEG_SS, KQEMU_SEG_DS, KQEMU_SEG_FS, KQEMU_SEG_GS };
+
+/* What a walk of the guest's page tables depends on (emulate.c). */
+struct kqemu_paging {
+	u64 cr0, cr3, cr4, efer;
+	u64 rflags;		/* AC, for SMAP */
+	u8 cpl;
+};
+
+#define KQEMU_ACCESS_CHECK	BIT(0)	/* as the guest's own access: permissions, A/D */
+#define KQEMU_ACCESS_WRITE	BIT(1)
+
+/*
+ * A port I/O exit as the backend's hardware reports it (vcpu.c turns it
+ * into KQEMU_EXIT_IO).  The string fields matter for INS and OUTS only.
+ */
+struct kqemu_io {
+	bool in, string, rep;
+	u8 size;		/* 1, 2, 4 */
+	u16 port;
+	u64 next_rip;		/* past the instruction */
+	u8 addr_bits;		/* 16, 32, 64 */
+	bool mode64;		/* 64-bit code: only FS and GS have a base */
+	u8 seg;			/* OUTS's source segment, KQEMU_SEG_*; INS uses ES */
+	u64 seg_base;		/* that segment's base */
+	struct kqemu_paging paging;
+	/* Out, when kqemu_handle_io() returns KQEMU_IO_PAGE_FAULT. */
+	u64 fault_addr;
+	u32 fault_error;
+};
+
+#define KQEMU_IO_PAGE_FAULT	2	/* give the guest #PF(fault_error) at fault_addr */
 
 /*
  * The MSRs the hardware uses while the guest runs, which are the guest's
@@ -189,6 +226,15 @@ struct kqemu_vcpu {
 	u32 pending_exit;		/* an exit userspace must answer at the next RUN */
 	u64 next_rip;			/* where the guest goes on once it is answered */
 	u8 io_size;			/* for an IN: how much of RAX it fills */
+	/* For an INS: where its data goes and how its registers move on. */
+	struct {
+		bool active;
+		bool rep, df;
+		u8 size, addr_bits;
+		u32 count;
+		u64 gpa[2];		/* the destination: one page, or two for an element across */
+		u32 len[2];
+	} ins;
 	struct kqemu_insn mmio_insn;	/* for an MMIO read: where the data goes */
 	struct kqemu_msrs msrs;
 	void *fpu;			/* XSAVE area, or FXSAVE's, 64-byte aligned (fpu.c) */
@@ -363,6 +409,11 @@ int kqemu_decode_mov_to_cr(const u8 *bytes, unsigned int avail, int mode,
 			   unsigned int *cr, unsigned int *gpr, unsigned int *len);
 int kqemu_gva_to_gpa(struct kqemu_vm *vm, u64 cr0, u64 cr3, u64 cr4, u64 efer,
 		     u64 gva, u64 *gpa);
+int kqemu_gva_translate(struct kqemu_vm *vm, const struct kqemu_paging *pg,
+			u64 gva, unsigned int access, u64 *gpa, u32 *pf_error);
+int kqemu_decode_string_io(const u8 *bytes, unsigned int avail, int mode,
+			   int *seg, int *addr_bits);
+int kqemu_handle_io(struct kqemu_vcpu *vcpu, struct kqemu_io *io);
 u64 kqemu_reg_read(const u64 *gprs, const struct kqemu_insn *insn);
 void kqemu_reg_write(u64 *gprs, const struct kqemu_insn *insn, u64 value);
 

@@ -201,6 +201,7 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 #define VEC_DB	1
 #define VEC_UD	6
 #define VEC_GP	13
+#define VEC_PF	14
 #define VEC_AC	17
 #define VEC_MC	18
 
@@ -631,6 +632,23 @@ static void svm_scrub_asid(struct svm_cpu *sc, u32 asid)
 	__kqemu_svm_scrub(page_to_phys(sc->scrub_vmcb));
 }
 
+/*
+ * CR2 by hand around VMRUN, where the CPU does not load the VMCB's: Bochs
+ * (2.7) reads it at VMRUN but leaves its own CR2 as it was, so a #PF that
+ * kqemu gives the guest (string I/O) would find the host's last fault
+ * address there.  The APM's VMRUN loads it; writing the same value first
+ * changes nothing there, and it is written only where it differs (MOV to
+ * CR2 is serializing): after an exit CR2 holds the guest's already.
+ */
+static void svm_load_cr2(u64 cr2)
+{
+	unsigned long now;
+
+	asm volatile("mov %%cr2, %0" : "=r"(now));
+	if (now != cr2)
+		asm volatile("mov %0, %%cr2" : : "r"((unsigned long)cr2) : "memory");
+}
+
 /* With interrupts off: borrow SVM on this CPU, VMRUN once, give it back. */
 static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 {
@@ -700,6 +718,7 @@ static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	kqemu_load_guest_msrs(&vcpu->msrs, &host_msrs, false);
 	host_xcr0 = kqemu_fpu_load(vcpu);
 	kqemu_spec_before_entry(vcpu->uid);
+	svm_load_cr2(sv->vmcb->save.cr2);
 	__kqemu_svm_vmrun(sv->vmcb_pa, vcpu->gprs, page_to_phys(sc->host_save));
 	kqemu_fpu_put(vcpu, host_xcr0);
 	kqemu_put_host_msrs(&vcpu->msrs, &host_msrs, false);
@@ -756,34 +775,6 @@ static int exit_internal(struct kqemu_vcpu *vcpu, u32 suberror, u64 d0, u64 d1)
 	return 1;
 }
 
-static int handle_io(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
-{
-	struct vmcb_control *c = &sv->vmcb->control;
-	struct kqemu_run *run = vcpu->run;
-	u64 info = c->exit_info1;
-	u8 size = (info >> 4) & 7;
-
-	if (info & BIT(2))
-		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_STRING_IO, info, 0);
-	size = size == 4 ? 4 : size == 2 ? 2 : 1;
-	run->exit_reason = KQEMU_EXIT_IO;
-	run->io.direction = (info & 1) ? KQEMU_EXIT_IO_IN : KQEMU_EXIT_IO_OUT;
-	run->io.size = size;
-	run->io.port = info >> 16;
-	run->io.count = 1;
-	run->io.data_offset = offsetof(struct kqemu_run, io_data);
-	if (run->io.direction == KQEMU_EXIT_IO_OUT) {
-		memcpy(run->io_data, &vcpu->gprs[0], size);
-		vcpu->rip = c->exit_info2;
-	} else {
-		memset(run->io_data, 0, 8);
-		vcpu->pending_exit = KQEMU_EXIT_IO;
-		vcpu->io_size = size;
-		vcpu->next_rip = c->exit_info2;
-	}
-	return 1;
-}
-
 /* Up to 15 bytes at the guest's RIP, stopping where memory ends. */
 static unsigned int fetch_insn(struct kqemu_vcpu *vcpu, struct vmcb_save *save,
 			       u8 *bytes)
@@ -816,6 +807,73 @@ static int svm_cpu_mode(const struct vmcb_save *save)
 	if ((save->efer & EFER_LMA) && (save->cs.attrib & SEG_ATTR_L))
 		return 64;
 	return (save->cr0 & SVM_CR0_PE) && (save->cs.attrib & SEG_ATTR_DB) ? 32 : 16;
+}
+
+/*
+ * IN, OUT, INS, OUTS.  EXITINFO1 has the port, size, direction, string and
+ * REP bits; EXITINFO2 the next RIP, with or without NRIP save.  For INS and
+ * OUTS it also has the address size (bits 7-9: 16, 32, 64) and, with decode
+ * assists, OUTS's segment (10-12); without decode assists both come from
+ * the instruction's prefixes instead.  That is also what makes this work
+ * under QEMU (7.2, and its source today), which has no decode assists and
+ * sets the address-size bit one above where the APM puts it (bit 8 for 16
+ * bits, 10 for 64).
+ */
+static int handle_io(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
+{
+	struct vmcb_control *c = &sv->vmcb->control;
+	struct vmcb_save *save = &sv->vmcb->save;
+	u64 info = c->exit_info1;
+	struct kqemu_io io = {
+		.in = info & BIT(0),
+		.string = info & BIT(2),
+		.rep = info & BIT(3),
+		.size = (info & BIT(6)) ? 4 : (info & BIT(5)) ? 2 : 1,
+		.port = info >> 16,
+		.next_rip = c->exit_info2,
+		.mode64 = svm_cpu_mode(save) == 64,
+	};
+	const struct vmcb_seg *segs[] = {
+		&save->es, &save->cs, &save->ss, &save->ds, &save->fs, &save->gs,
+	};
+	int ret;
+
+	if (io.string) {
+		int seg, bits;
+
+		if (kqemu_svm_backend.decode_assists) {
+			seg = (info >> 10) & 7;
+			bits = (info & BIT(9)) ? 64 : (info & BIT(8)) ? 32 : 16;
+		} else {
+			u8 bytes[15];
+
+			if (kqemu_decode_string_io(bytes, fetch_insn(vcpu, save, bytes),
+						   svm_cpu_mode(save), &seg, &bits))
+				return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION,
+						     EXIT_IOIO, info);
+		}
+		if (io.in)
+			seg = KQEMU_SEG_ES;
+		if (seg > KQEMU_SEG_GS)
+			return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, EXIT_IOIO, info);
+		io.seg = seg;
+		io.addr_bits = bits;
+		io.seg_base = segs[seg]->base;
+		io.paging = (struct kqemu_paging){
+			.cr0 = save->cr0, .cr3 = save->cr3, .cr4 = save->cr4,
+			.efer = save->efer, .rflags = vcpu->rflags, .cpl = save->cpl,
+		};
+		/* The instruction has begun: an interrupt shadow before it is over. */
+		c->int_state = 0;
+	}
+	ret = kqemu_handle_io(vcpu, &io);
+	if (ret == KQEMU_IO_PAGE_FAULT) {
+		save->cr2 = io.fault_addr;
+		queue_exception(vcpu, VEC_PF, true);
+		vcpu->exception.error = io.fault_error;
+		return 0;
+	}
+	return ret;
 }
 
 /*

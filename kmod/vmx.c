@@ -113,6 +113,7 @@
 #define F_IDT_VECT_INFO		0x4408
 #define F_IDT_VECT_ERROR	0x440a
 #define F_EXIT_INSN_LEN		0x440c
+#define F_EXIT_INSN_INFO	0x440e
 #define F_GUEST_ES_LIMIT	0x4800	/* ES..TR as above, then GDTR, IDTR */
 #define F_GUEST_GDTR_LIMIT	0x4810
 #define F_GUEST_IDTR_LIMIT	0x4812
@@ -284,6 +285,7 @@
 #define VEC_NMI	2
 #define VEC_UD	6
 #define VEC_GP	13
+#define VEC_PF	14
 #define VEC_AC	17
 #define VEC_MC	18
 
@@ -302,6 +304,7 @@ static struct {
 	u64 cr0_forced;				/* set in the guest's CR0, hidden from it */
 	u32 time_slice;				/* VMX-preemption timer ticks, or 0 */
 	u64 ept_vpid_cap;
+	bool ins_outs_info;			/* INS/OUTS exits say address size, segment */
 } vmx;
 
 /* One segment register as the VMCS has it. */
@@ -333,6 +336,7 @@ struct vmx_vcpu {
 	/* What the last exit said. */
 	u32 exit_reason, exit_intr_info, exit_intr_error, idt_info, idt_error;
 	u32 exit_insn_len, insn_error;
+	u32 exit_insn_info;		/* of INS and OUTS, where vmx.ins_outs_info */
 	u64 exit_qual, exit_gpa;
 	bool exit_nmi, exit_mce;	/* the host's, handed to it after the exit */
 };
@@ -1020,6 +1024,8 @@ static void read_exit_info(struct vmx_vcpu *vx)
 	vx->idt_info = vmread(F_IDT_VECT_INFO);
 	vx->idt_error = vmread(F_IDT_VECT_ERROR);
 	vx->exit_insn_len = vmread(F_EXIT_INSN_LEN);
+	if ((vx->exit_reason & 0xffff) == XR_IO && vmx.ins_outs_info)
+		vx->exit_insn_info = vmread(F_EXIT_INSN_INFO);
 	vx->exit_gpa = vmread(F_GUEST_PHYS_ADDR);
 }
 
@@ -1170,34 +1176,6 @@ static int exit_internal(struct kqemu_vcpu *vcpu, u32 suberror, u64 d0, u64 d1)
 	return 1;
 }
 
-static int handle_io(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
-{
-	struct kqemu_run *run = vcpu->run;
-	u64 q = vx->exit_qual;
-	u8 size = (q & 7) + 1;
-	u64 next = vcpu->rip + vx->exit_insn_len;
-
-	if (q & BIT(4))
-		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_STRING_IO, q, 0);
-	size = size == 4 ? 4 : size == 2 ? 2 : 1;
-	run->exit_reason = KQEMU_EXIT_IO;
-	run->io.direction = (q & BIT(3)) ? KQEMU_EXIT_IO_IN : KQEMU_EXIT_IO_OUT;
-	run->io.size = size;
-	run->io.port = q >> 16;
-	run->io.count = 1;
-	run->io.data_offset = offsetof(struct kqemu_run, io_data);
-	if (run->io.direction == KQEMU_EXIT_IO_OUT) {
-		memcpy(run->io_data, &vcpu->gprs[0], size);
-		vcpu->rip = next;
-	} else {
-		memset(run->io_data, 0, 8);
-		vcpu->pending_exit = KQEMU_EXIT_IO;
-		vcpu->io_size = size;
-		vcpu->next_rip = next;
-	}
-	return 1;
-}
-
 static bool long_mode_cs(struct vmx_vcpu *vx)
 {
 	return (vx->efer & EFER_LMA) && (vx->seg[S_CS].ar & BIT(13));
@@ -1227,6 +1205,73 @@ static unsigned int fetch_insn(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx, u8 
 	return got;
 }
 
+static int vmx_cpu_mode(struct vmx_vcpu *vx)
+{
+	return long_mode_cs(vx) ? 64 :
+	       (vx->cr0 & VMX_CR0_PE) && (vx->seg[S_CS].ar & BIT(14)) ? 32 : 16;
+}
+
+/*
+ * IN, OUT, INS, OUTS.  The exit qualification has size - 1 (bits 0-2),
+ * direction (3, 1 = IN), string (4), REP (5) and the port (16-31); the
+ * VM-exit instruction information has INS and OUTS's address size (7-9:
+ * 16, 32, 64 bits) and OUTS's segment (15-17), where the CPU reports it
+ * (IA32_VMX_BASIC bit 54); elsewhere both come from the prefixes.
+ */
+static int handle_io(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
+{
+	u64 q = vx->exit_qual;
+	u8 size = (q & 7) + 1;
+	struct kqemu_io io = {
+		.in = q & BIT(3),
+		.string = q & BIT(4),
+		.rep = q & BIT(5),
+		.size = size == 4 ? 4 : size == 2 ? 2 : 1,
+		.port = q >> 16,
+		.next_rip = vcpu->rip + vx->exit_insn_len,
+		.mode64 = long_mode_cs(vx),
+	};
+	int ret;
+
+	if (io.string) {
+		int seg, bits;
+
+		if (vmx.ins_outs_info) {
+			bits = 16 << ((vx->exit_insn_info >> 7) & 7);
+			seg = (vx->exit_insn_info >> 15) & 7;
+		} else {
+			u8 bytes[15];
+
+			if (kqemu_decode_string_io(bytes, fetch_insn(vcpu, vx, bytes),
+						   vmx_cpu_mode(vx), &seg, &bits))
+				return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION,
+						     XR_IO, q);
+		}
+		if (io.in)
+			seg = S_ES;
+		if (seg > S_GS || bits > 64)
+			return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, XR_IO, q);
+		io.seg = seg;
+		io.addr_bits = bits;
+		io.seg_base = vx->seg[seg].base;
+		io.paging = (struct kqemu_paging){
+			.cr0 = vx->cr0 | vmx.cr0_forced, .cr3 = vx->cr3, .cr4 = vx->cr4,
+			.efer = vx->efer, .rflags = vcpu->rflags,
+			.cpl = (vx->cr0 & VMX_CR0_PE) ? (vx->seg[S_SS].ar >> 5) & 3 : 0,
+		};
+		/* The instruction has begun: an interrupt shadow before it is over. */
+		vx->intr_state &= ~(INTR_STATE_STI | INTR_STATE_MOV_SS);
+	}
+	ret = kqemu_handle_io(vcpu, &io);
+	if (ret == KQEMU_IO_PAGE_FAULT) {
+		vx->cr2 = io.fault_addr;
+		queue_exception(vcpu, VEC_PF, true);
+		vcpu->exception.error = io.fault_error;
+		return 0;
+	}
+	return ret;
+}
+
 static int handle_ept_violation(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 {
 	struct kqemu_run *run = vcpu->run;
@@ -1249,8 +1294,7 @@ static int handle_ept_violation(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, gpa, q);
 
 	avail = fetch_insn(vcpu, vx, bytes);
-	mode = long_mode_cs(vx) ? 64 :
-	       (vx->cr0 & VMX_CR0_PE) && (vx->seg[S_CS].ar & BIT(14)) ? 32 : 16;
+	mode = vmx_cpu_mode(vx);
 	if (kqemu_decode_mmio(bytes, avail, mode, &insn)) {
 		u64 first8 = 0;
 
@@ -1708,6 +1752,7 @@ int kqemu_vmx_init(void)
 		return ENODEV;
 	}
 	vmx.revision = basic & 0x7fffffff;
+	vmx.ins_outs_info = basic & BIT_ULL(54);
 	/* With the TRUE_* MSRs, some controls the old MSRs force become optional. */
 	if (basic & BIT_ULL(55)) {
 		pin_msr = VMX_MSR_TRUE_PINBASED;
@@ -1804,8 +1849,9 @@ int kqemu_vmx_init(void)
 		}
 		*(u32 *)vc->vmxon_region = vmx.revision;
 	}
-	pr_info("Intel VT-x with EPT and unrestricted guest (VPID %s, preemption timer %s)\n",
-		(vmx.proc2 & PROC2_VPID) ? "yes" : "no", vmx.time_slice ? "yes" : "no");
+	pr_info("Intel VT-x with EPT and unrestricted guest (VPID %s, preemption timer %s, INS/OUTS information %s)\n",
+		(vmx.proc2 & PROC2_VPID) ? "yes" : "no", vmx.time_slice ? "yes" : "no",
+		vmx.ins_outs_info ? "yes" : "no");
 	return 0;
 
 no_controls:

@@ -45,6 +45,19 @@
 #define RESULT_PORT	0x500	/* 32-bit writes: results the host checks */
 #define IRQ_PORT	0x510	/* a write raises the timer interrupt */
 #define SIPI_PORT	0x520	/* --sipi: a 32-bit write (id << 8 | vector) starts vCPU id */
+/*
+ * The string I/O test device (tests/guests/strio.c), one stream each way:
+ * bytes written to STRIO_DATA are counted and hashed (FNV-1a), bytes read
+ * from it are strio_pattern()'s; the other ports read back the hash, the
+ * two counts and the exits the data port took, and a write to STRIO_RESET
+ * starts them all again.
+ */
+#define STRIO_DATA	0x540
+#define STRIO_HASH	0x544
+#define STRIO_OUT_COUNT	0x548
+#define STRIO_IN_COUNT	0x54c
+#define STRIO_EXITS	0x554
+#define STRIO_RESET	0x550
 /* An MSR of this VMM's own, which kqemu leaves to userspace. */
 #define SCRATCH_MSR	0x40000100
 #define MMIO_BASE	0xd0000000ULL	/* a device with 8 registers */
@@ -88,6 +101,7 @@ struct vm {
 	size_t mem_size;
 	uint64_t mmio_regs[8];
 	uint32_t results[16];
+	uint32_t strio_hash, strio_out, strio_in, strio_exits;
 	int nvcpus;
 	struct vcpu vcpus[KQEMU_MAX_VCPUS];
 	/* Guards stop and exit_code, the kicks, and the devices' registers. */
@@ -583,9 +597,22 @@ static void sipi(struct vm *vm, unsigned int id, unsigned int vector)
 
 static bool timer_tick(struct vcpu *vcpu);
 
+/* Byte N of what STRIO_DATA gives: the same formula is in strio.c. */
+static uint8_t strio_pattern(uint32_t n)
+{
+	return n * 131 + (n >> 8) + 7;
+}
+
+static void strio_reset(struct vm *vm)
+{
+	vm->strio_hash = 2166136261u;
+	vm->strio_out = vm->strio_in = vm->strio_exits = 0;
+}
+
 static void port_out(struct vcpu *vcpu, uint16_t port, uint32_t value, int size)
 {
 	struct vm *vm = vcpu->vm;
+	int i;
 
 	if (port == SERIAL_PORT) {
 		if (!opt.quiet) {
@@ -603,16 +630,50 @@ static void port_out(struct vcpu *vcpu, uint16_t port, uint32_t value, int size)
 		pthread_mutex_lock(&vm->lock);
 		vm->results[(port - RESULT_PORT) / 4] = value;
 		pthread_mutex_unlock(&vm->lock);
+	} else if (port == STRIO_DATA) {
+		pthread_mutex_lock(&vm->lock);
+		for (i = 0; i < size; i++, vm->strio_out++)
+			vm->strio_hash = (vm->strio_hash ^ ((value >> (8 * i)) & 0xff)) * 16777619u;
+		pthread_mutex_unlock(&vm->lock);
+	} else if (port == STRIO_RESET) {
+		pthread_mutex_lock(&vm->lock);
+		strio_reset(vm);
+		pthread_mutex_unlock(&vm->lock);
 	} else if (opt.trace) {
 		printf("io: out %#x <- %#x (%d bytes)\n", port, value, size);
 	}
 }
 
-static uint32_t port_in(uint16_t port)
+static uint32_t port_in(struct vcpu *vcpu, uint16_t port, int size)
 {
+	struct vm *vm = vcpu->vm;
+	uint32_t value = 0xffffffff;
+	int i;
+
 	if (port == SERIAL_PORT + 5)
 		return 0x60;	/* line status: transmitter empty */
-	return 0xffffffff;
+	/* The string I/O device is one for all vCPUs, as the others are. */
+	pthread_mutex_lock(&vm->lock);
+	switch (port) {
+	case STRIO_DATA:
+		for (value = 0, i = 0; i < size; i++)
+			value |= (uint32_t)strio_pattern(vm->strio_in++) << (8 * i);
+		break;
+	case STRIO_HASH:
+		value = vm->strio_hash;
+		break;
+	case STRIO_OUT_COUNT:
+		value = vm->strio_out;
+		break;
+	case STRIO_IN_COUNT:
+		value = vm->strio_in;
+		break;
+	case STRIO_EXITS:
+		value = vm->strio_exits;
+		break;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return value;
 }
 
 static void mmio(struct vcpu *vcpu, uint64_t addr, uint8_t *data, int len, bool write)
@@ -646,16 +707,26 @@ static void mmio(struct vcpu *vcpu, uint64_t addr, uint8_t *data, int len, bool 
 		       len);
 }
 
-static void port_io(struct vcpu *vcpu, bool out, uint16_t port, uint8_t *data, int size)
+/* COUNT elements of SIZE bytes, more than one for INS and OUTS. */
+static void port_io(struct vcpu *vcpu, bool out, uint16_t port, uint8_t *data, int size,
+		    uint32_t count)
 {
-	uint32_t value = 0;
+	uint32_t i, value;
 
-	if (out) {
-		memcpy(&value, data, size);
-		port_out(vcpu, port, value, size);
-	} else {
-		value = port_in(port);
-		memcpy(data, &value, size);
+	if (port == STRIO_DATA) {
+		pthread_mutex_lock(&vcpu->vm->lock);
+		vcpu->vm->strio_exits++;
+		pthread_mutex_unlock(&vcpu->vm->lock);
+	}
+	for (i = 0; i < count; i++, data += size) {
+		if (out) {
+			value = 0;
+			memcpy(&value, data, size);
+			port_out(vcpu, port, value, size);
+		} else {
+			value = port_in(vcpu, port, size);
+			memcpy(data, &value, size);
+		}
 	}
 }
 
@@ -775,7 +846,7 @@ static int handle_kqemu_exit(struct vcpu *vcpu)
 	switch (run->exit_reason) {
 	case KQEMU_EXIT_IO:
 		port_io(vcpu, run->io.direction == KQEMU_EXIT_IO_OUT, run->io.port,
-			(uint8_t *)run + run->io.data_offset, run->io.size);
+			(uint8_t *)run + run->io.data_offset, run->io.size, run->io.count);
 		return 1;
 	case KQEMU_EXIT_MMIO:
 		mmio(vcpu, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
@@ -828,7 +899,7 @@ static int handle_kqemu_exit(struct vcpu *vcpu)
 		       run->internal.suberror == KQEMU_INTERNAL_ERROR_EMULATION ?
 		       "an access to memory no slot backs, by an instruction kqemu cannot emulate" :
 		       run->internal.suberror == KQEMU_INTERNAL_ERROR_STRING_IO ?
-		       "string I/O is not supported" :
+		       "string I/O is not supported (a kqemu before KQEMU_CAP_STRING_IO)" :
 		       run->internal.suberror == KQEMU_INTERNAL_ERROR_EXCEPTION ?
 		       "delivering an exception or interrupt touched memory no slot backs, or a read-only slot" :
 		       "kqemu cannot go on",
@@ -853,7 +924,7 @@ static int handle_kvm_exit(struct vcpu *vcpu)
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		port_io(vcpu, run->io.direction == KVM_EXIT_IO_OUT, run->io.port,
-			(uint8_t *)run + run->io.data_offset, run->io.size);
+			(uint8_t *)run + run->io.data_offset, run->io.size, run->io.count);
 		return 1;
 	case KVM_EXIT_MMIO:
 		mmio(vcpu, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
@@ -1131,6 +1202,7 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR1, &sa, NULL);
 	pthread_mutex_init(&vm.lock, NULL);
 	pthread_cond_init(&vm.sipi, NULL);
+	strio_reset(&vm);
 	vm.kvm = opt.kvm;
 	vm.nvcpus = opt.smp;
 

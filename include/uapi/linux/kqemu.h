@@ -82,6 +82,12 @@ struct kqemu_capability {
  */
 #define KQEMU_CAP_VCPU_EVENTS		18
 #define KQEMU_CAP_CPUID			19	/* 1: KQEMU_GET_SUPPORTED_CPUID, KQEMU_SET_CPUID */
+/*
+ * 1: INS and OUTS (any size, REP or not, any address size, DF, segment
+ * override) are KQEMU_EXIT_IO exits with count elements, not internal
+ * errors.
+ */
+#define KQEMU_CAP_STRING_IO		20
 #define KQEMU_CAP_DEBUGREGS		22	/* 1: guest MOV DR, KQEMU_GET/SET_DEBUGREGS */
 
 /* Values of KQEMU_CAP_BACKEND. */
@@ -398,10 +404,23 @@ struct kqemu_debugregs {
  *         EINVAL (a previous exit was answered with an invalid value),
  *         EACCES, EIO.
  * The exits:
- *   IO          port I/O: port, size (1, 2, 4), direction; data at
- *               data_offset in the run area (OUT: the guest's; IN: fill it
- *               in before the next KQEMU_RUN).  String I/O is not supported
- *               and ends in KQEMU_EXIT_INTERNAL_ERROR.
+ *   IO          port I/O: port, size (1, 2, 4), direction, and count
+ *               elements of size bytes each, packed at data_offset in the
+ *               run area (OUT: the guest's; IN: fill them in before the next
+ *               KQEMU_RUN).  count is 1 for IN and OUT.  For INS and OUTS
+ *               (KQEMU_CAP_STRING_IO) it is one batch of the instruction,
+ *               1 to 512 / size elements in the order the port sees them:
+ *               a REP instruction is done in as many exits as it takes.
+ *               OUTS: the data was read from guest memory, and RSI, RCX and
+ *               RIP already moved on past this batch.  INS: at the next
+ *               KQEMU_RUN kqemu writes the data to ES:RDI and moves RDI,
+ *               RCX and RIP on.  RIP passes the instruction once its REP
+ *               count is done; until then the guest executes it again.
+ *               A string operand in memory no slot backs (or, for INS, in
+ *               a read-only slot) is INTERNAL_ERROR EMULATION, data[0] its
+ *               guest-physical address (~0: the guest's page tables are
+ *               there), data[1] its linear address; a page the guest's
+ *               tables do not map for the access is a #PF for the guest.
  *   MMIO        an access to guest-physical memory no slot backs, or a write
  *               to a read-only slot: phys_addr, len, is_write, data (fill it
  *               in for a read).
@@ -450,7 +469,7 @@ struct kqemu_run {
 			__u8 direction;		/* KQEMU_EXIT_IO_IN or _OUT */
 			__u8 size;
 			__u16 port;
-			__u32 count;
+			__u32 count;		/* elements of size bytes at data_offset */
 			__u64 data_offset;	/* from the start of kqemu_run */
 		} io;
 		struct {
@@ -502,7 +521,11 @@ struct kqemu_run {
 
 /* Values of internal.suberror. */
 #define KQEMU_INTERNAL_ERROR_EMULATION	1	/* an MMIO instruction kqemu cannot decode */
-#define KQEMU_INTERNAL_ERROR_STRING_IO	2	/* INS/OUTS */
+/*
+ * INS/OUTS, before KQEMU_CAP_STRING_IO: no longer returned, kept so that
+ * programs that name it still build.
+ */
+#define KQEMU_INTERNAL_ERROR_STRING_IO	2
 /*
  * An event the guest cannot take: delivering an exception or interrupt
  * touched memory no slot backs, or wrote to a read-only slot (its stack,

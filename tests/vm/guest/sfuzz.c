@@ -183,6 +183,15 @@ static const struct snippet {
 	{ 0x5a0, 6, { 0x0f, 0x01, 0x1e, 0xf0, 0x04, 0xcc } },
 	{ 0x5b0, 5, { 0xea, 0x00, 0x00, 0x00, 0xf0 } },	/* jmp far into unbacked memory */
 	{ 0x5c0, 3, { 0x6e, 0xeb, 0xfd } },			/* outsb: string I/O */
+	/*
+	 * String I/O from and to wherever the random SI, DI and CX lead:
+	 * slots, read-only slots, unbacked memory, across the 64 KiB wrap.
+	 */
+	{ 0x5e0, 4, { 0xf3, 0x6d, 0xeb, 0xfc } },		/* rep insw; loop */
+	{ 0x5f0, 6, { 0xfd, 0x66, 0xf3, 0x6f, 0xeb, 0xfa } },	/* std; rep outsd; loop */
+	{ 0x600, 5, { 0x67, 0xf3, 0x6e, 0xeb, 0xfb } },	/* addr32 rep outsb; loop */
+	/* mov ax,MMIO_SEG; mov es,ax; rep insb into unbacked memory; loop to it */
+	{ 0x610, 9, { 0xb8, 0x00, 0xf0, 0x8e, 0xc0, 0xf3, 0x6c, 0xeb, 0xfc } },
 	{ 0x5d0, 2, { 0xeb, 0xfe } },				/* spin (the kick ends it) */
 };
 #define NSNIPPETS	(sizeof(snippets) / sizeof(snippets[0]))
@@ -642,8 +651,17 @@ static void answer(uint64_t *s, struct kqemu_run *run)
 {
 	switch (run->exit_reason) {
 	case KQEMU_EXIT_IO:
-		if (run->io.direction == KQEMU_EXIT_IO_IN)
-			memset((uint8_t *)run + (run->io.data_offset % 512), rnd(s), 4);
+		if (run->io.direction == KQEMU_EXIT_IO_IN) {
+			size_t n = (size_t)run->io.count * run->io.size;
+
+			memset(run->io_data, rnd(s), n < sizeof(run->io_data) ? n : sizeof(run->io_data));
+		}
+		/* The kernel must go by what it stored, not by these. */
+		if (chance(s, 16)) {
+			run->io.count = rnd(s);
+			run->io.size = rnd(s);
+			run->io.data_offset = rnd(s);
+		}
 		break;
 	case KQEMU_EXIT_MMIO:
 		if (!run->mmio.is_write)
@@ -817,6 +835,9 @@ static void vcpu_session(uint64_t *s, int base_id)
 				.rsp = STACK_TOP,
 				.rflags = 2 | (chance(s, 2) ? 0x200 : 0),
 				.rax = rnd(s), .rdx = rnd(s) & 0xffff,
+				.rsi = chance(s, 4) ? rnd(s) : rnd(s) & 0xffff,
+				.rdi = chance(s, 4) ? rnd(s) : rnd(s) & 0xffff,
+				.rcx = chance(s, 8) ? rnd(s) : rnd(s) % 4096,
 			};
 
 			if (chance(s, 16))

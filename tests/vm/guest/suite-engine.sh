@@ -48,6 +48,12 @@ if [ "${kqemu_la57:-0}" = 1 ]; then
 fi
 run_guest "MMIO reads and writes of every width, and a read-only slot" 0 "mmio: all checks passed" member $G/mmio.bin
 run_guest "a write to a read-only slot is an MMIO exit with its data" 0 "mmio: write 0xe0000000 <- 0x12345678 (4 bytes)" member $G/mmio.bin
+# INS and OUTS, checked by the guest itself against the VMM's test device.
+run_guest "string I/O: INS/OUTS of 1, 2, 4 bytes, REP or not, DF, addr32, an override, #PF" 0 "strio: all checks passed" member $G/strio.bin
+run_guest "string I/O: rep outsb to the serial port" 0 "^strio: rep outsb to the serial port" member $G/strio.bin
+run_guest "string I/O in real mode: 16-bit offsets wrap at 64 KiB, the registers' upper halves stay" 0 "strio16: all checks passed" member --real $G/strio16.bin
+run_guest "string I/O from memory no slot backs is an internal error (EMULATION)" 123 "INTERNAL_ERROR 1" member --arg 1 $G/strio.bin
+run_guest "string I/O into a read-only slot is an internal error (EMULATION)" 123 "INTERNAL_ERROR 1" member --arg 2 $G/strio.bin
 run_guest "100 injected timer interrupts are counted" 0 "timer: counted 100 interrupts" member --timer 100 --arg 100 $G/timer.bin
 run_guest "interrupts raised while the guest has them off wait for the window" 0 "timer: injected 20 interrupts, 20 interrupt-window exits" member --timer 20 --arg 0x10014 $G/timer.bin
 # QEMU's SVM delivers an interrupt injected through EVENTINJ once more if its
