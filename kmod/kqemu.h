@@ -401,6 +401,17 @@ int kqemu_mov_dr(struct kqemu_vcpu *vcpu, unsigned int dr, bool to_dr, unsigned 
 long kqemu_get_debugregs(struct kqemu_vcpu *vcpu, void __user *argp);
 long kqemu_set_debugregs(struct kqemu_vcpu *vcpu, void __user *argp);
 
+/*
+ * Whether an exception pushes an error code: only in protected mode, and
+ * only #DF, #TS, #NP, #SS, #GP, #PF and #AC.  Injected with one otherwise,
+ * it would push a word the guest's handler does not expect (and SVM's
+ * VMRUN refuses it in real mode), so the backends drop it.
+ */
+static inline bool kqemu_exception_has_error(u8 vector, bool protected_mode)
+{
+	return protected_mode && (vector == 8 || (vector >= 10 && vector <= 14) || vector == 17);
+}
+
 /* Emulation helpers shared by the backends (emulate.c). */
 int kqemu_guest_cr4_write(u64 old, u64 val, u64 efer, u64 cr3);
 int kqemu_decode_mmio(const u8 *bytes, unsigned int avail, int mode,

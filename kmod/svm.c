@@ -565,9 +565,12 @@ static int svm_prepare_events(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 		vmcb->control.event_inj = sv->reinject;
 		sv->reinject = 0;
 	} else if (vcpu->exception.pending) {
-		vmcb->control.event_inj = exception_event(vcpu->exception.vector,
-							  vcpu->exception.has_error,
-							  vcpu->exception.error);
+		u8 vector = vcpu->exception.vector;
+
+		vmcb->control.event_inj =
+			exception_event(vector, vcpu->exception.has_error &&
+					kqemu_exception_has_error(vector, vmcb->save.cr0 & SVM_CR0_PE),
+					vcpu->exception.error);
 		vcpu->exception.pending = false;
 	} else if (vcpu->nmi_pending && svm_can_take_nmi(sv)) {
 		vmcb->control.event_inj = 2 | EVENT_TYPE_NMI | EVENT_VALID;

@@ -738,13 +738,6 @@ static bool guest_can_take_nmi(struct vmx_vcpu *vx)
 	return !(vx->intr_state & (INTR_STATE_SHADOW | INTR_STATE_NMI));
 }
 
-/* Error codes go with these exceptions, and only in protected mode. */
-static bool exception_has_error(struct vmx_vcpu *vx, u8 vector)
-{
-	return (vx->cr0 & VMX_CR0_PE) &&
-	       (vector == 8 || (vector >= 10 && vector <= 14) || vector == VEC_AC);
-}
-
 static void queue_exception(struct kqemu_vcpu *vcpu, u8 vector, bool has_error)
 {
 	vcpu->exception.pending = true;
@@ -767,7 +760,8 @@ static int vmx_prepare_events(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 		u8 vector = vcpu->exception.vector;
 
 		vx->inject_info = vector | INTR_TYPE_HW_EXC | INTR_VALID;
-		if (vcpu->exception.has_error && exception_has_error(vx, vector)) {
+		if (vcpu->exception.has_error &&
+		    kqemu_exception_has_error(vector, vx->cr0 & VMX_CR0_PE)) {
 			vx->inject_info |= INTR_ERROR_VALID;
 			vx->inject_error = vcpu->exception.error;
 		}

@@ -519,6 +519,13 @@ static void test_events(void)
 	report(expect_step(&vm, "io:0x26", NULL, "an injected #UD") &&
 	       expect_step(&vm, "hlt", NULL, "back from the #UD handler"),
 	       "an exception injected through SET_VCPU_EVENTS reaches its handler");
+	/* An error code in real mode is dropped, as no CPU pushes one there. */
+	ev.exception.has_error = 1;
+	ev.exception.error = 0x1234;
+	ioctl(vm.cpufd, KQEMU_SET_VCPU_EVENTS, &ev);
+	report(expect_step(&vm, "io:0x26", NULL, "an injected #UD with an error code") &&
+	       expect_step(&vm, "hlt", NULL, "back from the #UD handler, its stack as it was"),
+	       "... and one given an error code in real mode arrives without it (the handler's IRET returns)");
 
 	if (ioctl(vm.cpufd, KQEMU_NMI, 0)) {
 		report(errno == EOPNOTSUPP, "KQEMU_NMI: EOPNOTSUPP (no virtual NMIs here), %s", strerror(errno));
