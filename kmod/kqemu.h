@@ -270,6 +270,7 @@ struct kqemu_backend {
 	int (*set_efer)(struct kqemu_vcpu *vcpu, u64 efer, bool host);
 	/* Interrupt shadow, NMI masking and the reinjected event (KQEMU_*_VCPU_EVENTS). */
 	u64 (*get_cr4)(struct kqemu_vcpu *vcpu);	/* as the guest sees it */
+	u64 (*get_cr8)(struct kqemu_vcpu *vcpu);
 	void (*get_events)(struct kqemu_vcpu *vcpu, struct kqemu_vcpu_events *ev);
 	int (*set_events)(struct kqemu_vcpu *vcpu, const struct kqemu_vcpu_events *ev);
 	/* Enter the guest once. >0: exit to userspace; 0: enter again; <0: error. */

@@ -89,6 +89,7 @@ static u64 capability_value(u32 cap)
 		return 1;
 	case KQEMU_CAP_CPUID:
 	case KQEMU_CAP_DEBUGREGS:
+	case KQEMU_CAP_SREGS_CR8:
 		return 1;
 	case KQEMU_CAP_VCPU_EVENTS:
 		return kqemu_backend && kqemu_backend->nmi;

@@ -401,6 +401,12 @@ static void svm_set_regs(struct kqemu_vcpu *vcpu, const struct kqemu_regs *regs)
 	vcpu->pending_exit = 0;
 }
 
+/* The guest's MOV to CR8 writes V_TPR (V_INTR_MASKING). */
+static u64 svm_get_cr8(struct kqemu_vcpu *vcpu)
+{
+	return ((struct svm_vcpu *)vcpu->arch)->vmcb->control.int_ctl & 0xf;
+}
+
 static void svm_get_sregs(struct kqemu_vcpu *vcpu, struct kqemu_sregs *s)
 {
 	struct vmcb_save *save = &((struct svm_vcpu *)vcpu->arch)->vmcb->save;
@@ -422,6 +428,7 @@ static void svm_get_sregs(struct kqemu_vcpu *vcpu, struct kqemu_sregs *s)
 	s->cr3 = save->cr3;
 	s->cr4 = save->cr4;
 	s->efer = save->efer & ~EFER_SVME;
+	s->cr8 = svm_get_cr8(vcpu);
 }
 
 static u64 svm_get_cr4(struct kqemu_vcpu *vcpu)
@@ -496,6 +503,11 @@ static int svm_set_sregs(struct kqemu_vcpu *vcpu, const struct kqemu_sregs *s)
 	save->cr4 = s->cr4;
 	save->efer = efer | EFER_SVME;
 	save->cpl = (s->cr0 & SVM_CR0_PE) ? (s->ss.attrib >> 5) & 3 : 0;
+	if (s->flags & KQEMU_SREGS_CR8) {
+		struct vmcb_control *c = &((struct svm_vcpu *)vcpu->arch)->vmcb->control;
+
+		c->int_ctl = (c->int_ctl & ~0xfULL) | s->cr8;
+	}
 	return 0;
 }
 
@@ -1253,6 +1265,7 @@ struct kqemu_backend kqemu_svm_backend = {
 	.get_efer	= svm_get_efer,
 	.set_efer	= svm_set_efer,
 	.get_cr4	= svm_get_cr4,
+	.get_cr8	= svm_get_cr8,
 	.get_events	= svm_get_events,
 	.set_events	= svm_set_events,
 	.nmi		= true,

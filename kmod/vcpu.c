@@ -356,8 +356,10 @@ static long vcpu_run(struct kqemu_vcpu *vcpu)
 			return ret;
 		cond_resched();
 		ret = kqemu_backend->run(vcpu);
-		if (ret > 0)
+		if (ret > 0) {
+			run->cr8 = kqemu_backend->get_cr8(vcpu);
 			return 0;
+		}
 		if (ret < 0)
 			return ret;
 	}
@@ -390,8 +392,9 @@ static long vcpu_set_sregs(struct kqemu_vcpu *vcpu, void __user *argp)
 
 	if (copy_from_user(&sregs, argp, sizeof(sregs)))
 		return -EFAULT;
-	if (sregs.flags || sregs.reserved0 ||
+	if ((sregs.flags & ~KQEMU_SREGS_CR8) || sregs.reserved0 ||
 	    !reserved_clear(sregs.reserved, sizeof(sregs.reserved)) ||
+	    (!(sregs.flags & KQEMU_SREGS_CR8) && sregs.cr8) || sregs.cr8 > 15 ||
 	    !reserved_clear(sregs.gdt.reserved, sizeof(sregs.gdt.reserved)) ||
 	    !reserved_clear(sregs.idt.reserved, sizeof(sregs.idt.reserved)))
 		return -EINVAL;
@@ -403,6 +406,7 @@ static long vcpu_get_sregs(struct kqemu_vcpu *vcpu, void __user *argp)
 	struct kqemu_sregs sregs = { 0 };
 
 	kqemu_backend->get_sregs(vcpu, &sregs);
+	sregs.flags = KQEMU_SREGS_CR8;
 	return copy_to_user(argp, &sregs, sizeof(sregs)) ? -EFAULT : 0;
 }
 

@@ -647,6 +647,7 @@ static void vmx_get_sregs(struct kqemu_vcpu *vcpu, struct kqemu_sregs *s)
 	s->cr3 = vx->cr3;
 	s->cr4 = vx->cr4;
 	s->efer = vx->efer;
+	s->cr8 = vx->cr8;	/* MOV to and from CR8 exit (CR8-load/store exiting) */
 }
 
 /* The same rules as the SVM backend's, so that both accept the same states. */
@@ -662,6 +663,11 @@ static bool pae_paging(u64 cr0, u64 cr4, u64 efer)
 static u64 vmx_get_cr4(struct kqemu_vcpu *vcpu)
 {
 	return ((struct vmx_vcpu *)vcpu->arch)->cr4;
+}
+
+static u64 vmx_get_cr8(struct kqemu_vcpu *vcpu)
+{
+	return ((struct vmx_vcpu *)vcpu->arch)->cr8;
 }
 
 static u64 vmx_get_efer(struct kqemu_vcpu *vcpu)
@@ -722,6 +728,8 @@ static int vmx_set_sregs(struct kqemu_vcpu *vcpu, const struct kqemu_sregs *s)
 	vx->cr4 = s->cr4;
 	vx->efer = efer;
 	vx->pdptes_stale = pae_paging(vx->cr0, vx->cr4, vx->efer);
+	if (s->flags & KQEMU_SREGS_CR8)
+		vx->cr8 = s->cr8;
 	return 0;
 }
 
@@ -1680,6 +1688,7 @@ struct kqemu_backend kqemu_vmx_backend = {
 	.get_efer	= vmx_get_efer,
 	.set_efer	= vmx_set_efer,
 	.get_cr4	= vmx_get_cr4,
+	.get_cr8	= vmx_get_cr8,
 	.get_events	= vmx_get_events,
 	.set_events	= vmx_set_events,
 	.run		= vmx_run,

@@ -45,6 +45,7 @@
 #define RESULT_PORT	0x500	/* 32-bit writes: results the host checks */
 #define IRQ_PORT	0x510	/* a write raises the timer interrupt */
 #define SIPI_PORT	0x520	/* --sipi: a 32-bit write (id << 8 | vector) starts vCPU id */
+#define CR8_PORT	0x524	/* a write of the guest's CR8: the run area must say the same */
 /*
  * The string I/O test device (tests/guests/strio.c), one stream each way:
  * bytes written to STRIO_DATA are counted and hashed (FNV-1a), bytes read
@@ -623,6 +624,11 @@ static void port_out(struct vcpu *vcpu, uint16_t port, uint32_t value, int size)
 		stop_all(vm, value & 0xff);
 	} else if (port == IRQ_PORT) {
 		timer_tick(vcpu);
+	} else if (port == CR8_PORT) {
+		uint64_t cr8 = vm->kvm ? vcpu->kvm_run->cr8 : vcpu->krun->cr8;
+
+		printf("cr8: the run area says %llu, the guest wrote %u%s\n", (unsigned long long)cr8,
+		       value, cr8 == value ? ": the same" : "");
 	} else if (port == SIPI_PORT && size == 4 && opt.sipi) {
 		sipi(vm, (value >> 8) & 0xff, value & 0xff);
 	} else if (port >= RESULT_PORT && port < RESULT_PORT + 64 && size == 4) {
@@ -936,6 +942,9 @@ static int handle_kvm_exit(struct vcpu *vcpu)
 		if (vcpu->id == 0)
 			stop_all(vm, 0);
 		return 0;
+	case KVM_EXIT_SET_TPR:
+		/* The guest's MOV to CR8, for a userspace APIC: this VMM has none. */
+		return 1;
 	case KVM_EXIT_IRQ_WINDOW_OPEN:
 		vcpu->irq_windows++;
 		return 1;

@@ -10,7 +10,8 @@
  * 4. RDTSCP returns the guest's TSC_AUX.
  * 5. SWAPGS swaps the guest's GS base with its KERNEL_GS_BASE, and the
  *    swapped value survives an exit.
- * 6. A non-canonical LSTAR is #GP, as on a CPU, and changes nothing
+ * 6. CR8 keeps the guest's task priority across an exit.
+ * 7. A non-canonical LSTAR is #GP, as on a CPU, and changes nothing
  *    (not with --arg 1: KVM lets the guest write LSTAR to the CPU itself,
  *    and QEMU's emulated CPU takes any value).
  * Exits 0 when all hold; prints what did not.
@@ -112,6 +113,15 @@ int main(unsigned long vcpu, unsigned long arg, unsigned long nvcpus)
 	if ((v = rdmsr(MSR_KERNEL_GS_BASE)) != 0)
 		fail("after SWAPGS and an exit the wrong ", "KERNEL_GS_BASE", v);
 	asm volatile("swapgs");
+
+	/* CR8, the task priority, is the guest's too, across an exit. */
+	asm volatile("mov %0, %%cr8" : : "r"(7UL));
+	puts_serial("msrs: CR8 written; an exit to the VMM in between\n");
+	outl(0x524, 7);		/* kqemu-run: the run area's cr8 must say 7 */
+	asm volatile("mov %%cr8, %0" : "=r"(v));
+	if (v != 7)
+		fail("CR8 did not keep what was written: ", "CR8", v);
+	asm volatile("mov %0, %%cr8" : : "r"(0UL));
 
 	if (!(arg & 1)) {
 		idt[13] = interrupt_gate(gp_skip_wrmsr);

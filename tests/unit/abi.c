@@ -111,11 +111,14 @@ static void check_layouts(void)
 	FIELD(struct kqemu_vcpu_events, flags, 32, 4);
 	FIELD(struct kqemu_vcpu_events, reserved, 36, 28);
 	FIELD(struct kqemu_run, request_nmi_window, 2, 1);
+	FIELD(struct kqemu_run, cr8, 16, 8);
 	SIZE(struct kqemu_cpuid_entry, 32);
 	FIELD(struct kqemu_cpuid_entry, eax, 12, 4);
 	FIELD(struct kqemu_cpuid_entry, padding, 28, 4);
 	SIZE(struct kqemu_cpuid, 16);
 	SIZE(struct kqemu_debugregs, 96);
+	SIZE(struct kqemu_sregs, 240);
+	FIELD(struct kqemu_sregs, cr8, 208, 8);
 	FIELD(struct kqemu_debugregs, dr7, 40, 8);
 	FIELD(struct kqemu_debugregs, flags, 48, 4);
 	TAIL(struct kqemu_cpuid, entries, 16);

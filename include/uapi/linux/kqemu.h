@@ -89,6 +89,7 @@ struct kqemu_capability {
  */
 #define KQEMU_CAP_STRING_IO		20
 #define KQEMU_CAP_DEBUGREGS		22	/* 1: guest MOV DR, KQEMU_GET/SET_DEBUGREGS */
+#define KQEMU_CAP_SREGS_CR8		23	/* 1: kqemu_sregs.cr8, KQEMU_SREGS_CR8, kqemu_run.cr8 */
 
 /* Values of KQEMU_CAP_BACKEND. */
 #define KQEMU_BACKEND_NONE	0
@@ -305,15 +306,22 @@ struct kqemu_dtable {
  * and EFER (other than SCE, LME, LMA, NXE, FFXSR) that kqemu does not give
  * guests, and EFER.SVME.  EFER.LMA is computed: LME with CR0.PG.
  * The guest's floating-point state is KQEMU_GET/SET_XSAVE's.
+ * cr8 (KQEMU_CAP_SREGS_CR8): the guest's task priority, 0-15, which its
+ * MOV to CR8 sets and a userspace APIC takes as its TPR.  GET gives it
+ * with flags KQEMU_SREGS_CR8; SET takes it only with that flag (without,
+ * cr8 must be 0, as the reserved field it was, and CR8 stays as it is).
  */
 struct kqemu_sregs {
 	struct kqemu_segment cs, ds, es, fs, gs, ss, tr, ldt;
 	struct kqemu_dtable gdt, idt;
 	__u64 cr0, cr2, cr3, cr4, efer;
-	__u32 flags;		/* none defined, must be 0 */
+	__u32 flags;		/* KQEMU_SREGS_CR8 */
 	__u32 reserved0;
-	__u64 reserved[4];	/* must be 0 */
+	__u64 cr8;
+	__u64 reserved[3];	/* must be 0 */
 };
+
+#define KQEMU_SREGS_CR8		(1U << 0)
 
 #define KQEMU_GET_SREGS		_IOR(KQEMUIO, 0x23, struct kqemu_sregs)
 #define KQEMU_SET_SREGS		_IOW(KQEMUIO, 0x24, struct kqemu_sregs)
@@ -458,7 +466,8 @@ struct kqemu_run {
 	__u8 ready_for_interrupt_injection;
 	__u8 if_flag;
 	__u16 padding1;
-	__u64 reserved[4];
+	__u64 cr8;		/* the guest's CR8 (KQEMU_CAP_SREGS_CR8), for a userspace APIC's TPR */
+	__u64 reserved[3];
 	union {
 		struct {
 			__u64 hardware_exit_reason;

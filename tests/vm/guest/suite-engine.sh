@@ -165,6 +165,7 @@ check "... and that process never found anything but its own marker in its YMM r
 
 # Run twice: the second vCPU must not find what the first wrote.
 run_guest "the MSRs the hardware uses (syscall, SYSENTER, KERNEL_GS_BASE, TSC_AUX) are the guest's own; 1000 SYSCALLs land at its LSTAR" 0 "every MSR the hardware uses is the guest's own" member $G/msrs.bin
+run_guest "the guest's CR8 is in the run area at its exits (a userspace APIC's TPR)" 0 "cr8: the run area says 7, the guest wrote 7: the same" member $G/msrs.bin
 run_guest "an operating system's SYSCALL/SYSRET: its own GDT, STAR, LSTAR and SFMASK, 10,000 round trips from CPL 3" 0 "syscall: 10000 SYSCALL/SYSRET round trips from CPL 3, 0 entered wrong" member $G/syscall.bin
 run_guest "... and a second guest on the same host starts from 0, not from what the first wrote" 0 "every MSR the hardware uses is the guest's own" member $G/msrs.bin
 kqemu_run=/bin/kqemu-run32
@@ -238,6 +239,7 @@ if [ -s "$kvm_order" ]; then
 	# KVM here the guest saw no #GP and LSTAR 0x0000800000000000).
 	run_guest "KVM: the MSRs the hardware uses are the guest's own, as kqemu's are" 0 "every MSR the hardware uses is the guest's own" member --kvm --arg 1 $G/msrs.bin
 	run_guest "KVM: the same SIPI bring-up of 3 APs" 0 "sipi: 3 of 3 APs started by SIPI in long mode, 0 wrong" member --kvm --smp 4 --sipi $G/sipi.bin
+	run_guest "KVM: the guest's CR8 in the run area, as on kqemu" 0 "cr8: the run area says 7, the guest wrote 7: the same" member --kvm --arg 1 $G/msrs.bin
 	run_guest "KVM: 10,000 SYSCALL/SYSRET round trips from CPL 3, as on kqemu" 0 "syscall: 10000 SYSCALL/SYSRET round trips from CPL 3, 0 entered wrong" member --kvm $G/syscall.bin
 	# Not under QEMU's SVM, which runs a guest's XSETBV although kvm_amd
 	# intercepts it; kvm_amd then loads the XCR0 it believes in (x87
