@@ -84,8 +84,16 @@ int main(unsigned long vcpu, unsigned long arg, unsigned long nvcpus)
 		dst[i] = tramp_start[i];
 	for (i = 1; i < nvcpus; i++)
 		outl(SIPI_PORT, i << 8 | (TRAMPOLINE >> 12));
+	/*
+	 * Wait with IF set, as smp.bin does: Bochs masks the host's interrupts
+	 * while a guest has IF clear, and on its one CPU the APs' threads
+	 * would never run (under kvm_intel that wedged the machine).  No
+	 * interrupt comes to this guest: kqemu-run injects none here.
+	 */
+	asm volatile("sti" ::: "memory");
 	for (spins = 0; aps_up + aps_wrong < nvcpus - 1 && spins < 2000000000UL; spins++)
 		asm volatile("pause");
+	asm volatile("cli" ::: "memory");
 	puts_serial("sipi: ");
 	put_dec(aps_up);
 	puts_serial(" of ");
