@@ -89,6 +89,8 @@ static u64 capability_value(u32 cap)
 		return 1;
 	case KQEMU_CAP_VCPU_EVENTS:
 		return kqemu_backend && kqemu_backend->nmi;
+	case KQEMU_CAP_MMIO_RMW:
+		return 1;
 	default:
 		return 0;
 	}

@@ -342,6 +342,37 @@ int kqemu_read_guest(struct kqemu_vm *vm, u64 gpa, void *buf, size_t len)
 	return 0;
 }
 
+/*
+ * Copy into guest memory that writable slots back, for an instruction the
+ * kernel carries out (MOVS from MMIO); -EFAULT where none does, before
+ * anything is written.  Under mmu_lock.
+ */
+int kqemu_write_guest(struct kqemu_vm *vm, u64 gpa, const void *buf, size_t len)
+{
+	u64 at;
+
+	for (at = gpa; at < gpa + len; at = (at | ~PAGE_MASK) + 1) {
+		const struct kqemu_slot *slot = kqemu_slot_find(vm, at);
+
+		if (!slot || (slot->flags & KQEMU_MEM_READONLY))
+			return -EFAULT;
+	}
+	while (len) {
+		struct kqemu_slot *slot = kqemu_slot_find(vm, gpa);
+		size_t offset = offset_in_page(gpa);
+		size_t chunk = min_t(size_t, len, PAGE_SIZE - offset);
+		void *page;
+
+		page = kmap_local_page(slot->pages[(gpa - slot->gpa) >> PAGE_SHIFT]);
+		memcpy(page + offset, buf, chunk);
+		kunmap_local(page);
+		buf += chunk;
+		gpa += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
 static const struct file_operations kqemu_vm_fops = {
 	.owner		= THIS_MODULE,
 	.release	= kqemu_vm_release,

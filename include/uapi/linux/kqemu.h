@@ -76,6 +76,12 @@ struct kqemu_capability {
 #define KQEMU_CAP_TSC_OFFSET		16	/* 1: the guest's TSC is its own (MSR 0x10) */
 #define KQEMU_CAP_XSAVE_STATE		17	/* 1: KQEMU_GET/SET_XSAVE */
 #define KQEMU_CAP_VCPU_EVENTS		18	/* 1: any vector, KQEMU_NMI, KQEMU_GET/SET_VCPU_EVENTS */
+/*
+ * 1: kqemu carries out the MMIO instructions listed at KQEMU_EXIT_MMIO
+ * below (ALU read-modify-write, XCHG, string ops): a read exit then a
+ * write exit, or one element of a string op per exit.
+ */
+#define KQEMU_CAP_MMIO_RMW		21
 
 /* Values of KQEMU_CAP_BACKEND. */
 #define KQEMU_BACKEND_NONE	0
@@ -329,7 +335,32 @@ struct kqemu_xsave {
  *               and ends in KQEMU_EXIT_INTERNAL_ERROR.
  *   MMIO        an access to guest-physical memory no slot backs, or a write
  *               to a read-only slot: phys_addr, len, is_write, data (fill it
- *               in for a read).
+ *               in for a read; only len bytes of it are used).  The
+ *               instruction is decoded and carried out by kqemu, in 16-,
+ *               32- and 64-bit code, with operand-size, address-size, REX
+ *               and segment prefixes:
+ *                 MOV (88-8B, C6/C7, moffs A0-A3), MOVZX, MOVSX (0F B6/B7/
+ *                 BE/BF), MOVSXD (63, 64-bit code): one exit, a read or
+ *                 a write.
+ *                 ADD, OR, ADC, SBB, AND, SUB, XOR (00-33 with memory the
+ *                 destination, 80-83, FE/FF INC/DEC, F6/F7 NOT/NEG), XCHG
+ *                 (86/87): a read exit; at the next KQEMU_RUN kqemu
+ *                 computes the result and RFLAGS (CF, PF, AF, ZF, SF, OF as
+ *                 the CPU sets them; AF cleared where the CPU leaves it
+ *                 undefined) and gives a write exit of the result to the
+ *                 same address, which needs no answer.  The same ops with
+ *                 memory the source (02-3B), CMP and TEST (38-3B, 80-83 /7,
+ *                 84/85, F6/F7 /0): the read exit alone.  LOCK is accepted;
+ *                 the two exits are not atomic towards other vCPUs.
+ *                 MOVS, STOS, LODS (A4-AD), with or without REP: one
+ *                 element per exit (MOVS from MMIO to MMIO: a read, then a
+ *                 write), rSI/rDI stepped by RFLAGS.DF and rCX counted
+ *                 down as the CPU does; RIP moves past the instruction
+ *                 once rCX is 0, until then the guest executes it again
+ *                 (elements in memory slots back run in the guest).  An
+ *                 element that crosses a page is not carried out.
+ *               Others end in INTERNAL_ERROR, KQEMU_INTERNAL_ERROR_EMULATION
+ *               (KQEMU_CAP_MMIO_RMW 0: only MOV, MOVZX, MOVSX).
  *   HLT         the guest executed HLT (RIP is past it).
  *   SHUTDOWN    triple fault.
  *   CPUID       function/index; fill in eax..edx before the next KQEMU_RUN.
@@ -424,8 +455,20 @@ struct kqemu_run {
 #define KQEMU_EXIT_IO_IN	0
 #define KQEMU_EXIT_IO_OUT	1
 
-/* Values of internal.suberror. */
-#define KQEMU_INTERNAL_ERROR_EMULATION	1	/* an MMIO instruction kqemu cannot decode */
+/*
+ * Values of internal.suberror.  Unless said otherwise data[0] and data[1]
+ * are the backend's details and data[2] is the guest's RIP.
+ *
+ * An MMIO access by an instruction kqemu does not carry out, for the VMM
+ * to emulate or report: data[0] is the guest-physical address, data[1]
+ * how many of the instruction's bytes (1-15, from RIP) follow in data[2]
+ * and data[3], bytes in memory order (byte 0 in data[2]'s lowest).  RIP,
+ * the registers and segments are KQEMU_GET_REGS' and KQEMU_GET_SREGS'.
+ * data[1] 0: no instruction bytes (a control-register access kqemu cannot
+ * complete, or the guest's own page tables are where no slot is); data[0]
+ * is then the backend's detail or the address.
+ */
+#define KQEMU_INTERNAL_ERROR_EMULATION	1
 #define KQEMU_INTERNAL_ERROR_STRING_IO	2	/* INS/OUTS */
 /*
  * An event the guest cannot take: delivering an exception or interrupt
@@ -434,6 +477,15 @@ struct kqemu_run {
  * IDT-vectoring information), data[1] the guest-physical address.
  */
 #define KQEMU_INTERNAL_ERROR_EXCEPTION	3
+/*
+ * An instruction fetch from guest-physical memory no slot backs (code in
+ * an MMIO region, such as a ROM the VMM emulates, or a jump into
+ * nothing): data[0] is the address of the first byte that could not be
+ * fetched (all ones where the guest's own page tables do not map it),
+ * data[2] RIP.  The guest is left as it stopped; entering it again without
+ * a slot there ends the same way.
+ */
+#define KQEMU_INTERNAL_ERROR_FETCH	4
 
 #define KQEMU_RUN		_IO(KQEMUIO, 0x25)
 

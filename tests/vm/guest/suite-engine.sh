@@ -113,7 +113,7 @@ else
 	run_guest "hostile: triple fault is a SHUTDOWN exit" 124 "exit: SHUTDOWN" member --arg 1 $G/hostile.bin
 fi
 run_guest "hostile: wild writes to unbacked memory are MMIO exits" 42 "mmio: write 0x3ffff000 <- 0xbadbad (8 bytes)" member --arg 2 $G/hostile.bin
-run_guest "hostile: executing unbacked memory is an internal error" 123 "INTERNAL_ERROR 1" member --arg 3 $G/hostile.bin
+run_guest "hostile: executing unbacked memory is an internal error, a fetch at its address" 123 "INTERNAL_ERROR 4: fetching an instruction from memory no slot backs (at 0x20000000, rip 0x20000000)" member --arg 3 $G/hostile.bin
 run_guest "hostile: RDMSR goes to userspace, which refuses it with #GP" 113 "RDMSR of MSR 0x3a refused" member --arg 4 $G/hostile.bin
 run_guest "hostile: the refused RDMSR's #GP points at the RDMSR" 113 "#GP at the faulting instruction" member --arg 4 $G/hostile.bin
 run_guest "hostile: WBINVD and INVD do nothing" 106 "wbinvd and invd ran as no-ops" member --arg 5 $G/hostile.bin
