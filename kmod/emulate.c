@@ -637,8 +637,17 @@ static int string_op(struct kqemu_vcpu *vcpu, const struct kqemu_guest_view *g,
 	/* The destination is always ES:rDI, whatever the prefixes say. */
 	if (writes && string_operand(vm, g, insn, KQEMU_SEG_ES, vcpu->gprs[7], true, &dst))
 		return exit_emulation(vcpu, gpa, bytes, insn->len);
-	if (!src.mmio && !dst.mmio)
-		return 0;	/* raced with a slot change: the guest does it itself */
+	/*
+	 * The caller saw GPA unbacked, so one operand must be there.  If the
+	 * guest's tables say otherwise (it changed them without flushing its
+	 * TLB, or another vCPU did), entering again could fault for ever:
+	 * the VMM hears of it instead, unless a slot now backs GPA (a race
+	 * with its addition: the guest does the access itself).
+	 */
+	if (!(src.mmio && (src.gpa >> PAGE_SHIFT) == (gpa >> PAGE_SHIFT)) &&
+	    !(dst.mmio && (dst.gpa >> PAGE_SHIFT) == (gpa >> PAGE_SHIFT)))
+		return kqemu_slot_backs(vm, gpa, true) ? 0 :
+		       exit_emulation(vcpu, gpa, bytes, insn->len);
 
 	vcpu->mmio.dst_gpa = dst.gpa;
 	vcpu->mmio.dst_mmio = dst.mmio;
