@@ -862,9 +862,12 @@ static int handle_npf(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, gpa, 0);
 
 	svm_guest_view(&sv->vmcb->save, &g);
-	/* With decode assists the CPU gives the bytes it fetched. */
+	/*
+	 * With decode assists the CPU gives the bytes it fetched (the count
+	 * in bits 0-3; 0 where its fetch failed: then ours).
+	 */
 	if (kqemu_svm_backend.decode_assists)
-		return kqemu_emulate_mmio(vcpu, &g, gpa, c->insn_bytes, c->insn_len);
+		return kqemu_emulate_mmio(vcpu, &g, gpa, c->insn_bytes, c->insn_len & 0xf);
 	return kqemu_emulate_mmio(vcpu, &g, gpa, NULL, 0);
 }
 
