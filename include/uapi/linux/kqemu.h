@@ -342,23 +342,28 @@ struct kqemu_xsave {
  *                 MOV (88-8B, C6/C7, moffs A0-A3), MOVZX, MOVSX (0F B6/B7/
  *                 BE/BF), MOVSXD (63, 64-bit code): one exit, a read or
  *                 a write.
- *                 ADD, OR, ADC, SBB, AND, SUB, XOR (00-33 with memory the
- *                 destination, 80-83, FE/FF INC/DEC, F6/F7 NOT/NEG), XCHG
- *                 (86/87): a read exit; at the next KQEMU_RUN kqemu
- *                 computes the result and RFLAGS (CF, PF, AF, ZF, SF, OF as
- *                 the CPU sets them; AF cleared where the CPU leaves it
- *                 undefined) and gives a write exit of the result to the
+ *                 ADD, OR, ADC, SBB, AND, SUB, XOR with memory the
+ *                 destination (00/01, 08/09, ... 30/31; 80-83 with an
+ *                 immediate), INC, DEC (FE/FF /0 /1), NOT, NEG (F6/F7 /2
+ *                 /3), XCHG (86/87): a read exit; at the next KQEMU_RUN
+ *                 kqemu computes the result and RFLAGS (CF, PF, AF, ZF,
+ *                 SF, OF as the CPU sets them; AF cleared where the
+ *                 manuals leave it undefined), moves RIP past the
+ *                 instruction and gives a write exit of the result to the
  *                 same address, which needs no answer.  The same ops with
- *                 memory the source (02-3B), CMP and TEST (38-3B, 80-83 /7,
- *                 84/85, F6/F7 /0): the read exit alone.  LOCK is accepted;
- *                 the two exits are not atomic towards other vCPUs.
+ *                 memory the source (02/03, ... 32/33), CMP (38-3B, 80-83
+ *                 /7) and TEST (84/85, F6/F7 /0): the read exit alone.
+ *                 LOCK is accepted; the two exits are not atomic towards
+ *                 other vCPUs.
  *                 MOVS, STOS, LODS (A4-AD), with or without REP: one
  *                 element per exit (MOVS from MMIO to MMIO: a read, then a
  *                 write), rSI/rDI stepped by RFLAGS.DF and rCX counted
  *                 down as the CPU does; RIP moves past the instruction
  *                 once rCX is 0, until then the guest executes it again
- *                 (elements in memory slots back run in the guest).  An
- *                 element that crosses a page is not carried out.
+ *                 (elements in memory slots back run in the guest).  The
+ *                 other operand, if in a slot, is read or written by
+ *                 kqemu.  An element that crosses a page, or an operand
+ *                 the guest's page tables do not map, is not carried out.
  *               Others end in INTERNAL_ERROR, KQEMU_INTERNAL_ERROR_EMULATION
  *               (KQEMU_CAP_MMIO_RMW 0: only MOV, MOVZX, MOVSX).
  *   HLT         the guest executed HLT (RIP is past it).
@@ -461,9 +466,11 @@ struct kqemu_run {
  *
  * An MMIO access by an instruction kqemu does not carry out, for the VMM
  * to emulate or report: data[0] is the guest-physical address, data[1]
- * how many of the instruction's bytes (1-15, from RIP) follow in data[2]
- * and data[3], bytes in memory order (byte 0 in data[2]'s lowest).  RIP,
- * the registers and segments are KQEMU_GET_REGS' and KQEMU_GET_SREGS'.
+ * how many bytes from RIP on follow in data[2] and data[3] (1-15: as many
+ * as guest memory holds there; the instruction first, its length not
+ * known to kqemu), in memory order (byte 0 in data[2]'s lowest).  RIP,
+ * the registers and segments are KQEMU_GET_REGS' and KQEMU_GET_SREGS';
+ * the guest is left at the instruction.
  * data[1] 0: no instruction bytes (a control-register access kqemu cannot
  * complete, or the guest's own page tables are where no slot is); data[0]
  * is then the backend's detail or the address.
