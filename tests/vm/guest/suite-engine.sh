@@ -53,6 +53,8 @@ run_guest "a write to a read-only slot is an MMIO exit with its data" 0 "mmio: w
 # on the device and in RAM by the CPU itself: registers, flags and memory
 # must agree.
 run_guest "MMIO with every decoded instruction form, as the CPU does them in RAM" 0 "mmio2: all 142 forms passed (166 runs on MMIO" member $G/mmio2.bin
+run_guest "an MMIO instruction kqemu does not decode is an emulation error with its bytes" 123 "INTERNAL_ERROR 1: an access to 0xd0000000 by an instruction kqemu does not emulate: 0f ba 2b 03 " member --arg 1 $G/mmio2.bin
+run_guest "code run from the MMIO device is a fetch error at its address" 123 "INTERNAL_ERROR 4: fetching an instruction from memory no slot backs (at 0xd0000010, rip 0xd0000010)" member --arg 2 $G/mmio2.bin
 run_guest "100 injected timer interrupts are counted" 0 "timer: counted 100 interrupts" member --timer 100 --arg 100 $G/timer.bin
 run_guest "interrupts raised while the guest has them off wait for the window" 0 "timer: injected 20 interrupts, 20 interrupt-window exits" member --timer 20 --arg 0x10014 $G/timer.bin
 # QEMU's SVM delivers an interrupt injected through EVENTINJ once more if its

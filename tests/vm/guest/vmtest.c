@@ -892,6 +892,10 @@ static void test_backend_caps(int devfd)
 	       (cap.value & (1 << KQEMU_EXIT_IRQ_WINDOW)),
 	       "capability EXITS lists IO, MMIO and IRQ_WINDOW (%#llx)",
 	       (unsigned long long)cap.value);
+	cap.cap = KQEMU_CAP_MMIO_RMW;
+	cap.value = ioctl(devfd, KQEMU_CHECK_CAPABILITY, &cap) == 0 ? cap.value : ~0ULL;
+	report(cap.value == 1, "capability MMIO_RMW is 1: ALU, XCHG and string ops on MMIO (%llu)",
+	       (unsigned long long)cap.value);
 	/* x87 and SSE at least, within the host's own XCR0, and never PKRU or AMX. */
 	cap.cap = KQEMU_CAP_XFEATURES;
 	xfeatures = ioctl(devfd, KQEMU_CHECK_CAPABILITY, &cap) == 0 ? cap.value : 0;
