@@ -552,16 +552,16 @@ static uint64_t host_flags(void)
 }
 
 /* One run of FORM with its operands at SRC and DST. */
-static void run_form(const struct form *f, uint64_t src, uint64_t dst, int on_mmio,
-		     struct outcome *o)
+static void run_form(const struct form *f, const struct state *init, const uint64_t *src_vals,
+		     uint64_t src, uint64_t dst, int on_mmio, struct outcome *o)
 {
-	struct state s = f->init;
+	struct state s = *init;
 	int seg = f->how == SEG;
 	int i;
 
-	area_set(src, src_init);
+	area_set(src, src_vals);
 	area_set(dst, dst_init);
-	s.flags = (host_flags() & ~(uint64_t)CHECKED_FLAGS) | f->init.flags;
+	s.flags = (host_flags() & ~(uint64_t)CHECKED_FLAGS) | init->flags;
 	s.rbx = seg ? 0 : src;
 	if (f->how == STR) {
 		s.rsi += src;
@@ -602,10 +602,16 @@ static void run_form(const struct form *f, uint64_t src, uint64_t dst, int on_mm
 
 static int failures, runs;
 
-static void mismatch(const char *form, const char *variant, const char *what, int i,
-		     uint64_t got, uint64_t want)
+/* The first mismatch, said again at the end, after the VMM's MMIO lines. */
+static struct {
+	const char *form, *variant, *what;
+	int i;
+	uint64_t got, want;
+} first;
+
+static void say_mismatch(const char *form, const char *variant, const char *what, int i,
+			 uint64_t got, uint64_t want)
 {
-	failures++;
 	puts_serial("mmio2: ");
 	puts_serial(form);
 	puts_serial(variant);
@@ -621,6 +627,20 @@ static void mismatch(const char *form, const char *variant, const char *what, in
 	puts_serial(" want ");
 	put_hex(want);
 	puts_serial("\n");
+}
+
+static void mismatch(const char *form, const char *variant, const char *what, int i,
+		     uint64_t got, uint64_t want)
+{
+	if (!failures++) {
+		first.form = form;
+		first.variant = variant;
+		first.what = what;
+		first.i = i;
+		first.got = got;
+		first.want = want;
+	}
+	say_mismatch(form, variant, what, i, got, want);
 }
 
 static int compare(const struct form *f, const char *variant, const struct outcome *got,
@@ -644,10 +664,74 @@ static int compare(const struct form *f, const char *variant, const struct outco
 	return failures == before;
 }
 
+/* Each form's runs on MMIO from INIT and SRC_VALS, against the one in RAM. */
+static int check_form(const struct form *f, const struct state *init, const uint64_t *src_vals)
+{
+	struct outcome want, got;
+	int ok = 1;
+
+	run_form(f, init, src_vals, (uint64_t)ram_src, (uint64_t)ram_dst, 0, &want);
+	if (f->variants & V_SRC) {
+		run_form(f, init, src_vals, MMIO_SRC, (uint64_t)ram_dst, 1, &got);
+		ok &= compare(f, "", &got, &want);
+	}
+	if (f->variants & V_DST) {
+		run_form(f, init, src_vals, (uint64_t)ram_src, MMIO_DST, 1, &got);
+		ok &= compare(f, " (to MMIO)", &got, &want);
+	}
+	if (f->variants & V_BOTH) {
+		run_form(f, init, src_vals, MMIO_SRC, MMIO_DST, 1, &got);
+		ok &= compare(f, " (MMIO to MMIO)", &got, &want);
+	}
+	return ok;
+}
+
+static uint64_t rng = 0x6b71656d75206d6dULL;
+
+static uint64_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return rng;
+}
+
+/*
+ * A random value, often one where carries, borrows and overflows happen:
+ * every byte, word or dword 0, all ones, or at the sign's edge.
+ */
+static uint64_t edgy(void)
+{
+	static const uint64_t lanes[] = { 0, ~0ULL, 0x7f7f7f7f7f7f7f7fULL, 0x8080808080808080ULL,
+					  0x7fff7fff7fff7fffULL, 0x8000800080008000ULL,
+					  0x7fffffff7fffffffULL, 0x8000000080000000ULL, 1 };
+	uint64_t r = rnd();
+
+	if (r & 1)
+		return rnd();
+	return lanes[(r >> 1) % (sizeof(lanes) / sizeof(lanes[0]))] ^
+	       (r & 2 ? 0 : rnd() & rnd() & rnd());
+}
+
+/* String forms take counts and offsets from their registers: not random. */
+static int is_string(const char *name)
+{
+	const char *p;
+
+	for (p = name; *p; p++)
+		if ((p[0] == 'm' && p[1] == 'o' && p[2] == 'v' && p[3] == 's' && p[4] != 'x') ||
+		    (p[0] == 's' && p[1] == 't' && p[2] == 'o' && p[3] == 's') ||
+		    (p[0] == 'l' && p[1] == 'o' && p[2] == 'd' && p[3] == 's'))
+			return 1;
+	return 0;
+}
+
+#define RANDOM_ROUNDS	8
+
 int main(unsigned long vcpu, unsigned long arg, unsigned long nvcpus)
 {
-	unsigned int i, passed = 0, n = sizeof(forms) / sizeof(forms[0]);
-	struct outcome want, got;
+	static uint8_t failed[sizeof(forms) / sizeof(forms[0])];
+	unsigned int i, r, nfailed = 0, n = sizeof(forms) / sizeof(forms[0]), random_runs;
 
 	/*
 	 * --arg 1: an instruction kqemu does not decode (BTS) on the device,
@@ -662,28 +746,43 @@ int main(unsigned long vcpu, unsigned long arg, unsigned long nvcpus)
 		return 99;
 
 	setup_gdt();
-	for (i = 0; i < n; i++) {
-		const struct form *f = &forms[i];
-		int ok = 1;
+	for (i = 0; i < n; i++)
+		failed[i] = !check_form(&forms[i], &forms[i].init, src_init);
+	/*
+	 * Then the forms that are not string ops again, from random registers,
+	 * flags and memory, where the fixed values above cannot reach every
+	 * flag's every case.
+	 */
+	random_runs = runs;
+	for (r = 0; r < RANDOM_ROUNDS; r++) {
+		for (i = 0; i < n; i++) {
+			const struct form *f = &forms[i];
+			uint64_t vals[AREA / 8];
+			struct state init = f->init;
+			int j;
 
-		run_form(f, (uint64_t)ram_src, (uint64_t)ram_dst, 0, &want);
-		if (f->variants & V_SRC) {
-			run_form(f, MMIO_SRC, (uint64_t)ram_dst, 1, &got);
-			ok &= compare(f, "", &got, &want);
+			if (is_string(f->name))
+				continue;
+			for (j = 0; j < AREA / 8; j++)
+				vals[j] = edgy();
+			init.rax = edgy();
+			init.rcx = edgy();
+			init.rdx = edgy();
+			init.rsi = edgy();
+			init.rdi = edgy();
+			init.r10 = edgy();	/* r9 stays: an index register */
+			init.flags = rnd() & (CF | PF | AF | ZF | SF | OF);
+			failed[i] |= !check_form(f, &init, vals);
 		}
-		if (f->variants & V_DST) {
-			run_form(f, (uint64_t)ram_src, MMIO_DST, 1, &got);
-			ok &= compare(f, " (to MMIO)", &got, &want);
-		}
-		if (f->variants & V_BOTH) {
-			run_form(f, MMIO_SRC, MMIO_DST, 1, &got);
-			ok &= compare(f, " (MMIO to MMIO)", &got, &want);
-		}
-		passed += ok;
 	}
+	random_runs = runs - random_runs;
+	for (i = 0; i < n; i++)
+		nfailed += failed[i];
 	if (failures) {
+		puts_serial("mmio2: the first mismatch again:\n");
+		say_mismatch(first.form, first.variant, first.what, first.i, first.got, first.want);
 		puts_serial("mmio2: FAILED: ");
-		put_dec(n - passed);
+		put_dec(nfailed);
 		puts_serial(" of ");
 		put_dec(n);
 		puts_serial(" forms\n");
@@ -692,7 +791,9 @@ int main(unsigned long vcpu, unsigned long arg, unsigned long nvcpus)
 	puts_serial("mmio2: all ");
 	put_dec(n);
 	puts_serial(" forms passed (");
-	put_dec(runs);
-	puts_serial(" runs on MMIO, each against the CPU's own in RAM)\n");
+	put_dec(runs - random_runs);
+	puts_serial(" runs on MMIO, each against the CPU's own in RAM, and ");
+	put_dec(random_runs);
+	puts_serial(" from random values)\n");
 	return 0;
 }
