@@ -80,8 +80,9 @@ clean:
 .PHONY: all module guest helper check check-helper check-lintian check-unit check-tools check-vm clean
 
 # The demo VMM and the guest programs it runs.
-GUESTS := hello hash mmio mmio2 timer smp hostile bench pages msrs xsave
-GUEST_BINS := $(GUESTS:%=$(BUILD)/guests/%.bin) $(BUILD)/guests/real16.bin
+GUESTS := hello hash mmio mmio2 timer smp hostile bench pages msrs xsave debug syscall sipi strio
+REAL_GUESTS := real16 strio16
+GUEST_BINS := $(GUESTS:%=$(BUILD)/guests/%.bin) $(REAL_GUESTS:%=$(BUILD)/guests/%.bin)
 FREESTANDING := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \
 	-mno-red-zone -mgeneral-regs-only -fno-asynchronous-unwind-tables \
 	-nostdlib -static -Wall -Wextra -Werror -Wno-unused-parameter \
@@ -138,7 +139,7 @@ $(BUILD)/guests/%.elf: tests/guests/%.c tests/guests/start.S tests/guests/guest.
 $(BUILD)/guests/%.bin: $(BUILD)/guests/%.elf
 	objcopy -O binary $< $@
 
-$(BUILD)/guests/real16.bin: tests/guests/real16.S
+$(REAL_GUESTS:%=$(BUILD)/guests/%.bin): $(BUILD)/guests/%.bin: tests/guests/%.S
 	@mkdir -p $(@D)
 	$(CC) -m32 -nostdlib -static -Wl,-Ttext=0x7c00 -Wl,--oformat=binary \
 		-Wl,-z,noexecstack -Wl,--build-id=none -o $@ $<

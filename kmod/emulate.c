@@ -22,13 +22,19 @@
 #define X86_CR4_PSE_BIT	4
 #define X86_EFER_LMA_BIT 10
 
+/* A page fault's error code. */
+#define PF_PRESENT	BIT(0)
+#define PF_WRITE	BIT(1)
+#define PF_USER		BIT(2)
+
 /* The flags arithmetic sets: CF, PF, AF, ZF, SF, OF. */
 #define ARITH_FLAGS	(X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | \
 			 X86_EFLAGS_ZF | X86_EFLAGS_SF | X86_EFLAGS_OF)
 
 struct prefixes {
-	bool opsize, addrsize, rex_w, rex_r, rex_b, rex_x, rex, rep;
-	int seg;		/* an override, KQEMU_SEG_*; -1 if none */
+	bool opsize, addrsize, rex_w, rex_r, rex_b, rex_x, rex;
+	bool rep;		/* F2 or F3 */
+	int seg;		/* an override, 0-5 (ES, CS, SS, DS, FS, GS), or -1 */
 };
 
 /* Bytes of ModRM + SIB + displacement, from the ModRM byte on; -1 if short. */
@@ -75,31 +81,19 @@ static unsigned int decode_prefixes(const u8 *bytes, unsigned int avail, int mod
 	for (; i < avail && i < 15; i++) {
 		u8 b = bytes[i];
 
-		switch (b) {
-		case 0x66:
+		if (b == 0x66)
 			pfx->opsize = true;
-			break;
-		case 0x67:
+		else if (b == 0x67)
 			pfx->addrsize = true;
-			break;
-		case 0x26: case 0x2e: case 0x36: case 0x3e:
-			/* ES, CS, SS, DS: bits 3-4 give the segment's number. */
-			pfx->seg = (b >> 3) & 3;
-			break;
-		case 0x64: case 0x65:
-			pfx->seg = b == 0x64 ? KQEMU_SEG_FS : KQEMU_SEG_GS;
-			break;
-		case 0xf2: case 0xf3:
-			/* REPNE and REP alike repeat MOVS, STOS and LODS. */
+		else if (b == 0x26 || b == 0x2e || b == 0x36 || b == 0x3e)
+			pfx->seg = (b >> 3) & 3;	/* ES, CS, SS, DS */
+		else if (b == 0x64 || b == 0x65)
+			pfx->seg = b - 0x64 + 4;	/* FS, GS */
+		else if (b == 0xf2 || b == 0xf3)
 			pfx->rep = true;
+		else if (b != 0xf0)
 			break;
-		case 0xf0:			/* LOCK: an MMIO RMW is ours to order */
-			break;
-		default:
-			goto rex;
-		}
 	}
-rex:
 	if (mode == 64 && i < avail && (bytes[i] & 0xf0) == 0x40) {
 		u8 rex = bytes[i++];
 
@@ -494,6 +488,7 @@ static int exit_emulation(struct kqemu_vcpu *vcpu, u64 gpa, const u8 *bytes,
 
 	run->exit_reason = KQEMU_EXIT_INTERNAL_ERROR;
 	run->internal.suberror = KQEMU_INTERNAL_ERROR_EMULATION;
+	run->internal.flags = n ? KQEMU_INTERNAL_INSN : 0;
 	memset(run->internal.data, 0, sizeof(run->internal.data));
 	run->internal.data[0] = gpa;
 	run->internal.data[1] = n;
@@ -509,6 +504,7 @@ int kqemu_exit_fetch(struct kqemu_vcpu *vcpu, u64 gpa)
 
 	run->exit_reason = KQEMU_EXIT_INTERNAL_ERROR;
 	run->internal.suberror = KQEMU_INTERNAL_ERROR_FETCH;
+	run->internal.flags = 0;
 	memset(run->internal.data, 0, sizeof(run->internal.data));
 	run->internal.data[0] = gpa;
 	run->internal.data[2] = vcpu->rip;
@@ -518,7 +514,9 @@ int kqemu_exit_fetch(struct kqemu_vcpu *vcpu, u64 gpa)
 /* A linear address to guest-physical through the guest's tables. */
 static int walk(struct kqemu_vm *vm, const struct kqemu_guest_view *g, u64 linear, u64 *gpa)
 {
-	return kqemu_gva_to_gpa(vm, g->cr0, g->cr3, g->cr4, g->efer, linear, gpa);
+	const struct kqemu_paging *pg = &g->paging;
+
+	return kqemu_gva_to_gpa(vm, pg->cr0, pg->cr3, pg->cr4, pg->efer, linear, gpa);
 }
 
 /*
@@ -779,63 +777,145 @@ int kqemu_mmio_complete(struct kqemu_vcpu *vcpu)
 }
 
 /*
- * The guest's own page tables: linear to guest-physical.  -EFAULT when the
- * walk leaves memory that slots back or finds a non-present entry.
+ * The guest's own page tables: linear to guest-physical.  Under mmu_lock.
+ *
+ * With KQEMU_ACCESS_CHECK the walk is the one the CPU makes for a data
+ * access of the guest (string I/O's memory operand): the permissions of
+ * every level are checked as the CPU checks them (U/S at CPL 3, R/W for a
+ * write at CPL 3 or with CR0.WP, SMAP for a supervisor access to a user
+ * page with RFLAGS.AC clear), and a successful walk sets the accessed bits,
+ * and the dirty bit of the leaf for a write, as the CPU would.  Reserved
+ * bits are not checked: a guest that sets them gets the translation its
+ * other bits say, not the #PF(RSVD) of a CPU.  Protection keys are never
+ * on (kqemu gives guests no CR4.PKE), and NX does not concern data.
+ *
+ * Returns 0 with *gpa; 1 for a page fault, with *pf_error its error code
+ * (P, W/R, U/S); -EFAULT when a table lies in memory no slot backs.
  */
-int kqemu_gva_to_gpa(struct kqemu_vm *vm, u64 cr0, u64 cr3, u64 cr4, u64 efer,
-		     u64 gva, u64 *gpa)
+int kqemu_gva_translate(struct kqemu_vm *vm, const struct kqemu_paging *pg,
+			u64 gva, unsigned int access, u64 *gpa, u32 *pf_error)
 {
+	bool check = access & KQEMU_ACCESS_CHECK;
+	bool write = access & KQEMU_ACCESS_WRITE;
+	bool user = pg->cpl == 3;
+	u32 error = (write ? PF_WRITE : 0) | (user ? PF_USER : 0);
+	u64 seen_gpa[4], seen[4];	/* the entries walked, for A and D */
+	unsigned int esize, bits, nseen = 0, i;
+	bool all_rw = true, all_us = true;
 	int levels, shift;
-	u64 table, entry = 0;
-	bool pae;
+	u64 table, entry = 0, frame, addr_mask;
 
-	if (!(cr0 & BIT_ULL(X86_CR0_PG_BIT))) {
+	if (!(pg->cr0 & BIT_ULL(X86_CR0_PG_BIT))) {
 		*gpa = gva & 0xffffffffULL;
 		return 0;
 	}
-	pae = cr4 & BIT_ULL(X86_CR4_PAE_BIT);
-	if (efer & BIT_ULL(X86_EFER_LMA_BIT)) {
+	if (pg->efer & BIT_ULL(X86_EFER_LMA_BIT)) {
 		levels = 4;
-		table = cr3 & 0x000ffffffffff000ULL;
-	} else if (pae) {
+		shift = 39;
+		esize = 8;
+		table = pg->cr3 & 0x000ffffffffff000ULL;
+	} else if (pg->cr4 & BIT_ULL(X86_CR4_PAE_BIT)) {
 		u64 pdpte;
 
-		if (kqemu_read_guest(vm, (cr3 & 0xffffffe0ULL) + ((gva >> 30) & 3) * 8,
-				     &pdpte, 8) || !(pdpte & 1))
+		/* A PDPTE has no permission bits; the CPU loaded it with CR3. */
+		if (kqemu_read_guest(vm, (pg->cr3 & 0xffffffe0ULL) + ((gva >> 30) & 3) * 8,
+				     &pdpte, 8))
 			return -EFAULT;
+		if (!(pdpte & 1))
+			goto not_present;
 		levels = 2;
+		shift = 21;
+		esize = 8;
 		table = pdpte & 0x000ffffffffff000ULL;
 	} else {
 		/* 32-bit paging: 4-byte entries, 10 bits a level. */
-		u32 pde, pte;
+		levels = 2;
+		shift = 22;
+		esize = 4;
+		table = pg->cr3 & 0xfffff000ULL;
+	}
+	bits = esize == 8 ? 9 : 10;
+	addr_mask = esize == 8 ? 0x000ffffffffff000ULL : 0xfffff000ULL;
 
-		if (kqemu_read_guest(vm, (cr3 & 0xfffff000ULL) + ((gva >> 22) & 0x3ff) * 4,
-				     &pde, 4) || !(pde & 1))
+	for (; levels; levels--, shift -= bits) {
+		u64 at = table + ((gva >> shift) & ((1U << bits) - 1)) * esize;
+
+		entry = 0;
+		if (kqemu_read_guest(vm, at, &entry, esize))
 			return -EFAULT;
-		if ((pde & 0x80) && (cr4 & BIT_ULL(X86_CR4_PSE_BIT))) {
-			*gpa = (pde & 0xffc00000ULL) | (gva & 0x3fffff);
-			return 0;
-		}
-		if (kqemu_read_guest(vm, (pde & 0xfffff000ULL) + ((gva >> 12) & 0x3ff) * 4,
-				     &pte, 4) || !(pte & 1))
-			return -EFAULT;
-		*gpa = (pte & 0xfffff000ULL) | (gva & 0xfff);
+		if (!(entry & 1))
+			goto not_present;
+		seen_gpa[nseen] = at;
+		seen[nseen++] = entry;
+		all_rw &= !!(entry & 2);
+		all_us &= !!(entry & 4);
+		table = entry & addr_mask;
+		/*
+		 * A large page: 1 GiB at a 4-level PDPT, 2 MiB at a PAE or
+		 * 4-level PD, 4 MiB at a 32-bit PD with CR4.PSE (whose bits
+		 * above 4 GiB, PSE-36, are not honoured).
+		 */
+		if (levels > 1 && (entry & 0x80) &&
+		    (esize == 8 || (pg->cr4 & BIT_ULL(X86_CR4_PSE_BIT))) &&
+		    (esize == 4 || shift <= 30))
+			break;
+	}
+	frame = levels ? table & ~((1ULL << shift) - 1) : table;
+	if (levels)
+		*gpa = frame | (gva & ((1ULL << shift) - 1));
+	else
+		*gpa = frame | (gva & 0xfff);
+	if (!check)
 		return 0;
-	}
-	for (shift = 12 + 9 * (levels - 1); levels; levels--, shift -= 9) {
-		if (kqemu_read_guest(vm, table + ((gva >> shift) & 0x1ff) * 8, &entry, 8) ||
-		    !(entry & 1))
-			return -EFAULT;
-		table = entry & 0x000ffffffffff000ULL;
-		/* A large page at PDPT (1 GiB) or PD (2 MiB) level. */
-		if (levels > 1 && (entry & 0x80)) {
-			u64 mask = (1ULL << shift) - 1;
 
-			*gpa = (table & ~mask) | (gva & mask);
-			return 0;
-		}
+	if ((user && !all_us) ||
+	    (write && !all_rw && (user || (pg->cr0 & X86_CR0_WP))) ||
+	    (!user && all_us && (pg->cr4 & X86_CR4_SMAP) && !(pg->rflags & X86_EFLAGS_AC))) {
+		*pf_error = error | PF_PRESENT;
+		return 1;
 	}
-	*gpa = table | (gva & 0xfff);
+	for (i = 0; i < nseen; i++) {
+		u32 set = 0x20;		/* accessed */
+
+		if (i == nseen - 1 && write)
+			set |= 0x40;	/* dirty */
+		if ((seen[i] & set) != set)
+			kqemu_guest_set_bits(vm, seen_gpa[i], set);
+	}
+	return 0;
+
+not_present:
+	*pf_error = error;
+	return check ? 1 : -EFAULT;
+}
+
+/* The same walk, for kqemu's own reads (instruction fetches): no checks. */
+int kqemu_gva_to_gpa(struct kqemu_vm *vm, u64 cr0, u64 cr3, u64 cr4, u64 efer,
+		     u64 gva, u64 *gpa)
+{
+	struct kqemu_paging pg = { .cr0 = cr0, .cr3 = cr3, .cr4 = cr4, .efer = efer };
+	u32 error;
+
+	return kqemu_gva_translate(vm, &pg, gva, 0, gpa, &error) ? -EFAULT : 0;
+}
+
+/*
+ * INS or OUTS, from its bytes (at the guest's CS:RIP), where the hardware
+ * does not say what the CPU decoded: the segment of OUTS's source (DS
+ * unless overridden) and the address size.  Returns 0, or -EINVAL when
+ * the bytes are not INS or OUTS (the guest changed them meanwhile).
+ */
+int kqemu_decode_string_io(const u8 *bytes, unsigned int avail, int mode,
+			   int *seg, int *addr_bits)
+{
+	struct prefixes pfx;
+	unsigned int i = decode_prefixes(bytes, avail, mode, &pfx);
+
+	if (i >= avail || i >= 15 || bytes[i] < 0x6c || bytes[i] > 0x6f)
+		return -EINVAL;
+	*seg = pfx.seg >= 0 ? pfx.seg : KQEMU_SEG_DS;
+	*addr_bits = mode == 64 ? (pfx.addrsize ? 32 : 64) :
+		     mode == 32 ? (pfx.addrsize ? 16 : 32) : (pfx.addrsize ? 32 : 16);
 	return 0;
 }
 

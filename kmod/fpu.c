@@ -51,6 +51,7 @@
 u64 kqemu_xfeatures;		/* 0: no XSAVE, FXSAVE only */
 static unsigned int xsave_size = FXSAVE_SIZE;
 static u32 mxcsr_mask;		/* the MXCSR bits this CPU has */
+static unsigned int xsave_end[8];	/* where each switched component ends */
 
 static void fpu_cpuid(u32 leaf, u32 sub, u32 *a, u32 *b, u32 *c, u32 *d)
 {
@@ -114,6 +115,8 @@ void kqemu_fpu_setup(void)
 			continue;
 		fpu_cpuid(0xd, i, &a, &b, &c, &d);
 		xsave_size = max(xsave_size, b + a);	/* offset + size */
+		if (i < ARRAY_SIZE(xsave_end))
+			xsave_end[i] = b + a;
 	}
 	pr_info("guest FPU: XSAVE components %#llx, %u bytes per vCPU\n",
 		kqemu_xfeatures, xsave_size);
@@ -201,9 +204,22 @@ static bool xcr0_valid(u64 value)
 	return true;
 }
 
+/* The XSAVE area's size, in the standard form, for these components. */
+unsigned int kqemu_xsave_size(u64 xcr0)
+{
+	unsigned int i, size = FXSAVE_SIZE + XSAVE_HDR_SIZE;
+
+	for (i = 2; i < ARRAY_SIZE(xsave_end); i++)
+		if (xcr0 & kqemu_xfeatures & BIT_ULL(i))
+			size = max(size, xsave_end[i]);
+	return size;
+}
+
+/* The guest's XSETBV: within what kqemu switches and its CPUID table names. */
 int kqemu_guest_xsetbv(struct kqemu_vcpu *vcpu, u32 index, u64 value)
 {
-	if (index != 0 || !kqemu_xfeatures || !xcr0_valid(value))
+	if (index != 0 || !kqemu_xfeatures || !xcr0_valid(value) ||
+	    (value & ~vcpu->cpuid_xcr0))
 		return -EINVAL;
 	vcpu->xcr0 = value;
 	return 0;

@@ -126,6 +126,8 @@ void kqemu_vm_put(struct kqemu_vm *vm);
 bool kqemu_slot_backs(struct kqemu_vm *vm, u64 gpa, bool write);
 int kqemu_read_guest(struct kqemu_vm *vm, u64 gpa, void *buf, size_t len);
 int kqemu_write_guest(struct kqemu_vm *vm, u64 gpa, const void *buf, size_t len);
+bool kqemu_guest_ram(struct kqemu_vm *vm, u64 gpa, bool write);
+void kqemu_guest_set_bits(struct kqemu_vm *vm, u64 gpa, u32 bits);
 long kqemu_create_vcpu(struct kqemu_vm *vm, void __user *argp);
 
 /* --- vCPUs (vcpu.c) and the backends behind them --- */
@@ -147,9 +149,6 @@ enum {
 	KQEMU_ALU_TEST, KQEMU_ALU_INC, KQEMU_ALU_DEC, KQEMU_ALU_NOT, KQEMU_ALU_NEG,
 };
 
-/* Segment registers in the hardware's order (and the prefixes' bits 3-4). */
-enum { KQEMU_SEG_ES, KQEMU_SEG_CS, KQEMU_SEG_SS, KQEMU_SEG_DS, KQEMU_SEG_FS, KQEMU_SEG_GS };
-
 struct kqemu_insn {
 	u8 len;			/* bytes */
 	u8 op;			/* KQEMU_OP_* */
@@ -168,12 +167,46 @@ struct kqemu_insn {
 	u64 imm;		/* sign-extended, cut to size */
 };
 
+/* Segment numbers, in the order SVM's VMCB and VMX's encodings share. */
+enum { KQEMU_SEG_ES, KQEMU_SEG_CS, KQEMU_SEG_SS, KQEMU_SEG_DS, KQEMU_SEG_FS, KQEMU_SEG_GS };
+
+/* What a walk of the guest's page tables depends on (emulate.c). */
+struct kqemu_paging {
+	u64 cr0, cr3, cr4, efer;
+	u64 rflags;		/* AC, for SMAP */
+	u8 cpl;
+};
+
+#define KQEMU_ACCESS_CHECK	BIT(0)	/* as the guest's own access: permissions, A/D */
+#define KQEMU_ACCESS_WRITE	BIT(1)
+
 /* What the MMIO emulator needs of a guest beyond vcpu->gprs, rip, rflags. */
 struct kqemu_guest_view {
 	int mode;			/* CS's default operand size: 16, 32, 64 */
-	u64 cr0, cr3, cr4, efer;	/* for walks of the guest's page tables */
+	struct kqemu_paging paging;	/* for walks of the guest's page tables */
 	u64 seg_base[6];		/* KQEMU_SEG_* */
 };
+
+/*
+ * A port I/O exit as the backend's hardware reports it (vcpu.c turns it
+ * into KQEMU_EXIT_IO).  The string fields matter for INS and OUTS only.
+ */
+struct kqemu_io {
+	bool in, string, rep;
+	u8 size;		/* 1, 2, 4 */
+	u16 port;
+	u64 next_rip;		/* past the instruction */
+	u8 addr_bits;		/* 16, 32, 64 */
+	bool mode64;		/* 64-bit code: only FS and GS have a base */
+	u8 seg;			/* OUTS's source segment, KQEMU_SEG_*; INS uses ES */
+	u64 seg_base;		/* that segment's base */
+	struct kqemu_paging paging;
+	/* Out, when kqemu_handle_io() returns KQEMU_IO_PAGE_FAULT. */
+	u64 fault_addr;
+	u32 fault_error;
+};
+
+#define KQEMU_IO_PAGE_FAULT	2	/* give the guest #PF(fault_error) at fault_addr */
 
 /*
  * The MSRs the hardware uses while the guest runs, which are the guest's
@@ -189,6 +222,12 @@ struct kqemu_msrs {
 struct kqemu_host_msrs {
 	u64 star, lstar, sfmask;
 	u64 tsc_aux, spec_ctrl;
+};
+
+/* The guest's debug registers (dr.c). */
+struct kqemu_dr {
+	u64 db[4];
+	u64 dr6, dr7;
 };
 
 struct kqemu_vcpu {
@@ -216,6 +255,15 @@ struct kqemu_vcpu {
 	u32 pending_exit;		/* an exit userspace must answer at the next RUN */
 	u64 next_rip;			/* where the guest goes on once it is answered */
 	u8 io_size;			/* for an IN: how much of RAX it fills */
+	/* For an INS: where its data goes and how its registers move on. */
+	struct {
+		bool active;
+		bool rep, df;
+		u8 size, addr_bits;
+		u32 count;
+		u64 gpa[2];		/* the destination: one page, or two for an element across */
+		u32 len[2];
+	} ins;
 	struct {
 		struct kqemu_insn insn;	/* for an MMIO read: what to do with the data */
 		u64 gpa;		/* the read's, where an RMW writes back */
@@ -227,6 +275,11 @@ struct kqemu_vcpu {
 	void *fpu_alloc;		/* what kzalloc gave, for kfree */
 	u64 xcr0;			/* the guest's */
 	u64 tsc_offset;			/* the guest's TSC less the host's */
+	struct kqemu_dr dr;
+	/* KQEMU_SET_CPUID's table, sorted; NULL: CPUID exits to userspace. */
+	struct kqemu_cpuid_entry *cpuid;
+	unsigned int cpuid_nent;
+	u64 cpuid_xcr0;			/* what the table lets XSETBV enable */
 	void *arch;
 };
 
@@ -250,6 +303,7 @@ struct kqemu_backend {
 	/* -EINVAL: refused (a guest's WRMSR: with #GP); HOST: KQEMU_SET_MSRS. */
 	int (*set_efer)(struct kqemu_vcpu *vcpu, u64 efer, bool host);
 	/* Interrupt shadow, NMI masking and the reinjected event (KQEMU_*_VCPU_EVENTS). */
+	u64 (*get_cr4)(struct kqemu_vcpu *vcpu);	/* as the guest sees it */
 	void (*get_events)(struct kqemu_vcpu *vcpu, struct kqemu_vcpu_events *ev);
 	int (*set_events)(struct kqemu_vcpu *vcpu, const struct kqemu_vcpu_events *ev);
 	/* Enter the guest once. >0: exit to userspace; 0: enter again; <0: error. */
@@ -297,6 +351,12 @@ int kqemu_guest_xsetbv(struct kqemu_vcpu *vcpu, u32 index, u64 value);
 long kqemu_fpu_get_xsave(struct kqemu_vcpu *vcpu, void __user *argp);
 long kqemu_fpu_set_xsave(struct kqemu_vcpu *vcpu, void __user *argp);
 u64 kqemu_cr4_guest(void);
+unsigned int kqemu_xsave_size(u64 xcr0);
+
+/* CPUID (cpuid.c). */
+long kqemu_supported_cpuid(void __user *argp);
+long kqemu_set_cpuid(struct kqemu_vcpu *vcpu, void __user *argp);
+bool kqemu_cpuid(struct kqemu_vcpu *vcpu);
 
 /* Speculation mitigations (spec.c, spec.h). */
 int kqemu_spec_init(bool vmx);
@@ -341,7 +401,8 @@ static inline void kqemu_wrmsr(u32 msr, u64 val)
  * The host's debug registers around a guest: VM exit leaves DR7 at 0x400
  * (every breakpoint off) and DR6 may hold what the guest's debug events
  * set, so both are put back as they were, for the host's own breakpoints
- * and #DB handler.  DR0-3 stay the host's: a guest's MOV DR is #UD.
+ * and #DB handler.  DR0-3 are the guest's only while its DR7 enables a
+ * breakpoint (kqemu_load_guest_db()).
  */
 struct kqemu_host_dr {
 	unsigned long dr6, dr7;
@@ -364,6 +425,16 @@ static inline void kqemu_restore_host_dr(const struct kqemu_host_dr *h)
 		asm volatile("mov %0, %%dr6" : : "r"(h->dr6));
 }
 
+/* Debug registers (dr.c). */
+void kqemu_dr_reset(struct kqemu_dr *d);
+bool kqemu_load_guest_db(const struct kqemu_dr *d, bool owned, unsigned long host[4]);
+void kqemu_put_host_db(struct kqemu_dr *d, bool owned, const unsigned long host[4]);
+void kqemu_dr_debug_exit(struct kqemu_vcpu *vcpu, u64 qual);
+int kqemu_mov_dr(struct kqemu_vcpu *vcpu, unsigned int dr, bool to_dr, unsigned int gpr,
+		 bool long_mode, u64 cr4, unsigned int cpl);
+long kqemu_get_debugregs(struct kqemu_vcpu *vcpu, void __user *argp);
+long kqemu_set_debugregs(struct kqemu_vcpu *vcpu, void __user *argp);
+
 /* Emulation helpers shared by the backends (emulate.c). */
 int kqemu_guest_cr4_write(u64 old, u64 val, u64 efer, u64 cr3);
 int kqemu_decode_mmio(const u8 *bytes, unsigned int avail, int mode,
@@ -372,6 +443,11 @@ int kqemu_decode_mov_to_cr(const u8 *bytes, unsigned int avail, int mode,
 			   unsigned int *cr, unsigned int *gpr, unsigned int *len);
 int kqemu_gva_to_gpa(struct kqemu_vm *vm, u64 cr0, u64 cr3, u64 cr4, u64 efer,
 		     u64 gva, u64 *gpa);
+int kqemu_gva_translate(struct kqemu_vm *vm, const struct kqemu_paging *pg,
+			u64 gva, unsigned int access, u64 *gpa, u32 *pf_error);
+int kqemu_decode_string_io(const u8 *bytes, unsigned int avail, int mode,
+			   int *seg, int *addr_bits);
+int kqemu_handle_io(struct kqemu_vcpu *vcpu, struct kqemu_io *io);
 u64 kqemu_reg_read(const u64 *gprs, const struct kqemu_insn *insn);
 void kqemu_reg_write(u64 *gprs, const struct kqemu_insn *insn, u64 value);
 u64 kqemu_alu(unsigned int alu, u64 a, u64 b, unsigned int size, u64 *rflags);

@@ -87,8 +87,13 @@ static u64 capability_value(u32 cap)
 	case KQEMU_CAP_TSC_OFFSET:
 	case KQEMU_CAP_XSAVE_STATE:
 		return 1;
+	case KQEMU_CAP_CPUID:
+	case KQEMU_CAP_DEBUGREGS:
+		return 1;
 	case KQEMU_CAP_VCPU_EVENTS:
 		return kqemu_backend && kqemu_backend->nmi;
+	case KQEMU_CAP_STRING_IO:
+		return !!kqemu_backend;
 	case KQEMU_CAP_MMIO_RMW:
 		return 1;
 	default:
@@ -155,6 +160,8 @@ static long kqemu_dev_ioctl(struct file *file, unsigned int cmd,
 		return kqemu_create_vm(client, argp);
 	case KQEMU_GET_MSR_INDEX_LIST:
 		return kqemu_msr_index_list(argp);
+	case KQEMU_GET_SUPPORTED_CPUID:
+		return kqemu_supported_cpuid(argp);
 	}
 	if (_IOC_TYPE(cmd) == KQEMU_OLD_IOCTL_TYPE && _IOC_NR(cmd) >= 1 &&
 	    _IOC_NR(cmd) <= 5)

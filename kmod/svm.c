@@ -145,6 +145,7 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 
 #define INTERCEPT_CR4_WRITE	BIT(16 + 4)
 #define EXIT_CR4_WRITE	0x014
+#define EXIT_DR_BASE	0x020
 #define EXIT_EXCP_BASE	0x040
 #define EXIT_INTR	0x060
 #define EXIT_NMI	0x061
@@ -200,6 +201,7 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 #define VEC_DB	1
 #define VEC_UD	6
 #define VEC_GP	13
+#define VEC_PF	14
 #define VEC_AC	17
 #define VEC_MC	18
 
@@ -237,6 +239,8 @@ struct svm_vcpu {
 	 */
 	bool nmi_masked, awaiting_iret;
 	u64 iret_rip;
+	/* The guest runs with its debug registers and no DR intercept (handle_dr()). */
+	bool db_owned;
 	struct vmcb_save entered;	/* the state the last VMRUN was given */
 };
 
@@ -332,7 +336,7 @@ static int svm_vcpu_init(struct kqemu_vcpu *vcpu)
 	sv->tlb_gen = atomic_read(&vcpu->vm->tlb_gen);
 
 	c = &sv->vmcb->control;
-	/* Debug registers are the host's: guest accesses get #UD. */
+	/* The first MOV DR after each exit hands the guest its debug registers. */
 	c->intercept_dr = ~0U;
 	/* CR4 bits a guest does not get (KQEMU_CR4_GUEST) are checked here. */
 	c->intercept_cr = INTERCEPT_CR4_WRITE;
@@ -418,6 +422,11 @@ static void svm_get_sregs(struct kqemu_vcpu *vcpu, struct kqemu_sregs *s)
 	s->cr3 = save->cr3;
 	s->cr4 = save->cr4;
 	s->efer = save->efer & ~EFER_SVME;
+}
+
+static u64 svm_get_cr4(struct kqemu_vcpu *vcpu)
+{
+	return ((struct svm_vcpu *)vcpu->arch)->vmcb->save.cr4;
 }
 
 static u64 svm_get_efer(struct kqemu_vcpu *vcpu)
@@ -623,6 +632,23 @@ static void svm_scrub_asid(struct svm_cpu *sc, u32 asid)
 	__kqemu_svm_scrub(page_to_phys(sc->scrub_vmcb));
 }
 
+/*
+ * CR2 by hand around VMRUN, where the CPU does not load the VMCB's: Bochs
+ * (2.7) reads it at VMRUN but leaves its own CR2 as it was, so a #PF that
+ * kqemu gives the guest (string I/O) would find the host's last fault
+ * address there.  The APM's VMRUN loads it; writing the same value first
+ * changes nothing there, and it is written only where it differs (MOV to
+ * CR2 is serializing): after an exit CR2 holds the guest's already.
+ */
+static void svm_load_cr2(u64 cr2)
+{
+	unsigned long now;
+
+	asm volatile("mov %%cr2, %0" : "=r"(now));
+	if (now != cr2)
+		asm volatile("mov %0, %%cr2" : : "r"((unsigned long)cr2) : "memory");
+}
+
 /* With interrupts off: borrow SVM on this CPU, VMRUN once, give it back. */
 static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 {
@@ -635,6 +661,8 @@ static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	bool flush_all = shared;
 	struct kqemu_host_msrs host_msrs;
 	struct kqemu_host_dr host_dr;
+	unsigned long host_db[4];
+	bool guest_db;
 	u64 host_xcr0;
 	int tlb_gen;
 
@@ -686,12 +714,16 @@ static int svm_enter(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 		smp_send_reschedule(cpu);
 
 	kqemu_save_host_dr(&host_dr);
+	guest_db = kqemu_load_guest_db(&vcpu->dr, sv->db_owned, host_db);
 	kqemu_load_guest_msrs(&vcpu->msrs, &host_msrs, false);
 	host_xcr0 = kqemu_fpu_load(vcpu);
 	kqemu_spec_before_entry(vcpu->uid);
+	svm_load_cr2(sv->vmcb->save.cr2);
 	__kqemu_svm_vmrun(sv->vmcb_pa, vcpu->gprs, page_to_phys(sc->host_save));
 	kqemu_fpu_put(vcpu, host_xcr0);
 	kqemu_put_host_msrs(&vcpu->msrs, &host_msrs, false);
+	if (guest_db)
+		kqemu_put_host_db(&vcpu->dr, sv->db_owned, host_db);
 	kqemu_restore_host_dr(&host_dr);
 	c->tlb_ctl = 0;
 
@@ -737,37 +769,10 @@ static int exit_internal(struct kqemu_vcpu *vcpu, u32 suberror, u64 d0, u64 d1)
 
 	run->exit_reason = KQEMU_EXIT_INTERNAL_ERROR;
 	run->internal.suberror = suberror;
+	run->internal.flags = 0;
 	run->internal.data[0] = d0;
 	run->internal.data[1] = d1;
 	run->internal.data[2] = vcpu->rip;
-	return 1;
-}
-
-static int handle_io(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
-{
-	struct vmcb_control *c = &sv->vmcb->control;
-	struct kqemu_run *run = vcpu->run;
-	u64 info = c->exit_info1;
-	u8 size = (info >> 4) & 7;
-
-	if (info & BIT(2))
-		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_STRING_IO, info, 0);
-	size = size == 4 ? 4 : size == 2 ? 2 : 1;
-	run->exit_reason = KQEMU_EXIT_IO;
-	run->io.direction = (info & 1) ? KQEMU_EXIT_IO_IN : KQEMU_EXIT_IO_OUT;
-	run->io.size = size;
-	run->io.port = info >> 16;
-	run->io.count = 1;
-	run->io.data_offset = offsetof(struct kqemu_run, io_data);
-	if (run->io.direction == KQEMU_EXIT_IO_OUT) {
-		memcpy(run->io_data, &vcpu->gprs[0], size);
-		vcpu->rip = c->exit_info2;
-	} else {
-		memset(run->io_data, 0, 8);
-		vcpu->pending_exit = KQEMU_EXIT_IO;
-		vcpu->io_size = size;
-		vcpu->next_rip = c->exit_info2;
-	}
 	return 1;
 }
 
@@ -780,13 +785,14 @@ static int svm_cpu_mode(const struct vmcb_save *save)
 }
 
 /* The guest as the MMIO emulator and the instruction fetch see it. */
-static void svm_guest_view(const struct vmcb_save *save, struct kqemu_guest_view *g)
+static void svm_guest_view(const struct kqemu_vcpu *vcpu, const struct vmcb_save *save,
+			   struct kqemu_guest_view *g)
 {
 	g->mode = svm_cpu_mode(save);
-	g->cr0 = save->cr0;
-	g->cr3 = save->cr3;
-	g->cr4 = save->cr4;
-	g->efer = save->efer;
+	g->paging = (struct kqemu_paging){
+		.cr0 = save->cr0, .cr3 = save->cr3, .cr4 = save->cr4,
+		.efer = save->efer, .rflags = vcpu->rflags, .cpl = save->cpl,
+	};
 	g->seg_base[KQEMU_SEG_ES] = save->es.base;
 	g->seg_base[KQEMU_SEG_CS] = save->cs.base;
 	g->seg_base[KQEMU_SEG_SS] = save->ss.base;
@@ -801,8 +807,75 @@ static unsigned int fetch_insn(struct kqemu_vcpu *vcpu, struct vmcb_save *save,
 {
 	struct kqemu_guest_view g;
 
-	svm_guest_view(save, &g);
+	svm_guest_view(vcpu, save, &g);
 	return kqemu_fetch_insn(vcpu, &g, bytes, NULL);
+}
+
+/*
+ * IN, OUT, INS, OUTS.  EXITINFO1 has the port, size, direction, string and
+ * REP bits; EXITINFO2 the next RIP, with or without NRIP save.  For INS and
+ * OUTS it also has the address size (bits 7-9: 16, 32, 64) and, with decode
+ * assists, OUTS's segment (10-12); without decode assists both come from
+ * the instruction's prefixes instead.  That is also what makes this work
+ * under QEMU (7.2, and its source today), which has no decode assists and
+ * sets the address-size bit one above where the APM puts it (bit 8 for 16
+ * bits, 10 for 64).
+ */
+static int handle_io(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
+{
+	struct vmcb_control *c = &sv->vmcb->control;
+	struct vmcb_save *save = &sv->vmcb->save;
+	u64 info = c->exit_info1;
+	struct kqemu_io io = {
+		.in = info & BIT(0),
+		.string = info & BIT(2),
+		.rep = info & BIT(3),
+		.size = (info & BIT(6)) ? 4 : (info & BIT(5)) ? 2 : 1,
+		.port = info >> 16,
+		.next_rip = c->exit_info2,
+		.mode64 = svm_cpu_mode(save) == 64,
+	};
+	const struct vmcb_seg *segs[] = {
+		&save->es, &save->cs, &save->ss, &save->ds, &save->fs, &save->gs,
+	};
+	int ret;
+
+	if (io.string) {
+		int seg, bits;
+
+		if (kqemu_svm_backend.decode_assists) {
+			seg = (info >> 10) & 7;
+			bits = (info & BIT(9)) ? 64 : (info & BIT(8)) ? 32 : 16;
+		} else {
+			u8 bytes[15];
+
+			if (kqemu_decode_string_io(bytes, fetch_insn(vcpu, save, bytes),
+						   svm_cpu_mode(save), &seg, &bits))
+				return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION,
+						     EXIT_IOIO, info);
+		}
+		if (io.in)
+			seg = KQEMU_SEG_ES;
+		if (seg > KQEMU_SEG_GS)
+			return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, EXIT_IOIO, info);
+		io.seg = seg;
+		io.addr_bits = bits;
+		io.seg_base = segs[seg]->base;
+		io.paging = (struct kqemu_paging){
+			.cr0 = save->cr0, .cr3 = save->cr3, .cr4 = save->cr4,
+			.efer = save->efer, .rflags = vcpu->rflags, .cpl = save->cpl,
+		};
+		/* The instruction has begun: an interrupt shadow before it is over. */
+		c->int_state = 0;
+	}
+	ret = kqemu_handle_io(vcpu, &io);
+	if (ret == KQEMU_IO_PAGE_FAULT) {
+		save->cr2 = io.fault_addr;
+		queue_exception(vcpu, VEC_PF, true);
+		vcpu->exception.error = io.fault_error;
+		return 0;
+	}
+	return ret;
 }
 
 /*
@@ -842,6 +915,22 @@ static int handle_cr4_write(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	return 0;
 }
 
+/*
+ * The guest's first MOV DR since its last exit: the debug registers become
+ * the guest's own in the hardware until the next exit (svm_enter() loads
+ * DR0-3, the VMCB has DR6 and DR7), and the instruction runs again without
+ * the intercept, as KVM does it.  A guest that writes them often pays one
+ * exit per burst, not one per MOV; and the CPU, not kqemu, arms what its
+ * DR7 enables (which QEMU's SVM, before 9.1, does only for a MOV to DR7
+ * it runs itself, not for the DR7 VMRUN loads).
+ */
+static int handle_dr(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
+{
+	sv->vmcb->control.intercept_dr = 0;
+	sv->db_owned = true;
+	return 0;
+}
+
 static int handle_npf(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 {
 	struct vmcb_control *c = &sv->vmcb->control;
@@ -861,7 +950,7 @@ static int handle_npf(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	if (err & BIT_ULL(33))
 		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, gpa, 0);
 
-	svm_guest_view(&sv->vmcb->save, &g);
+	svm_guest_view(vcpu, &sv->vmcb->save, &g);
 	/*
 	 * With decode assists the CPU gives the bytes it fetched (the count
 	 * in bits 0-3; 0 where its fetch failed: then ours).
@@ -911,6 +1000,10 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 		}
 		return 0;
 	case EXIT_CPUID:
+		if (kqemu_cpuid(vcpu)) {
+			vcpu->rip = next_rip(sv, vcpu->rip, 2);
+			return 0;
+		}
 		run->exit_reason = KQEMU_EXIT_CPUID;
 		run->cpuid.function = vcpu->gprs[0];
 		run->cpuid.index = vcpu->gprs[1];
@@ -959,7 +1052,8 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 		/* Caches are the host's: the guest's flush does nothing. */
 		vcpu->rip = next_rip(sv, vcpu->rip, 2);
 		return 0;
-	case 0x020 ... 0x03f:		/* debug register accesses */
+	case EXIT_DR_BASE ... EXIT_DR_BASE + 0x1f:
+		return handle_dr(vcpu, sv);
 	case EXIT_RSM:
 	case EXIT_INVLPGA:
 	case EXIT_FERR_FREEZE:
@@ -1069,6 +1163,8 @@ static int svm_run(struct kqemu_vcpu *vcpu)
 	vmcb->save.rflags = vcpu->rflags;
 	svm_load_msrs(&vmcb->save, &vcpu->msrs);
 	vmcb->control.tsc_offset = vcpu->tsc_offset;
+	vmcb->save.dr6 = vcpu->dr.dr6;
+	vmcb->save.dr7 = vcpu->dr.dr7;
 	if (svm_prepare_events(vcpu, sv))
 		goto out_to_user;
 
@@ -1098,6 +1194,14 @@ static int svm_run(struct kqemu_vcpu *vcpu)
 	vcpu->rflags = vmcb->save.rflags;
 	/* SWAPGS changes it without a WRMSR; the others only WRMSR does. */
 	vcpu->msrs.kernel_gs_base = vmcb->save.kernel_gs_base;
+	/* A #DB in the guest set DR6 as the CPU does, before the intercept. */
+	vcpu->dr.dr6 = vmcb->save.dr6;
+	/* Its own MOV DRs ran since the last exit: intercept them again. */
+	if (sv->db_owned) {
+		vcpu->dr.dr7 = vmcb->save.dr7;
+		vmcb->control.intercept_dr = ~0U;
+		sv->db_owned = false;
+	}
 	ret = svm_handle_exit(vcpu, sv);
 	if (ret <= 0)
 		return ret;
@@ -1123,6 +1227,7 @@ struct kqemu_backend kqemu_svm_backend = {
 	.set_sregs	= svm_set_sregs,
 	.get_efer	= svm_get_efer,
 	.set_efer	= svm_set_efer,
+	.get_cr4	= svm_get_cr4,
 	.get_events	= svm_get_events,
 	.set_events	= svm_set_events,
 	.nmi		= true,

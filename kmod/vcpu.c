@@ -35,6 +35,260 @@ void kqemu_queue_gp(struct kqemu_vcpu *vcpu)
 	vcpu->exception.error = 0;
 }
 
+/* --- port I/O --------------------------------------------------------- */
+
+#define RFLAGS_DF	BIT_ULL(10)
+#define IO_DATA_SIZE	sizeof(((struct kqemu_run *)NULL)->io_data)
+#define GPR_RCX		1
+#define GPR_RSI		6
+#define GPR_RDI		7
+
+static u64 addr_mask(unsigned int bits)
+{
+	return bits == 64 ? ~0ULL : (1ULL << bits) - 1;
+}
+
+/*
+ * A register that a string instruction updates at its address size: at 16
+ * bits the rest of the register stays, at 32 the upper half is cleared, as
+ * any 32-bit write clears it.
+ */
+static void reg_write_width(u64 *reg, u64 val, unsigned int bits)
+{
+	if (bits == 16)
+		*reg = (*reg & ~0xffffULL) | (val & 0xffff);
+	else if (bits == 32)
+		*reg = (u32)val;
+	else
+		*reg = val;
+}
+
+/*
+ * After COUNT elements of INS or OUTS: the pointer (RDI or RSI) moves by
+ * COUNT elements, up or, with RFLAGS.DF, down; under REP, RCX counts them
+ * off, and RIP goes past the instruction only once RCX is zero.  Until
+ * then RIP stays at it: the guest executes it again for the next batch,
+ * and can take an interrupt in between, as a CPU can between iterations.
+ */
+static void string_io_advance(struct kqemu_vcpu *vcpu, unsigned int ptr, bool rep,
+			      bool df, unsigned int size, unsigned int addr_bits,
+			      u32 count, u64 next_rip)
+{
+	u64 mask = addr_mask(addr_bits), delta = (u64)count * size;
+	u64 off = vcpu->gprs[ptr] & mask;
+
+	reg_write_width(&vcpu->gprs[ptr], df ? off - delta : off + delta, addr_bits);
+	if (rep) {
+		u64 left = (vcpu->gprs[GPR_RCX] & mask) - count;
+
+		reg_write_width(&vcpu->gprs[GPR_RCX], left, addr_bits);
+		if (left & mask)
+			return;
+	}
+	vcpu->rip = next_rip;
+}
+
+/*
+ * Memory holds a batch in address order, the port sees it in the order the
+ * instruction goes: with DF set, from the highest element down.
+ */
+static void reverse_elements(u8 *dst, const u8 *src, unsigned int count, unsigned int size)
+{
+	unsigned int i;
+
+	for (i = 0; i < count; i++)
+		memcpy(dst + i * size, src + (count - 1 - i) * size, size);
+}
+
+static void io_exit(struct kqemu_run *run, const struct kqemu_io *io, u32 count)
+{
+	run->exit_reason = KQEMU_EXIT_IO;
+	run->io.direction = io->in ? KQEMU_EXIT_IO_IN : KQEMU_EXIT_IO_OUT;
+	run->io.size = io->size;
+	run->io.port = io->port;
+	run->io.count = count;
+	run->io.data_offset = offsetof(struct kqemu_run, io_data);
+}
+
+/* 48-bit linear addresses: guests get no LA57. */
+static bool canonical(u64 linear)
+{
+	return (u64)((s64)(linear << 16) >> 16) == linear;
+}
+
+/*
+ * INS or OUTS: one batch of elements handed to userspace with the I/O
+ * exit, count of them in io_data.  A batch is at most what io_data holds,
+ * what RCX asks for under REP (1 without), and what lies in one page of
+ * the guest's linear memory, so that one walk of its page tables serves
+ * it; an element that straddles two pages goes alone.  OUTS's data is
+ * read here and its registers move on at once, as OUT's RIP does; INS's
+ * destination is translated here, so that a fault is taken before any
+ * port is read, and written at the next KQEMU_RUN.
+ *
+ * Not done: segment limit and type checks (outside 64-bit mode the CPU
+ * would give #GP or #SS for an operand beyond the limit; here the linear
+ * address is base + offset, wrapped at 4 GiB), and a batch whose offset
+ * wraps around at a 16- or 32-bit address size is cut at the wrap but an
+ * element straddling the wrap is taken as contiguous.  Memory no slot
+ * backs, or a read-only slot for INS, cannot take a batch (it would be
+ * one MMIO exit per element): that is an internal error, as for an MMIO
+ * instruction kqemu cannot emulate.
+ */
+static int string_io(struct kqemu_vcpu *vcpu, struct kqemu_io *io)
+{
+	struct kqemu_run *run = vcpu->run;
+	struct kqemu_vm *vm = vcpu->vm;
+	unsigned int ptr = io->in ? GPR_RDI : GPR_RSI;
+	unsigned int seg = io->in ? KQEMU_SEG_ES : io->seg;
+	unsigned int size = io->size, len, done, nchunks = 0, pgoff, i;
+	bool df = vcpu->rflags & RFLAGS_DF;
+	u64 mask = addr_mask(io->addr_bits);
+	u64 off = vcpu->gprs[ptr] & mask;
+	u64 want = io->rep ? vcpu->gprs[GPR_RCX] & mask : 1;
+	u64 linear, lo, n, room, gpa[2] = { 0 };
+	u32 chunk_len[2] = { 0 };
+	u8 buf[IO_DATA_SIZE];
+
+	if (!want) {		/* REP with a zero count does nothing */
+		vcpu->rip = io->next_rip;
+		return 0;
+	}
+	linear = ((io->mode64 && seg < KQEMU_SEG_FS) ? 0 : io->seg_base) + off;
+	if (!io->mode64) {
+		linear = (u32)linear;
+	} else if (!canonical(linear) || !canonical(linear + size - 1)) {
+		vcpu->exception.pending = true;
+		vcpu->exception.vector = seg == KQEMU_SEG_SS ? 12 : 13;	/* #SS, #GP */
+		vcpu->exception.has_error = true;
+		vcpu->exception.error = 0;
+		return 0;
+	}
+
+	n = min_t(u64, want, IO_DATA_SIZE / size);
+	pgoff = offset_in_page(linear);
+	if (!df) {
+		room = (PAGE_SIZE - pgoff) / size;
+		if (io->addr_bits < 64)
+			n = min_t(u64, n, (mask - off) / size + 1);
+	} else {
+		room = pgoff + size <= PAGE_SIZE ? pgoff / size + 1 : 0;
+		if (io->addr_bits < 64)
+			n = min_t(u64, n, off / size + 1);
+	}
+	n = room ? min(n, room) : 1;
+	len = n * size;
+	lo = df ? linear - (n - 1) * size : linear;
+	if (!io->mode64)
+		lo = (u32)lo;
+
+	down_read(&vm->mmu_lock);
+	for (done = 0; done < len; nchunks++) {
+		u64 at = lo + done;
+		u32 chunk = min_t(u32, len - done, PAGE_SIZE - offset_in_page(at));
+		u32 error;
+		int ret;
+
+		ret = kqemu_gva_translate(vm, &io->paging, at, KQEMU_ACCESS_CHECK |
+					  (io->in ? KQEMU_ACCESS_WRITE : 0), &gpa[nchunks], &error);
+		if (ret == 1) {
+			up_read(&vm->mmu_lock);
+			/* The first byte the CPU would have touched there. */
+			io->fault_addr = linear >= at && linear - at < chunk ? linear : at;
+			io->fault_error = error;
+			return KQEMU_IO_PAGE_FAULT;
+		}
+		if (ret || !kqemu_guest_ram(vm, gpa[nchunks], io->in) ||
+		    (!io->in && kqemu_read_guest(vm, gpa[nchunks], buf + done, chunk))) {
+			up_read(&vm->mmu_lock);
+			run->exit_reason = KQEMU_EXIT_INTERNAL_ERROR;
+			run->internal.suberror = KQEMU_INTERNAL_ERROR_EMULATION;
+			run->internal.flags = 0;
+			run->internal.data[0] = ret ? ~0ULL : gpa[nchunks];
+			run->internal.data[1] = at;
+			run->internal.data[2] = vcpu->rip;
+			return 1;
+		}
+		chunk_len[nchunks] = chunk;
+		done += chunk;
+	}
+	up_read(&vm->mmu_lock);
+
+	io_exit(run, io, n);
+	if (!io->in) {
+		if (df)
+			reverse_elements(run->io_data, buf, n, size);
+		else
+			memcpy(run->io_data, buf, len);
+		string_io_advance(vcpu, ptr, io->rep, df, size, io->addr_bits, n, io->next_rip);
+		return 1;
+	}
+	memset(run->io_data, 0, len);
+	vcpu->ins.active = true;
+	vcpu->ins.rep = io->rep;
+	vcpu->ins.df = df;
+	vcpu->ins.size = size;
+	vcpu->ins.addr_bits = io->addr_bits;
+	vcpu->ins.count = n;
+	for (i = 0; i < 2; i++) {
+		vcpu->ins.gpa[i] = gpa[i];
+		vcpu->ins.len[i] = chunk_len[i];
+	}
+	vcpu->pending_exit = KQEMU_EXIT_IO;
+	vcpu->next_rip = io->next_rip;
+	return 1;
+}
+
+/*
+ * A port I/O exit, string or not, from what the backend's hardware said.
+ * Returns 1 (exit to userspace), 0 (enter the guest again: a REP with RCX
+ * zero, or an exception queued), or KQEMU_IO_PAGE_FAULT: the backend sets
+ * CR2 to io->fault_addr and gives the guest #PF with io->fault_error.
+ */
+int kqemu_handle_io(struct kqemu_vcpu *vcpu, struct kqemu_io *io)
+{
+	struct kqemu_run *run = vcpu->run;
+
+	vcpu->ins.active = false;
+	if (io->string)
+		return string_io(vcpu, io);
+	io_exit(run, io, 1);
+	if (!io->in) {
+		memcpy(run->io_data, &vcpu->gprs[0], io->size);
+		vcpu->rip = io->next_rip;
+	} else {
+		memset(run->io_data, 0, 8);
+		vcpu->pending_exit = KQEMU_EXIT_IO;
+		vcpu->io_size = io->size;
+		vcpu->next_rip = io->next_rip;
+	}
+	return 1;
+}
+
+/*
+ * INS, answered: io_data into the guest's memory where the exit found it.
+ * Should userspace have removed that memory meanwhile, the data is dropped
+ * (the registers still move on, as for a write to memory that is gone).
+ */
+static void complete_ins(struct kqemu_vcpu *vcpu)
+{
+	struct kqemu_vm *vm = vcpu->vm;
+	unsigned int size = vcpu->ins.size, count = vcpu->ins.count, i, done = 0;
+	u8 buf[IO_DATA_SIZE];
+
+	if (vcpu->ins.df)
+		reverse_elements(buf, vcpu->run->io_data, count, size);
+	else
+		memcpy(buf, vcpu->run->io_data, count * size);
+	down_read(&vm->mmu_lock);
+	for (i = 0; i < 2 && vcpu->ins.len[i]; done += vcpu->ins.len[i++])
+		kqemu_write_guest(vm, vcpu->ins.gpa[i], buf + done, vcpu->ins.len[i]);
+	up_read(&vm->mmu_lock);
+	string_io_advance(vcpu, GPR_RDI, vcpu->ins.rep, vcpu->ins.df, size,
+			  vcpu->ins.addr_bits, count, vcpu->next_rip);
+	vcpu->ins.active = false;
+}
+
 static void vcpu_complete_exit(struct kqemu_vcpu *vcpu)
 {
 	struct kqemu_run *run = vcpu->run;
@@ -43,6 +297,11 @@ static void vcpu_complete_exit(struct kqemu_vcpu *vcpu)
 
 	switch (vcpu->pending_exit) {
 	case KQEMU_EXIT_IO:
+		if (vcpu->ins.active) {
+			complete_ins(vcpu);
+			vcpu->pending_exit = 0;
+			return;
+		}
 		memcpy(&value, run->io_data, sizeof(value));
 		if (vcpu->io_size == 4)
 			*rax = (u32)value;
@@ -323,6 +582,15 @@ static long kqemu_vcpu_ioctl(struct file *file, unsigned int cmd,
 	case KQEMU_SET_VCPU_EVENTS:
 		ret = vcpu_set_events(vcpu, argp);
 		break;
+	case KQEMU_GET_DEBUGREGS:
+		ret = kqemu_get_debugregs(vcpu, argp);
+		break;
+	case KQEMU_SET_DEBUGREGS:
+		ret = kqemu_set_debugregs(vcpu, argp);
+		break;
+	case KQEMU_SET_CPUID:
+		ret = kqemu_set_cpuid(vcpu, argp);
+		break;
 	case KQEMU_GET_XSAVE:
 		ret = kqemu_fpu_get_xsave(vcpu, argp);
 		break;
@@ -362,6 +630,7 @@ static void vcpu_free(struct kqemu_vcpu *vcpu)
 	if (vcpu->arch)
 		kqemu_backend->vcpu_free(vcpu);
 	kqemu_fpu_free(vcpu);
+	kfree(vcpu->cpuid);
 	free_page((unsigned long)vcpu->run);
 	kqemu_user_uncharge_vcpu(vcpu->client.user);
 	kqemu_client_release(&vcpu->client);
@@ -419,6 +688,8 @@ long kqemu_create_vcpu(struct kqemu_vm *vm, void __user *argp)
 	vcpu->uid = atomic64_inc_return(&vcpu_uids);
 	vcpu->pending_irq = -1;
 	vcpu->tsc_offset = -vm->tsc_origin;
+	vcpu->cpuid_xcr0 = ~0ULL;
+	kqemu_dr_reset(&vcpu->dr);
 	kqemu_msrs_reset(&vcpu->msrs);
 	mutex_init(&vcpu->mutex);
 	kqemu_client_copy(&vcpu->client, &vm->client, "fd=vcpu");

@@ -343,20 +343,16 @@ int kqemu_read_guest(struct kqemu_vm *vm, u64 gpa, void *buf, size_t len)
 }
 
 /*
- * Copy into guest memory that writable slots back, for an instruction the
- * kernel carries out (MOVS from MMIO); -EFAULT where none does, before
- * anything is written.  Under mmu_lock.
+ * Copy into guest memory that writable slots back; -EFAULT where none
+ * does or the slot is read-only (nothing is written then).  Under mmu_lock.
  */
 int kqemu_write_guest(struct kqemu_vm *vm, u64 gpa, const void *buf, size_t len)
 {
 	u64 at;
 
-	for (at = gpa; at < gpa + len; at = (at | ~PAGE_MASK) + 1) {
-		const struct kqemu_slot *slot = kqemu_slot_find(vm, at);
-
-		if (!slot || (slot->flags & KQEMU_MEM_READONLY))
+	for (at = gpa; at < gpa + len; at = (at | (PAGE_SIZE - 1)) + 1)
+		if (!kqemu_guest_ram(vm, at, true))
 			return -EFAULT;
-	}
 	while (len) {
 		struct kqemu_slot *slot = kqemu_slot_find(vm, gpa);
 		size_t offset = offset_in_page(gpa);
@@ -371,6 +367,32 @@ int kqemu_write_guest(struct kqemu_vm *vm, u64 gpa, const void *buf, size_t len)
 		len -= chunk;
 	}
 	return 0;
+}
+
+/* Whether a slot backs gpa, and lets the guest write it for WRITE.  Under mmu_lock. */
+bool kqemu_guest_ram(struct kqemu_vm *vm, u64 gpa, bool write)
+{
+	const struct kqemu_slot *slot = kqemu_slot_find(vm, gpa);
+
+	return slot && !(write && (slot->flags & KQEMU_MEM_READONLY));
+}
+
+/*
+ * Set BITS in the 32-bit word at gpa (4-byte aligned), atomically, as the
+ * CPU sets accessed and dirty bits in a page-table entry that another vCPU
+ * may be changing.  A table in a read-only slot is left as it is: the CPU's
+ * write would have been refused too.  Under mmu_lock.
+ */
+void kqemu_guest_set_bits(struct kqemu_vm *vm, u64 gpa, u32 bits)
+{
+	struct kqemu_slot *slot = kqemu_slot_find(vm, gpa);
+	void *page;
+
+	if (!slot || (slot->flags & KQEMU_MEM_READONLY) || (gpa & 3))
+		return;
+	page = kmap_local_page(slot->pages[(gpa - slot->gpa) >> PAGE_SHIFT]);
+	atomic_or(bits, (atomic_t *)(page + offset_in_page(gpa)));
+	kunmap_local(page);
 }
 
 static const struct file_operations kqemu_vm_fops = {

@@ -113,6 +113,7 @@
 #define F_IDT_VECT_INFO		0x4408
 #define F_IDT_VECT_ERROR	0x440a
 #define F_EXIT_INSN_LEN		0x440c
+#define F_EXIT_INSN_INFO	0x440e
 #define F_GUEST_ES_LIMIT	0x4800	/* ES..TR as above, then GDTR, IDTR */
 #define F_GUEST_GDTR_LIMIT	0x4810
 #define F_GUEST_IDTR_LIMIT	0x4812
@@ -284,6 +285,7 @@
 #define VEC_NMI	2
 #define VEC_UD	6
 #define VEC_GP	13
+#define VEC_PF	14
 #define VEC_AC	17
 #define VEC_MC	18
 
@@ -302,6 +304,7 @@ static struct {
 	u64 cr0_forced;				/* set in the guest's CR0, hidden from it */
 	u32 time_slice;				/* VMX-preemption timer ticks, or 0 */
 	u64 ept_vpid_cap;
+	bool ins_outs_info;			/* INS/OUTS exits say address size, segment */
 } vmx;
 
 /* One segment register as the VMCS has it. */
@@ -333,6 +336,7 @@ struct vmx_vcpu {
 	/* What the last exit said. */
 	u32 exit_reason, exit_intr_info, exit_intr_error, idt_info, idt_error;
 	u32 exit_insn_len, insn_error;
+	u32 exit_insn_info;		/* of INS and OUTS, where vmx.ins_outs_info */
 	u64 exit_qual, exit_gpa;
 	bool exit_nmi, exit_mce;	/* the host's, handed to it after the exit */
 };
@@ -655,6 +659,11 @@ static bool pae_paging(u64 cr0, u64 cr4, u64 efer)
 	return (cr0 & VMX_CR0_PG) && (cr4 & VMX_CR4_PAE) && !(efer & EFER_LMA);
 }
 
+static u64 vmx_get_cr4(struct kqemu_vcpu *vcpu)
+{
+	return ((struct vmx_vcpu *)vcpu->arch)->cr4;
+}
+
 static u64 vmx_get_efer(struct kqemu_vcpu *vcpu)
 {
 	return ((struct vmx_vcpu *)vcpu->arch)->efer;
@@ -865,7 +874,7 @@ static void write_guest_state(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	vmwrite(F_GUEST_CR3, vx->cr3);
 	vmwrite(F_GUEST_CR4, vx->cr4 | vmx.cr4_fixed0);
 	vmwrite(F_GUEST_EFER, vx->efer);
-	vmwrite(F_GUEST_DR7, 0x400);
+	vmwrite(F_GUEST_DR7, vcpu->dr.dr7);
 	vmwrite(F_GUEST_DEBUGCTL, 0);
 	vmwrite(F_GUEST_RSP, vcpu->gprs[4]);
 	vmwrite(F_GUEST_RIP, vcpu->rip);
@@ -1015,6 +1024,8 @@ static void read_exit_info(struct vmx_vcpu *vx)
 	vx->idt_info = vmread(F_IDT_VECT_INFO);
 	vx->idt_error = vmread(F_IDT_VECT_ERROR);
 	vx->exit_insn_len = vmread(F_EXIT_INSN_LEN);
+	if ((vx->exit_reason & 0xffff) == XR_IO && vmx.ins_outs_info)
+		vx->exit_insn_info = vmread(F_EXIT_INSN_INFO);
 	vx->exit_gpa = vmread(F_GUEST_PHYS_ADDR);
 }
 
@@ -1038,6 +1049,8 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	struct kqemu_host_msrs host_msrs;
 	struct vmx_host h;
 	u64 host_kgs, host_xcr0;
+	unsigned long host_db[4];
+	bool guest_db;
 	int failed;
 
 	if (cr4 & VMX_CR4_VMXE)
@@ -1081,6 +1094,12 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	kqemu_wrmsr(VMX_MSR_KERNEL_GS_BASE, vcpu->msrs.kernel_gs_base);
 	kqemu_load_guest_msrs(&vcpu->msrs, &host_msrs, true);
 	kqemu_save_host_dr(&h.dr);
+	/*
+	 * DR0-3 by hand where the guest has a breakpoint on; its DR7 goes
+	 * through the VMCS.  Not DR6: every #DB exits, and the CPU sets DR6
+	 * for none of them (the exit qualification says what it would have).
+	 */
+	guest_db = kqemu_load_guest_db(&vcpu->dr, false, host_db);
 	h.debugctl = kqemu_rdmsr(VMX_MSR_DEBUGCTL);
 	host_xcr0 = kqemu_fpu_load(vcpu);
 	vmx_write_cr2(vx->cr2);
@@ -1099,6 +1118,8 @@ static int vmx_enter(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	kqemu_put_host_msrs(&vcpu->msrs, &host_msrs, true);
 	restore_host_state(&h);
 	kqemu_wrmsr(VMX_MSR_KERNEL_GS_BASE, host_kgs);
+	if (guest_db)
+		kqemu_put_host_db(&vcpu->dr, false, host_db);
 	kqemu_restore_host_dr(&h.dr);
 	if (h.debugctl)
 		kqemu_wrmsr(VMX_MSR_DEBUGCTL, h.debugctl);
@@ -1149,37 +1170,10 @@ static int exit_internal(struct kqemu_vcpu *vcpu, u32 suberror, u64 d0, u64 d1)
 
 	run->exit_reason = KQEMU_EXIT_INTERNAL_ERROR;
 	run->internal.suberror = suberror;
+	run->internal.flags = 0;
 	run->internal.data[0] = d0;
 	run->internal.data[1] = d1;
 	run->internal.data[2] = vcpu->rip;
-	return 1;
-}
-
-static int handle_io(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
-{
-	struct kqemu_run *run = vcpu->run;
-	u64 q = vx->exit_qual;
-	u8 size = (q & 7) + 1;
-	u64 next = vcpu->rip + vx->exit_insn_len;
-
-	if (q & BIT(4))
-		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_STRING_IO, q, 0);
-	size = size == 4 ? 4 : size == 2 ? 2 : 1;
-	run->exit_reason = KQEMU_EXIT_IO;
-	run->io.direction = (q & BIT(3)) ? KQEMU_EXIT_IO_IN : KQEMU_EXIT_IO_OUT;
-	run->io.size = size;
-	run->io.port = q >> 16;
-	run->io.count = 1;
-	run->io.data_offset = offsetof(struct kqemu_run, io_data);
-	if (run->io.direction == KQEMU_EXIT_IO_OUT) {
-		memcpy(run->io_data, &vcpu->gprs[0], size);
-		vcpu->rip = next;
-	} else {
-		memset(run->io_data, 0, 8);
-		vcpu->pending_exit = KQEMU_EXIT_IO;
-		vcpu->io_size = size;
-		vcpu->next_rip = next;
-	}
 	return 1;
 }
 
@@ -1188,20 +1182,97 @@ static bool long_mode_cs(struct vmx_vcpu *vx)
 	return (vx->efer & EFER_LMA) && (vx->seg[S_CS].ar & BIT(13));
 }
 
-/* The guest as the MMIO emulator sees it. */
-static void vmx_guest_view(struct vmx_vcpu *vx, struct kqemu_guest_view *g)
+static int vmx_cpu_mode(struct vmx_vcpu *vx)
+{
+	return long_mode_cs(vx) ? 64 :
+	       (vx->cr0 & VMX_CR0_PE) && (vx->seg[S_CS].ar & BIT(14)) ? 32 : 16;
+}
+
+/* The guest as the MMIO emulator and the instruction fetch see it. */
+static void vmx_guest_view(const struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx,
+			   struct kqemu_guest_view *g)
 {
 	int i;
 
-	g->mode = long_mode_cs(vx) ? 64 :
-		  (vx->cr0 & VMX_CR0_PE) && (vx->seg[S_CS].ar & BIT(14)) ? 32 : 16;
+	g->mode = vmx_cpu_mode(vx);
 	/* The bits VMX forces (with unrestricted guest: NE) are the CPU's. */
-	g->cr0 = vx->cr0 | vmx.cr0_forced;
-	g->cr3 = vx->cr3;
-	g->cr4 = vx->cr4;
-	g->efer = vx->efer;
+	g->paging = (struct kqemu_paging){
+		.cr0 = vx->cr0 | vmx.cr0_forced, .cr3 = vx->cr3, .cr4 = vx->cr4,
+		.efer = vx->efer, .rflags = vcpu->rflags,
+		.cpl = (vx->cr0 & VMX_CR0_PE) ? (vx->seg[S_SS].ar >> 5) & 3 : 0,
+	};
 	for (i = 0; i < 6; i++)		/* ES..GS: the same order as KQEMU_SEG_* */
 		g->seg_base[i] = vx->seg[i].base;
+}
+
+/* Up to 15 bytes at the guest's RIP, stopping where memory ends. */
+static unsigned int fetch_insn(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx, u8 *bytes)
+{
+	struct kqemu_guest_view g;
+
+	vmx_guest_view(vcpu, vx, &g);
+	return kqemu_fetch_insn(vcpu, &g, bytes, NULL);
+}
+
+/*
+ * IN, OUT, INS, OUTS.  The exit qualification has size - 1 (bits 0-2),
+ * direction (3, 1 = IN), string (4), REP (5) and the port (16-31); the
+ * VM-exit instruction information has INS and OUTS's address size (7-9:
+ * 16, 32, 64 bits) and OUTS's segment (15-17), where the CPU reports it
+ * (IA32_VMX_BASIC bit 54); elsewhere both come from the prefixes.
+ */
+static int handle_io(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
+{
+	u64 q = vx->exit_qual;
+	u8 size = (q & 7) + 1;
+	struct kqemu_io io = {
+		.in = q & BIT(3),
+		.string = q & BIT(4),
+		.rep = q & BIT(5),
+		.size = size == 4 ? 4 : size == 2 ? 2 : 1,
+		.port = q >> 16,
+		.next_rip = vcpu->rip + vx->exit_insn_len,
+		.mode64 = long_mode_cs(vx),
+	};
+	int ret;
+
+	if (io.string) {
+		int seg, bits;
+
+		if (vmx.ins_outs_info) {
+			bits = 16 << ((vx->exit_insn_info >> 7) & 7);
+			seg = (vx->exit_insn_info >> 15) & 7;
+		} else {
+			u8 bytes[15];
+
+			if (kqemu_decode_string_io(bytes, fetch_insn(vcpu, vx, bytes),
+						   vmx_cpu_mode(vx), &seg, &bits))
+				return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION,
+						     XR_IO, q);
+		}
+		if (io.in)
+			seg = S_ES;
+		if (seg > S_GS || bits > 64)
+			return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, XR_IO, q);
+		io.seg = seg;
+		io.addr_bits = bits;
+		io.seg_base = vx->seg[seg].base;
+		io.paging = (struct kqemu_paging){
+			.cr0 = vx->cr0 | vmx.cr0_forced, .cr3 = vx->cr3, .cr4 = vx->cr4,
+			.efer = vx->efer, .rflags = vcpu->rflags,
+			.cpl = (vx->cr0 & VMX_CR0_PE) ? (vx->seg[S_SS].ar >> 5) & 3 : 0,
+		};
+		/* The instruction has begun: an interrupt shadow before it is over. */
+		vx->intr_state &= ~(INTR_STATE_STI | INTR_STATE_MOV_SS);
+	}
+	ret = kqemu_handle_io(vcpu, &io);
+	if (ret == KQEMU_IO_PAGE_FAULT) {
+		vx->cr2 = io.fault_addr;
+		queue_exception(vcpu, VEC_PF, true);
+		vcpu->exception.error = io.fault_error;
+		return 0;
+	}
+	return ret;
 }
 
 static int handle_ept_violation(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
@@ -1221,7 +1292,7 @@ static int handle_ept_violation(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	if ((q & BIT(7)) && !(q & BIT(8)))
 		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, gpa, 0);
 
-	vmx_guest_view(vx, &g);
+	vmx_guest_view(vcpu, vx, &g);
 	return kqemu_emulate_mmio(vcpu, &g, gpa, NULL, 0);
 }
 
@@ -1370,6 +1441,8 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 			return 0;	/* the host's, given to it already */
 		if (vector == VEC_AC && !legacy_alignment_check(vcpu, vx))
 			return handle_split_lock(vcpu);
+		if (vector == VEC_DB)
+			kqemu_dr_debug_exit(vcpu, vx->exit_qual);
 		if (vector == VEC_DB || vector == VEC_AC) {
 			/* Give it to the guest, one exit at a time. */
 			queue_exception(vcpu, vector, vector == VEC_AC);
@@ -1402,6 +1475,10 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 		run->exit_reason = KQEMU_EXIT_SHUTDOWN;
 		return 1;
 	case XR_CPUID:
+		if (kqemu_cpuid(vcpu)) {
+			vcpu->rip += vx->exit_insn_len;
+			return 0;
+		}
 		run->exit_reason = KQEMU_EXIT_CPUID;
 		run->cpuid.function = vcpu->gprs[0];
 		run->cpuid.index = vcpu->gprs[1];
@@ -1439,7 +1516,19 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 		/* Caches are the host's: the guest's flush does nothing. */
 		vcpu->rip += vx->exit_insn_len;
 		return 0;
-	case XR_DR_ACCESS:
+	case XR_DR_ACCESS: {
+		/* Qualification: DR (0-2), from DR (4), the GPR (8-11). */
+		u64 q = vx->exit_qual;
+		unsigned int cpl = (vx->cr0 & VMX_CR0_PE) ? (vx->seg[S_SS].ar >> 5) & 3 : 0;
+		int vector = kqemu_mov_dr(vcpu, q & 7, !(q & BIT(4)), (q >> 8) & 15,
+					  long_mode_cs(vx), vx->cr4, cpl);
+
+		if (vector)
+			queue_exception(vcpu, vector, vector == VEC_GP);
+		else
+			vcpu->rip += vx->exit_insn_len;
+		return 0;
+	}
 	case XR_GETSEC:
 	case XR_RSM:
 	case XR_VMCALL ... XR_VMXON:
@@ -1572,6 +1661,7 @@ struct kqemu_backend kqemu_vmx_backend = {
 	.set_sregs	= vmx_set_sregs,
 	.get_efer	= vmx_get_efer,
 	.set_efer	= vmx_set_efer,
+	.get_cr4	= vmx_get_cr4,
 	.get_events	= vmx_get_events,
 	.set_events	= vmx_set_events,
 	.run		= vmx_run,
@@ -1638,6 +1728,7 @@ int kqemu_vmx_init(void)
 		return ENODEV;
 	}
 	vmx.revision = basic & 0x7fffffff;
+	vmx.ins_outs_info = basic & BIT_ULL(54);
 	/* With the TRUE_* MSRs, some controls the old MSRs force become optional. */
 	if (basic & BIT_ULL(55)) {
 		pin_msr = VMX_MSR_TRUE_PINBASED;
@@ -1734,8 +1825,9 @@ int kqemu_vmx_init(void)
 		}
 		*(u32 *)vc->vmxon_region = vmx.revision;
 	}
-	pr_info("Intel VT-x with EPT and unrestricted guest (VPID %s, preemption timer %s)\n",
-		(vmx.proc2 & PROC2_VPID) ? "yes" : "no", vmx.time_slice ? "yes" : "no");
+	pr_info("Intel VT-x with EPT and unrestricted guest (VPID %s, preemption timer %s, INS/OUTS information %s)\n",
+		(vmx.proc2 & PROC2_VPID) ? "yes" : "no", vmx.time_slice ? "yes" : "no",
+		vmx.ins_outs_info ? "yes" : "no");
 	return 0;
 
 no_controls:

@@ -44,6 +44,20 @@
 #define EXIT_PORT	0xf4
 #define RESULT_PORT	0x500	/* 32-bit writes: results the host checks */
 #define IRQ_PORT	0x510	/* a write raises the timer interrupt */
+#define SIPI_PORT	0x520	/* --sipi: a 32-bit write (id << 8 | vector) starts vCPU id */
+/*
+ * The string I/O test device (tests/guests/strio.c), one stream each way:
+ * bytes written to STRIO_DATA are counted and hashed (FNV-1a), bytes read
+ * from it are strio_pattern()'s; the other ports read back the hash, the
+ * two counts and the exits the data port took, and a write to STRIO_RESET
+ * starts them all again.
+ */
+#define STRIO_DATA	0x540
+#define STRIO_HASH	0x544
+#define STRIO_OUT_COUNT	0x548
+#define STRIO_IN_COUNT	0x54c
+#define STRIO_EXITS	0x554
+#define STRIO_RESET	0x550
 /* An MSR of this VMM's own, which kqemu leaves to userspace. */
 #define SCRATCH_MSR	0x40000100
 #define MMIO_BASE	0xd0000000ULL	/* a device with 8 registers */
@@ -77,6 +91,7 @@ struct vcpu {
 	bool irq_pending;
 	uint64_t scratch_msr;	/* SCRATCH_MSR, the one MSR this VMM keeps */
 	int result;
+	int sipi_vector;	/* --sipi: -1 until a SIPI starts this AP */
 };
 
 struct vm {
@@ -86,17 +101,21 @@ struct vm {
 	size_t mem_size;
 	uint64_t mmio_regs[8];
 	uint32_t results[16];
+	uint32_t strio_hash, strio_out, strio_in, strio_exits;
 	int nvcpus;
 	struct vcpu vcpus[KQEMU_MAX_VCPUS];
 	/* Guards stop and exit_code, the kicks, and the devices' registers. */
 	pthread_mutex_t lock;
 	bool stop;	/* set under lock; read anywhere with stopping() */
+	pthread_cond_t sipi;	/* --sipi: an AP's SIPI came, or the VM stops */
 	int exit_code;
 };
 
 static struct {
 	const char *image;
 	bool real_mode, kvm, trace, quiet;
+	bool cpuid_host;	/* --cpuid host: the table in the kernel, no CPUID exits */
+	bool sipi;		/* --sipi: vCPUs 1.. wait for a SIPI through SIPI_PORT */
 	unsigned long mem_mib;
 	int smp, timer_irqs, timeout, cpu;
 	unsigned long arg;
@@ -274,6 +293,40 @@ static void kvm_set_cpuid(struct vm *vm, struct vcpu *vcpu)
 		die_ioctl("setting the guest's CPUID on KVM", errno);
 }
 
+/*
+ * --cpuid host: what kqemu can give on this host (KQEMU_GET_SUPPORTED_CPUID),
+ * with this vCPU's APIC ID and the vCPU count, answered in the kernel.
+ */
+static void kqemu_set_cpuid(struct vm *vm, struct vcpu *vcpu)
+{
+	static struct {
+		struct kqemu_cpuid head;
+		struct kqemu_cpuid_entry entries[KQEMU_MAX_CPUID_ENTRIES];
+	} supported, mine;
+	unsigned int i;
+
+	pthread_mutex_lock(&vm->lock);
+	if (!supported.head.nent) {
+		supported.head.nent = KQEMU_MAX_CPUID_ENTRIES;
+		if (ioctl(vm->sysfd, KQEMU_GET_SUPPORTED_CPUID, &supported))
+			die_ioctl("asking kqemu which CPUID it supports", errno);
+	}
+	mine = supported;
+	pthread_mutex_unlock(&vm->lock);
+	for (i = 0; i < mine.head.nent; i++) {
+		struct kqemu_cpuid_entry *e = &mine.entries[i];
+
+		if (e->function == 1) {
+			e->ebx = (e->ebx & 0xffff) | (uint32_t)vcpu->id << 24 |
+				 (uint32_t)vm->nvcpus << 16;
+			if (vm->nvcpus > 1)
+				e->edx |= 1u << 28;	/* HTT: the count is valid */
+		}
+	}
+	if (ioctl(vcpu->fd, KQEMU_SET_CPUID, &mine))
+		die_ioctl("setting the guest's CPUID", errno);
+}
+
 static void create_vcpu(struct vm *vm, struct vcpu *vcpu)
 {
 	if (vm->kvm) {
@@ -300,6 +353,8 @@ static void create_vcpu(struct vm *vm, struct vcpu *vcpu)
 			  vcpu->fd, 0);
 	if (vcpu->krun == MAP_FAILED)
 		die("mapping the vCPU's run area: %s", strerror(errno));
+	if (opt.cpuid_host)
+		kqemu_set_cpuid(vm, vcpu);
 }
 
 /* Segment and register state, in kqemu's terms; KVM's are converted. */
@@ -521,14 +576,43 @@ static void stop_all(struct vm *vm, int code)
 		if (v->kickable && !pthread_equal(v->self, pthread_self()))
 			pthread_kill(v->self, SIGUSR1);
 	}
+	pthread_cond_broadcast(&vm->sipi);
+	pthread_mutex_unlock(&vm->lock);
+}
+
+/*
+ * An AP's INIT and SIPI, as a local APIC gives them: a vCPU in its reset
+ * state, in real mode at VECTOR:0 (CS base VECTOR << 12).  One start per
+ * AP, as a CPU takes the first SIPI after INIT only.
+ */
+static void sipi(struct vm *vm, unsigned int id, unsigned int vector)
+{
+	pthread_mutex_lock(&vm->lock);
+	if (id > 0 && id < (unsigned int)vm->nvcpus && vm->vcpus[id].sipi_vector < 0) {
+		vm->vcpus[id].sipi_vector = vector;
+		pthread_cond_broadcast(&vm->sipi);
+	}
 	pthread_mutex_unlock(&vm->lock);
 }
 
 static bool timer_tick(struct vcpu *vcpu);
 
+/* Byte N of what STRIO_DATA gives: the same formula is in strio.c. */
+static uint8_t strio_pattern(uint32_t n)
+{
+	return n * 131 + (n >> 8) + 7;
+}
+
+static void strio_reset(struct vm *vm)
+{
+	vm->strio_hash = 2166136261u;
+	vm->strio_out = vm->strio_in = vm->strio_exits = 0;
+}
+
 static void port_out(struct vcpu *vcpu, uint16_t port, uint32_t value, int size)
 {
 	struct vm *vm = vcpu->vm;
+	int i;
 
 	if (port == SERIAL_PORT) {
 		if (!opt.quiet) {
@@ -539,21 +623,57 @@ static void port_out(struct vcpu *vcpu, uint16_t port, uint32_t value, int size)
 		stop_all(vm, value & 0xff);
 	} else if (port == IRQ_PORT) {
 		timer_tick(vcpu);
+	} else if (port == SIPI_PORT && size == 4 && opt.sipi) {
+		sipi(vm, (value >> 8) & 0xff, value & 0xff);
 	} else if (port >= RESULT_PORT && port < RESULT_PORT + 64 && size == 4) {
 		/* Any vCPU may write them, as on a real device. */
 		pthread_mutex_lock(&vm->lock);
 		vm->results[(port - RESULT_PORT) / 4] = value;
+		pthread_mutex_unlock(&vm->lock);
+	} else if (port == STRIO_DATA) {
+		pthread_mutex_lock(&vm->lock);
+		for (i = 0; i < size; i++, vm->strio_out++)
+			vm->strio_hash = (vm->strio_hash ^ ((value >> (8 * i)) & 0xff)) * 16777619u;
+		pthread_mutex_unlock(&vm->lock);
+	} else if (port == STRIO_RESET) {
+		pthread_mutex_lock(&vm->lock);
+		strio_reset(vm);
 		pthread_mutex_unlock(&vm->lock);
 	} else if (opt.trace) {
 		printf("io: out %#x <- %#x (%d bytes)\n", port, value, size);
 	}
 }
 
-static uint32_t port_in(uint16_t port)
+static uint32_t port_in(struct vcpu *vcpu, uint16_t port, int size)
 {
+	struct vm *vm = vcpu->vm;
+	uint32_t value = 0xffffffff;
+	int i;
+
 	if (port == SERIAL_PORT + 5)
 		return 0x60;	/* line status: transmitter empty */
-	return 0xffffffff;
+	/* The string I/O device is one for all vCPUs, as the others are. */
+	pthread_mutex_lock(&vm->lock);
+	switch (port) {
+	case STRIO_DATA:
+		for (value = 0, i = 0; i < size; i++)
+			value |= (uint32_t)strio_pattern(vm->strio_in++) << (8 * i);
+		break;
+	case STRIO_HASH:
+		value = vm->strio_hash;
+		break;
+	case STRIO_OUT_COUNT:
+		value = vm->strio_out;
+		break;
+	case STRIO_IN_COUNT:
+		value = vm->strio_in;
+		break;
+	case STRIO_EXITS:
+		value = vm->strio_exits;
+		break;
+	}
+	pthread_mutex_unlock(&vm->lock);
+	return value;
 }
 
 static void mmio(struct vcpu *vcpu, uint64_t addr, uint8_t *data, int len, bool write)
@@ -587,23 +707,29 @@ static void mmio(struct vcpu *vcpu, uint64_t addr, uint8_t *data, int len, bool 
 		       len);
 }
 
-static void port_io(struct vcpu *vcpu, bool out, uint16_t port, uint8_t *data, int size)
+/* COUNT elements of SIZE bytes, more than one for INS and OUTS. */
+static void port_io(struct vcpu *vcpu, bool out, uint16_t port, uint8_t *data, int size,
+		    uint32_t count)
 {
-	uint32_t value = 0;
+	uint32_t i, value;
 
-	if (out) {
-		memcpy(&value, data, size);
-		port_out(vcpu, port, value, size);
-	} else {
-		value = port_in(port);
-		memcpy(data, &value, size);
+	if (port == STRIO_DATA) {
+		pthread_mutex_lock(&vcpu->vm->lock);
+		vcpu->vm->strio_exits++;
+		pthread_mutex_unlock(&vcpu->vm->lock);
+	}
+	for (i = 0; i < count; i++, data += size) {
+		if (out) {
+			value = 0;
+			memcpy(&value, data, size);
+			port_out(vcpu, port, value, size);
+		} else {
+			value = port_in(vcpu, port, size);
+			memcpy(data, &value, size);
+		}
 	}
 }
 
-/*
- * The guest's CPUID: the host's, without the virtualization bits, and
- * without XSAVE: kqemu keeps a guest's x87 and SSE state only.
- */
 /*
  * The host's CPUID, less what kqemu does not give guests: VMX and SVM, PKU
  * (CR4.PKE), and the XSAVE features beyond KQEMU_CAP_XFEATURES (all of
@@ -729,7 +855,7 @@ static bool internal_error_in_words(const struct kqemu_run *run)
 		       (unsigned long long)run->internal.data[2]);
 		return true;
 	case KQEMU_INTERNAL_ERROR_EMULATION:
-		if (n < 1 || n > 15)
+		if (!(run->internal.flags & KQEMU_INTERNAL_INSN) || n < 1 || n > 15)
 			return false;
 		printf("exit: INTERNAL_ERROR %u: an access to %#llx by an instruction kqemu does not"
 		       " emulate:", run->internal.suberror,
@@ -751,7 +877,7 @@ static int handle_kqemu_exit(struct vcpu *vcpu)
 	switch (run->exit_reason) {
 	case KQEMU_EXIT_IO:
 		port_io(vcpu, run->io.direction == KQEMU_EXIT_IO_OUT, run->io.port,
-			(uint8_t *)run + run->io.data_offset, run->io.size);
+			(uint8_t *)run + run->io.data_offset, run->io.size, run->io.count);
 		return 1;
 	case KQEMU_EXIT_MMIO:
 		mmio(vcpu, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
@@ -769,6 +895,9 @@ static int handle_kqemu_exit(struct vcpu *vcpu)
 		vcpu->irq_windows++;
 		return 1;
 	case KQEMU_EXIT_CPUID:
+		if (opt.cpuid_host)
+			die("a CPUID exit (leaf %#x), though kqemu has this vCPU's CPUID table",
+			    run->cpuid.function);
 		cpuid(vcpu, run->cpuid.function, run->cpuid.index, &run->cpuid.eax,
 		      &run->cpuid.ebx, &run->cpuid.ecx, &run->cpuid.edx);
 		return 1;
@@ -805,7 +934,7 @@ static int handle_kqemu_exit(struct vcpu *vcpu)
 		       run->internal.suberror == KQEMU_INTERNAL_ERROR_EMULATION ?
 		       "an access to memory no slot backs, by an instruction kqemu cannot emulate" :
 		       run->internal.suberror == KQEMU_INTERNAL_ERROR_STRING_IO ?
-		       "string I/O is not supported" :
+		       "string I/O is not supported (a kqemu before KQEMU_CAP_STRING_IO)" :
 		       run->internal.suberror == KQEMU_INTERNAL_ERROR_EXCEPTION ?
 		       "delivering an exception or interrupt touched memory no slot backs, or a read-only slot" :
 		       "kqemu cannot go on",
@@ -830,7 +959,7 @@ static int handle_kvm_exit(struct vcpu *vcpu)
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		port_io(vcpu, run->io.direction == KVM_EXIT_IO_OUT, run->io.port,
-			(uint8_t *)run + run->io.data_offset, run->io.size);
+			(uint8_t *)run + run->io.data_offset, run->io.size, run->io.count);
 		return 1;
 	case KVM_EXIT_MMIO:
 		mmio(vcpu, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
@@ -892,11 +1021,43 @@ static void watch_report(int fd)
 	       (unsigned long long)fired, watched_writes);
 }
 
+/* --sipi: an AP waits for its SIPI, then starts in real mode at VECTOR:0. */
+static bool wait_for_sipi(struct vm *vm, struct vcpu *vcpu)
+{
+	struct kqemu_sregs s = { 0 };
+	struct kqemu_regs r = { .rflags = 2 };
+	int vector;
+
+	pthread_mutex_lock(&vm->lock);
+	while (vcpu->sipi_vector < 0 && !vm->stop)
+		pthread_cond_wait(&vm->sipi, &vm->lock);
+	vector = vcpu->sipi_vector;
+	pthread_mutex_unlock(&vm->lock);
+	if (vector < 0)
+		return false;
+	if (!vm->kvm) {
+		/* INIT: no event left pending, debug registers as at reset. */
+		struct kqemu_vcpu_events ev = { 0 };
+		struct kqemu_debugregs d = { .dr6 = 0xffff0ff0, .dr7 = 0x400 };
+
+		if (ioctl(vcpu->fd, KQEMU_SET_VCPU_EVENTS, &ev) ||
+		    ioctl(vcpu->fd, KQEMU_SET_DEBUGREGS, &d))
+			die_ioctl("resetting a vCPU for its SIPI", errno);
+	}
+	setup_real_mode(&s);
+	s.cs.selector = vector << 8;
+	s.cs.base = (uint64_t)vector << 12;
+	set_state(vm, vcpu, &s, &r);
+	return true;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
 	struct vm *vm = vcpu->vm;
 
+	if (opt.sipi && vcpu->id > 0 && !wait_for_sipi(vm, vcpu))
+		return NULL;
 	pthread_mutex_lock(&vm->lock);
 	vcpu->self = pthread_self();
 	vcpu->kickable = true;
@@ -957,6 +1118,10 @@ static void __attribute__((noreturn)) usage(int status)
 	       "  --pages         each page from 2 MiB to 1 MiB below the top names its\n"
 	       "                  address; check the guest's answer in every page\n"
 	       "  --cpu N         run every vCPU thread on host CPU N\n"
+	       "  --sipi          with --smp: vCPUs 1.. wait in reset until the guest starts\n"
+	       "                  each with a SIPI (a 32-bit OUT to port 0x520: id << 8 | vector)\n"
+	       "  --cpuid MODE    exit (default): CPUID exits, answered here from the host's;\n"
+	       "                  host: kqemu answers it from KQEMU_GET_SUPPORTED_CPUID\n"
 	       "  --watch         count, with a hardware watchpoint of the host's, a write\n"
 	       "                  after each exit (the host's debug registers survive guests)\n"
 	       "  --kvm           run on /dev/kvm instead, for comparison\n"
@@ -1007,6 +1172,8 @@ static void parse_args(int argc, char **argv)
 		{ "pages", no_argument, NULL, 'P' },
 		{ "watch", no_argument, NULL, 'W' },
 		{ "cpu", required_argument, NULL, 'C' },
+		{ "cpuid", required_argument, NULL, 'c' },
+		{ "sipi", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -1030,6 +1197,12 @@ static void parse_args(int argc, char **argv)
 		case 'P': opt.pages = true; break;
 		case 'W': opt.watch = true; break;
 		case 'C': opt.cpu = atoi(optarg); break;
+		case 'S': opt.sipi = true; break;
+		case 'c':
+			if (strcmp(optarg, "host") && strcmp(optarg, "exit"))
+				die("--cpuid takes host or exit, not '%s'", optarg);
+			opt.cpuid_host = !strcmp(optarg, "host");
+			break;
 		case 'h': usage(0);
 		default: usage(EXIT_SETUP);
 		}
@@ -1063,6 +1236,8 @@ int main(int argc, char **argv)
 	}
 	sigaction(SIGUSR1, &sa, NULL);
 	pthread_mutex_init(&vm.lock, NULL);
+	pthread_cond_init(&vm.sipi, NULL);
+	strio_reset(&vm);
 	vm.kvm = opt.kvm;
 	vm.nvcpus = opt.smp;
 
@@ -1115,7 +1290,9 @@ int main(int argc, char **argv)
 		}
 		if (i == 0 && opt.refused_first && !vm.kvm)
 			refused_entry(&vm, v, &s, &r);
-		set_state(&vm, v, &s, &r);
+		v->sipi_vector = -1;
+		if (!opt.sipi || i == 0)
+			set_state(&vm, v, &s, &r);
 	}
 	t_vcpus = now() - t0;
 

@@ -154,9 +154,9 @@ int main(unsigned long vcpu, unsigned long what, unsigned long nvcpus)
 	case 7:		/* spin forever: only the timeout ends it */
 		for (;;)
 			;
-	case 8:		/* debug registers: #UD */
+	case 8:		/* DR7 with bits above 31: #GP, as on a CPU */
 		catch_faults();
-		asm volatile(MARK "mov %%rax, %%dr0" : "=m"(faulting_rip) : "a"(0)
+		asm volatile(MARK "mov %%rax, %%dr7" : "=m"(faulting_rip) : "a"(1ULL << 32)
 			     : "r11", "memory");
 		break;
 	case 9:		/* VMCALL, VMX's: #UD too */

@@ -111,6 +111,14 @@ static void check_layouts(void)
 	FIELD(struct kqemu_vcpu_events, flags, 32, 4);
 	FIELD(struct kqemu_vcpu_events, reserved, 36, 28);
 	FIELD(struct kqemu_run, request_nmi_window, 2, 1);
+	SIZE(struct kqemu_cpuid_entry, 32);
+	FIELD(struct kqemu_cpuid_entry, eax, 12, 4);
+	FIELD(struct kqemu_cpuid_entry, padding, 28, 4);
+	SIZE(struct kqemu_cpuid, 16);
+	SIZE(struct kqemu_debugregs, 96);
+	FIELD(struct kqemu_debugregs, dr7, 40, 8);
+	FIELD(struct kqemu_debugregs, flags, 48, 4);
+	TAIL(struct kqemu_cpuid, entries, 16);
 }
 
 struct ioctl_cmd {
@@ -134,6 +142,10 @@ static const struct ioctl_cmd cmds[] = {
 	    sizeof(struct kqemu_slot_id)),
 	CMD(KQEMU_GET_MSR_INDEX_LIST, _IOC_READ | _IOC_WRITE, 0x03,
 	    sizeof(struct kqemu_msr_index_list)),
+	CMD(KQEMU_GET_SUPPORTED_CPUID, _IOC_READ | _IOC_WRITE, 0x04, sizeof(struct kqemu_cpuid)),
+	CMD(KQEMU_SET_CPUID, _IOC_WRITE, 0x2e, sizeof(struct kqemu_cpuid)),
+	CMD(KQEMU_GET_DEBUGREGS, _IOC_READ, 0x2f, sizeof(struct kqemu_debugregs)),
+	CMD(KQEMU_SET_DEBUGREGS, _IOC_WRITE, 0x30, sizeof(struct kqemu_debugregs)),
 	CMD(KQEMU_CREATE_VCPU, _IOC_WRITE, 0x20, sizeof(struct kqemu_create_vcpu)),
 	CMD(KQEMU_GET_REGS, _IOC_READ, 0x21, sizeof(struct kqemu_regs)),
 	CMD(KQEMU_SET_REGS, _IOC_WRITE, 0x22, sizeof(struct kqemu_regs)),

@@ -75,13 +75,26 @@ struct kqemu_capability {
 #define KQEMU_CAP_MSRS			15	/* 1: KQEMU_GET/SET_MSRS, the index list */
 #define KQEMU_CAP_TSC_OFFSET		16	/* 1: the guest's TSC is its own (MSR 0x10) */
 #define KQEMU_CAP_XSAVE_STATE		17	/* 1: KQEMU_GET/SET_XSAVE */
-#define KQEMU_CAP_VCPU_EVENTS		18	/* 1: any vector, KQEMU_NMI, KQEMU_GET/SET_VCPU_EVENTS */
+/*
+ * 1: KQEMU_NMI, NMI masking and KQEMU_EXIT_NMI_WINDOW; 0 on VMX without
+ * virtual NMIs.  Vectors 0-255 and KQEMU_GET/SET_VCPU_EVENTS work either
+ * way wherever KQEMU_CAP_MSRS is 1 (the same ABI version).
+ */
+#define KQEMU_CAP_VCPU_EVENTS		18
+#define KQEMU_CAP_CPUID			19	/* 1: KQEMU_GET_SUPPORTED_CPUID, KQEMU_SET_CPUID */
+/*
+ * 1: INS and OUTS (any size, REP or not, any address size, DF, segment
+ * override) are KQEMU_EXIT_IO exits with count elements, not internal
+ * errors.
+ */
+#define KQEMU_CAP_STRING_IO		20
 /*
  * 1: kqemu carries out the MMIO instructions listed at KQEMU_EXIT_MMIO
  * below (ALU read-modify-write, XCHG, string ops): a read exit then a
  * write exit, or one element of a string op per exit.
  */
 #define KQEMU_CAP_MMIO_RMW		21
+#define KQEMU_CAP_DEBUGREGS		22	/* 1: guest MOV DR, KQEMU_GET/SET_DEBUGREGS */
 
 /* Values of KQEMU_CAP_BACKEND. */
 #define KQEMU_BACKEND_NONE	0
@@ -106,6 +119,53 @@ struct kqemu_msr_index_list {
 };
 
 #define KQEMU_GET_MSR_INDEX_LIST _IOWR(KQEMUIO, 0x03, struct kqemu_msr_index_list)
+
+/*
+ * CPUID tables.  An entry answers CPUID with EAX = function and, where
+ * flags has KQEMU_CPUID_INDEXED, ECX = index (otherwise any ECX).
+ *
+ * KQEMU_GET_SUPPORTED_CPUID (on /dev/kqemu): what kqemu can give a guest on
+ * this host, as a VMM's "-cpu host" would take it: the host's own leaves
+ * with every feature kqemu does not give a guest cleared (VMX, SVM,
+ * MONITOR, PKU, LA57, the PMU, XSAVE components beyond
+ * KQEMU_CAP_XFEATURES, XSAVES, the thermal and RDT leaves...), the
+ * hypervisor bit set, no topology (leaves 0xB, 0x1F: the VMM's), and
+ * guest-physical addresses of at most 48 bits.  in: nent, the room in
+ * entries; out: nent, how many.
+ * Errors: EFAULT, EINVAL (flags or reserved nonzero), E2BIG (not enough
+ * room: nent says how much is needed), EACCES.
+ *
+ * KQEMU_SET_CPUID (vCPU): from now on the guest's CPUID is answered in the
+ * kernel from this table, without an exit; a function and index the table
+ * lacks reads as all 0.  Two bits follow the guest as on a CPU: OSXSAVE
+ * (leaf 1 ECX bit 27) is CR4.OSXSAVE, and leaf 0xD index 0 EBX is the size
+ * of the XSAVE area for the guest's XCR0.  The guest's XSETBV may enable
+ * only the components leaf 0xD index 0 names (EDX:EAX).  nent 0 goes back
+ * to KQEMU_EXIT_CPUID for every CPUID.
+ * Errors: EFAULT, EINVAL (flags, reserved or padding nonzero, unknown entry
+ * flags, two entries for one function and index), E2BIG (nent above
+ * KQEMU_MAX_CPUID_ENTRIES), ENOMEM, EACCES, EIO.
+ */
+struct kqemu_cpuid_entry {
+	__u32 function;
+	__u32 index;
+	__u32 flags;		/* KQEMU_CPUID_INDEXED */
+	__u32 eax, ebx, ecx, edx;
+	__u32 padding;		/* must be 0 */
+};
+
+#define KQEMU_CPUID_INDEXED	(1U << 0)
+
+struct kqemu_cpuid {
+	__u32 nent;
+	__u32 flags;		/* none defined, must be 0 */
+	__u64 reserved;		/* must be 0 */
+	struct kqemu_cpuid_entry entries[];
+};
+
+#define KQEMU_MAX_CPUID_ENTRIES	128
+#define KQEMU_GET_SUPPORTED_CPUID _IOWR(KQEMUIO, 0x04, struct kqemu_cpuid)
+#define KQEMU_SET_CPUID		_IOW(KQEMUIO, 0x2e, struct kqemu_cpuid)	/* vCPU */
 
 /*
  * KQEMU_CREATE_VM: returns a new VM fd (O_CLOEXEC).
@@ -322,6 +382,27 @@ struct kqemu_xsave {
 #define KQEMU_SET_XSAVE		_IOW(KQEMUIO, 0x2a, struct kqemu_xsave)
 
 /*
+ * KQEMU_GET_DEBUGREGS, KQEMU_SET_DEBUGREGS: the guest's DR0-DR3, DR6, DR7,
+ * which its own MOV DR reads and writes (kqemu checks it as a CPU would:
+ * #UD for DR4/5 with CR4.DE, #GP at CPL > 0, #DB with DR7.GD) and which
+ * the hardware uses while the guest runs: its breakpoints and single steps
+ * raise #DB in the guest, with DR6 set.  A new vCPU has DR6 0xFFFF0FF0,
+ * DR7 0x400, DR0-3 0.  SET keeps DR6's and DR7's fixed bits as the CPU
+ * has them; it refuses (EINVAL) flags or reserved nonzero and DR6 or DR7
+ * bits above 31.  Errors: EFAULT, EINVAL, EACCES, EIO.
+ */
+struct kqemu_debugregs {
+	__u64 db[4];
+	__u64 dr6, dr7;
+	__u32 flags;		/* none defined, must be 0 */
+	__u32 reserved0;
+	__u64 reserved[5];	/* must be 0 */
+};
+
+#define KQEMU_GET_DEBUGREGS	_IOR(KQEMUIO, 0x2f, struct kqemu_debugregs)
+#define KQEMU_SET_DEBUGREGS	_IOW(KQEMUIO, 0x30, struct kqemu_debugregs)
+
+/*
  * KQEMU_RUN: enter the guest until an exit userspace must handle; the
  * exit is described in the mmap'ed struct kqemu_run.  Returns 0.
  * Errors: EINTR (a signal is pending, or immediate_exit was set: exit
@@ -329,10 +410,23 @@ struct kqemu_xsave {
  *         EINVAL (a previous exit was answered with an invalid value),
  *         EACCES, EIO.
  * The exits:
- *   IO          port I/O: port, size (1, 2, 4), direction; data at
- *               data_offset in the run area (OUT: the guest's; IN: fill it
- *               in before the next KQEMU_RUN).  String I/O is not supported
- *               and ends in KQEMU_EXIT_INTERNAL_ERROR.
+ *   IO          port I/O: port, size (1, 2, 4), direction, and count
+ *               elements of size bytes each, packed at data_offset in the
+ *               run area (OUT: the guest's; IN: fill them in before the next
+ *               KQEMU_RUN).  count is 1 for IN and OUT.  For INS and OUTS
+ *               (KQEMU_CAP_STRING_IO) it is one batch of the instruction,
+ *               1 to 512 / size elements in the order the port sees them:
+ *               a REP instruction is done in as many exits as it takes.
+ *               OUTS: the data was read from guest memory, and RSI, RCX and
+ *               RIP already moved on past this batch.  INS: at the next
+ *               KQEMU_RUN kqemu writes the data to ES:RDI and moves RDI,
+ *               RCX and RIP on.  RIP passes the instruction once its REP
+ *               count is done; until then the guest executes it again.
+ *               A string operand in memory no slot backs (or, for INS, in
+ *               a read-only slot) is INTERNAL_ERROR EMULATION, data[0] its
+ *               guest-physical address (~0: the guest's page tables are
+ *               there), data[1] its linear address; a page the guest's
+ *               tables do not map for the access is a #PF for the guest.
  *   MMIO        an access to guest-physical memory no slot backs, or a write
  *               to a read-only slot: phys_addr, len, is_write, data (fill it
  *               in for a read; only len bytes of it are used).  The
@@ -369,6 +463,7 @@ struct kqemu_xsave {
  *   HLT         the guest executed HLT (RIP is past it).
  *   SHUTDOWN    triple fault.
  *   CPUID       function/index; fill in eax..edx before the next KQEMU_RUN.
+ *               Not once KQEMU_SET_CPUID gave a table: kqemu answers then.
  *   MSR         RDMSR/WRMSR of any MSR: index, data; for RDMSR fill in data;
  *               set error to make the guest take #GP instead.
  *   IRQ_WINDOW  request_interrupt_window was set and the guest can now take
@@ -410,7 +505,7 @@ struct kqemu_run {
 			__u8 direction;		/* KQEMU_EXIT_IO_IN or _OUT */
 			__u8 size;
 			__u16 port;
-			__u32 count;
+			__u32 count;		/* elements of size bytes at data_offset */
 			__u64 data_offset;	/* from the start of kqemu_run */
 		} io;
 		struct {
@@ -434,7 +529,7 @@ struct kqemu_run {
 		} msr;
 		struct {
 			__u32 suberror;
-			__u32 padding;
+			__u32 flags;		/* KQEMU_INTERNAL_* (0 before KQEMU_CAP_MMIO_RMW) */
 			__u64 data[4];
 		} internal;
 		__u8 padding2[256];
@@ -464,19 +559,26 @@ struct kqemu_run {
  * Values of internal.suberror.  Unless said otherwise data[0] and data[1]
  * are the backend's details and data[2] is the guest's RIP.
  *
- * An MMIO access by an instruction kqemu does not carry out, for the VMM
- * to emulate or report: data[0] is the guest-physical address, data[1]
- * how many bytes from RIP on follow in data[2] and data[3] (1-15: as many
- * as guest memory holds there; the instruction first, its length not
- * known to kqemu), in memory order (byte 0 in data[2]'s lowest).  RIP,
- * the registers and segments are KQEMU_GET_REGS' and KQEMU_GET_SREGS';
- * the guest is left at the instruction.
- * data[1] 0: no instruction bytes (a control-register access kqemu cannot
- * complete, or the guest's own page tables are where no slot is); data[0]
- * is then the backend's detail or the address.
+ * An instruction kqemu does not carry out.  With KQEMU_INTERNAL_INSN in
+ * internal.flags, an MMIO access, for the VMM to emulate or report:
+ * data[0] is the guest-physical address, data[1] how many bytes from RIP
+ * on follow in data[2] and data[3] (1-15: as many as guest memory holds
+ * there; the instruction first, its length not known to kqemu), in memory
+ * order (byte 0 in data[2]'s lowest).  RIP, the registers and segments
+ * are KQEMU_GET_REGS' and KQEMU_GET_SREGS'; the guest is left at the
+ * instruction.  Without it: INS or OUTS whose memory kqemu cannot reach
+ * (data[0] its guest-physical address, all ones where the guest's tables
+ * do not map it, data[1] its linear address), an I/O or control-register
+ * instruction kqemu cannot decode (data[0] the backend's exit code,
+ * data[1] its details), or a guest page table where no slot is (data[0]
+ * its address).
  */
 #define KQEMU_INTERNAL_ERROR_EMULATION	1
-#define KQEMU_INTERNAL_ERROR_STRING_IO	2	/* INS/OUTS */
+/*
+ * INS/OUTS, before KQEMU_CAP_STRING_IO: no longer returned, kept so that
+ * programs that name it still build.
+ */
+#define KQEMU_INTERNAL_ERROR_STRING_IO	2
 /*
  * An event the guest cannot take: delivering an exception or interrupt
  * touched memory no slot backs, or wrote to a read-only slot (its stack,
@@ -493,6 +595,9 @@ struct kqemu_run {
  * a slot there ends the same way.
  */
 #define KQEMU_INTERNAL_ERROR_FETCH	4
+
+/* internal.flags. */
+#define KQEMU_INTERNAL_INSN	(1U << 0)	/* data[1..3]: the instruction's bytes */
 
 #define KQEMU_RUN		_IO(KQEMUIO, 0x25)
 

@@ -12,6 +12,8 @@
  * keeps never reaches userspace).
  * Usage: cpustate     (as root, with kqemu loaded; prints ok/not ok lines)
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,9 @@ GUEST(msr_guest);
 GUEST(event_guest);
 GUEST(sse_guest);
 GUEST(loop_guest);
+GUEST(cpuid_guest);
+GUEST(dr_guest);
+GUEST(tsc_guest);
 
 /* Real mode, CS 0, loaded at CODE_GPA: addresses are label - start + 0x1000. */
 asm(".pushsection .rodata\n"
@@ -124,6 +129,85 @@ asm(".pushsection .rodata\n"
     "	out %eax, $0x43\n"
     "	hlt\n"
     "loop_guest_end:\n"
+    /* CPUID of leaf 0, leaf 1 and a leaf no table has. */
+    "cpuid_guest_start:\n"
+    "	xor %eax, %eax\n"
+    "	cpuid\n"
+    "	mov %ebx, %eax\n"
+    "	out %eax, $0x50\n"
+    "	mov $1, %eax\n"
+    "	cpuid\n"
+    "	mov %ecx, %eax\n"
+    "	out %eax, $0x51\n"
+    "	mov $0x4fffff00, %eax\n"
+    "	cpuid\n"
+    "	or %ebx, %eax\n"
+    "	or %ecx, %eax\n"
+    "	or %edx, %eax\n"
+    "	out %eax, $0x52\n"
+    "	hlt\n"
+    "cpuid_guest_end:\n"
+    /*
+     * MOV DR there and back; a single step (TF), whose #DB handler reports
+     * DR6; a DR0 and DR7 for the VMM to read (watchpoints: debug.bin).
+     */
+    "dr_guest_start:\n"
+    "	movw $(dr_db - dr_guest_start + 0x1000), 4\n"
+    "	movw $0, 6\n"
+    "	mov $0x12345678, %eax\n"
+    "	mov %eax, %dr1\n"
+    "	xor %eax, %eax\n"
+    "	mov %dr1, %eax\n"
+    "	out %eax, $0x60\n"
+    "	mov $0x3000, %eax\n"
+    "	mov %eax, %dr0\n"
+    "	mov $0x00010400, %eax\n"	/* RW0 01, L0 off */
+    "	mov %eax, %dr7\n"
+    "	pushf\n"
+    "	mov %sp, %bp\n"
+    "	orw $0x100, (%bp)\n"
+    "	popf\n"
+    "	nop\n"
+    "	out %al, $0x63\n"
+    "	hlt\n"
+    "dr_db:\n"
+    "	mov %dr6, %eax\n"
+    "	out %eax, $0x62\n"
+    "	push %bp\n"
+    "	mov %sp, %bp\n"
+    "	andw $0xfeff, 6(%bp)\n"	/* the saved FLAGS: no more single steps */
+    "	pop %bp\n"
+    "	xor %eax, %eax\n"
+    "	mov %eax, %dr6\n"
+    "	iret\n"
+    "dr_guest_end:\n"
+    /*
+     * 400 rounds: RDTSC, compared with the round before (a step back is
+     * counted in ESI), then an exit, after which the VMM may move the
+     * vCPU's thread to another host CPU.  Ends with the count of steps back.
+     */
+    "tsc_guest_start:\n"
+    "	xor %esi, %esi\n"
+    "	rdtsc\n"
+    "	mov %eax, %ebx\n"
+    "	mov %edx, %edi\n"
+    "	mov $400, %ebp\n"
+    "7:	out %al, $0x70\n"
+    "	rdtsc\n"
+    "	cmp %edi, %edx\n"
+    "	ja 8f\n"
+    "	jb 9f\n"
+    "	cmp %ebx, %eax\n"
+    "	ja 8f\n"
+    "9:	inc %esi\n"
+    "8:	mov %eax, %ebx\n"
+    "	mov %edx, %edi\n"
+    "	dec %ebp\n"
+    "	jnz 7b\n"
+    "	mov %esi, %eax\n"
+    "	out %eax, $0x71\n"
+    "	hlt\n"
+    "tsc_guest_end:\n"
     ".code64\n"
     ".popsection\n");
 
@@ -627,6 +711,254 @@ static void test_move(void)
 	       moved[0], moved[1], moved[2]);
 }
 
+/* --- CPUID ----------------------------------------------------------------- */
+
+struct cpuid_table {
+	struct kqemu_cpuid head;
+	struct kqemu_cpuid_entry e[KQEMU_MAX_CPUID_ENTRIES + 1];
+};
+
+static const struct kqemu_cpuid_entry *find_leaf(const struct cpuid_table *t, uint32_t fn, uint32_t idx)
+{
+	unsigned int i;
+
+	for (i = 0; i < t->head.nent; i++)
+		if (t->e[i].function == fn && t->e[i].index == idx)
+			return &t->e[i];
+	return NULL;
+}
+
+static uint64_t capability(int devfd, uint32_t cap)
+{
+	struct kqemu_capability c = { .cap = cap };
+
+	return ioctl(devfd, KQEMU_CHECK_CAPABILITY, &c) ? 0 : c.value;
+}
+
+static void test_cpuid(void)
+{
+	struct cpuid_table *t = calloc(1, sizeof(*t)), *bad = calloc(1, sizeof(*t));
+	const struct kqemu_cpuid_entry *l0, *l1, *l7, *x1, *x8;
+	uint32_t v, vendor_ebx, n;
+	struct kqemu_regs regs = { .rip = CODE_GPA, .rflags = 2, .rsp = 0x8000 };
+	struct kqemu_sregs sr;
+	bool xsave;
+	struct vm vm;
+
+	if (!t || !bad || !vm_open(&vm, cpuid_guest_start, cpuid_guest_end))
+		goto out_free;
+	xsave = capability(vm.devfd, KQEMU_CAP_XFEATURES) != 0;
+	report(capability(vm.devfd, KQEMU_CAP_CPUID) == 1, "KQEMU_CAP_CPUID is 1");
+	expect_errno(ioctl(vm.devfd, KQEMU_GET_SUPPORTED_CPUID, t), E2BIG, "GET_SUPPORTED_CPUID with no room");
+	n = t->head.nent;
+	report(n > 4 && n <= KQEMU_MAX_CPUID_ENTRIES, "... says how many leaves it has (%u)", n);
+	t->head.nent = KQEMU_MAX_CPUID_ENTRIES;
+	t->head.flags = 1;
+	expect_errno(ioctl(vm.devfd, KQEMU_GET_SUPPORTED_CPUID, t), EINVAL, "GET_SUPPORTED_CPUID with flags");
+	t->head.flags = 0;
+	expect_ok(ioctl(vm.devfd, KQEMU_GET_SUPPORTED_CPUID, t), "GET_SUPPORTED_CPUID");
+	l0 = find_leaf(t, 0, 0);
+	l1 = find_leaf(t, 1, 0);
+	l7 = find_leaf(t, 7, 0);
+	x1 = find_leaf(t, 0x80000001, 0);
+	x8 = find_leaf(t, 0x80000008, 0);
+	if (!l0 || !l1 || !x1) {
+		report(false, "the supported CPUID has leaves 0, 1 and 0x80000001");
+		goto out;
+	}
+	report(t->head.nent == n, "GET_SUPPORTED_CPUID gives as many as it said");
+	report(l1->ecx >> 31 & 1, "the supported CPUID says a hypervisor is there (leaf 1 ECX bit 31)");
+	report(!(l1->ecx & (1 << 5)) && !(x1->ecx & (1 << 2)),
+	       "... and offers neither VMX nor SVM (no nested virtualization)");
+	report(!(l1->ecx & (1 << 3)) && !(l1->ecx & (1 << 27)), "... nor MONITOR, nor OSXSAVE (CR4's, at run time)");
+	report(!!(l1->ecx & (1 << 26)) == xsave, "... XSAVE exactly where kqemu switches its state");
+	report(!l7 || (!(l7->ecx & (1 << 16)) && !(l7->ecx & (1 << 3))), "... neither LA57 nor PKU");
+	report(!x8 || (x8->eax & 0xff) <= 48, "... guest-physical addresses of at most 48 bits");
+	vendor_ebx = l0->ebx;
+
+	/* The rules of SET_CPUID. */
+	memcpy(bad, t, sizeof(*t));
+	bad->head.nent = KQEMU_MAX_CPUID_ENTRIES + 1;
+	expect_errno(ioctl(vm.cpufd, KQEMU_SET_CPUID, bad), E2BIG, "SET_CPUID above KQEMU_MAX_CPUID_ENTRIES");
+	bad->head.nent = t->head.nent;
+	bad->e[0].padding = 1;
+	expect_errno(ioctl(vm.cpufd, KQEMU_SET_CPUID, bad), EINVAL, "SET_CPUID with an entry's padding set");
+	bad->e[0].padding = 0;
+	bad->e[0].flags = 2;
+	expect_errno(ioctl(vm.cpufd, KQEMU_SET_CPUID, bad), EINVAL, "SET_CPUID with unknown entry flags");
+	bad->e[0].flags = t->e[0].flags;
+	bad->e[bad->head.nent] = bad->e[0];
+	bad->head.nent++;
+	expect_errno(ioctl(vm.cpufd, KQEMU_SET_CPUID, bad), EINVAL, "SET_CPUID with one leaf twice");
+
+	/* The guest's CPUID answered from its table, with no exit. */
+	expect_ok(ioctl(vm.cpufd, KQEMU_SET_CPUID, t), "SET_CPUID with the supported table");
+	if (xsave) {
+		ioctl(vm.cpufd, KQEMU_GET_SREGS, &sr);
+		sr.cr4 |= 1 << 18;	/* OSXSAVE */
+		expect_ok(ioctl(vm.cpufd, KQEMU_SET_SREGS, &sr), "CR4.OSXSAVE for the CPUID guest");
+	}
+	if (expect_step(&vm, "io:0x50", &v, "CPUID leaf 0 from the table"))
+		report(v == vendor_ebx, "the guest's CPUID leaf 0 is the table's, with no CPUID exit");
+	if (expect_step(&vm, "io:0x51", &v, "CPUID leaf 1 from the table"))
+		report(!!(v & (1 << 27)) == xsave && (v >> 31 & 1),
+		       "leaf 1 from the table, OSXSAVE as the guest's CR4 has it (ECX %#x)", v);
+	if (expect_step(&vm, "io:0x52", &v, "a leaf the table lacks"))
+		report(v == 0, "a leaf the table lacks reads as 0");
+	expect_step(&vm, "hlt", NULL, "the CPUID guest's end");
+
+	t->head.nent = 0;
+	expect_ok(ioctl(vm.cpufd, KQEMU_SET_CPUID, t), "SET_CPUID with no entries");
+	ioctl(vm.cpufd, KQEMU_SET_REGS, &regs);
+	if (step(&vm, &v), vm.run->exit_reason == KQEMU_EXIT_CPUID)
+		report(vm.run->cpuid.function == 0, "... and CPUID exits to userspace again");
+	else
+		report(false, "after SET_CPUID with no entries: exit %u, not CPUID", vm.run->exit_reason);
+out:
+	vm_close(&vm);
+out_free:
+	free(t);
+	free(bad);
+}
+
+/* --- debug registers ------------------------------------------------------- */
+
+static void test_debugregs(void)
+{
+	struct kqemu_debugregs d = { 0 }, bad;
+	uint32_t v;
+	struct vm vm;
+
+	if (!vm_open(&vm, dr_guest_start, dr_guest_end))
+		return;
+	expect_ok(ioctl(vm.cpufd, KQEMU_GET_DEBUGREGS, &d), "GET_DEBUGREGS");
+	report(d.dr6 == 0xffff0ff0 && d.dr7 == 0x400 && !d.db[0] && !d.db[3],
+	       "a new vCPU's DR6 is 0xffff0ff0 and DR7 0x400 (%#llx %#llx)",
+	       (unsigned long long)d.dr6, (unsigned long long)d.dr7);
+	bad = d;
+	bad.dr7 = 1ULL << 32;
+	expect_errno(ioctl(vm.cpufd, KQEMU_SET_DEBUGREGS, &bad), EINVAL, "SET_DEBUGREGS with DR7 bit 32");
+	bad = d;
+	bad.reserved[4] = 1;
+	expect_errno(ioctl(vm.cpufd, KQEMU_SET_DEBUGREGS, &bad), EINVAL, "SET_DEBUGREGS with reserved set");
+	bad = d;
+	bad.db[2] = 0xabcd;
+	bad.dr6 = 0;
+	expect_ok(ioctl(vm.cpufd, KQEMU_SET_DEBUGREGS, &bad), "SET_DEBUGREGS of DR2 and a DR6 of 0");
+	ioctl(vm.cpufd, KQEMU_GET_DEBUGREGS, &d);
+	report(d.db[2] == 0xabcd && d.dr6 == 0xffff0ff0,
+	       "... DR2 is set, and DR6 keeps the bits a CPU has fixed (%#llx)", (unsigned long long)d.dr6);
+
+	if (expect_step(&vm, "io:0x60", &v, "MOV to DR1 and back"))
+		report(v == 0x12345678, "the guest's MOV to DR1 and back gives what it wrote (%#x)", v);
+	if (expect_step(&vm, "io:0x62", &v, "the single step's #DB"))
+		report(v & (1 << 14), "a single step (TF) raises #DB in the guest, DR6.BS set (%#x)", v);
+	if (expect_step(&vm, "io:0x63", NULL, "back from the single step") &&
+	    expect_step(&vm, "hlt", NULL, "the DR guest's end")) {
+		ioctl(vm.cpufd, KQEMU_GET_DEBUGREGS, &d);
+		report(d.db[0] == 0x3000 && d.db[1] == 0x12345678 && d.dr7 == 0x10400,
+		       "GET_DEBUGREGS gives the DR0, DR1 and DR7 the guest wrote");
+	}
+	vm_close(&vm);
+}
+
+/* --- the TSC across exits and host CPUs ---------------------------------- */
+
+static void test_tsc_monotonic(void)
+{
+	unsigned int rounds = 0, moves = 0, ncpus = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t all, one;
+	uint32_t v = ~0U;
+	struct vm vm;
+	const char *e;
+
+	if (!vm_open(&vm, tsc_guest_start, tsc_guest_end))
+		return;
+	sched_getaffinity(0, sizeof(all), &all);
+	for (;;) {
+		e = step(&vm, &v);
+		if (strcmp(e, "io:0x70"))
+			break;
+		rounds++;
+		/* Every 4th exit, onto the next host CPU. */
+		if (ncpus > 1 && rounds % 4 == 0) {
+			CPU_ZERO(&one);
+			CPU_SET((rounds / 4) % ncpus, &one);
+			if (!sched_setaffinity(0, sizeof(one), &one))
+				moves++;
+		}
+	}
+	sched_setaffinity(0, sizeof(all), &all);
+	if (strcmp(e, "io:0x71") || rounds != 400)
+		report(false, "the TSC guest after %u rounds: exit %s", rounds, e);
+	else
+		report(v == 0, "the guest's TSC never steps back across 400 exits and %u moves between %u host CPUs (%u steps back)",
+		       moves, ncpus, v);
+	vm_close(&vm);
+}
+
+/* --- reset -------------------------------------------------------------- */
+
+/*
+ * Back to power-on by the ABI alone: a vCPU that ran is given the state a
+ * new one has, as a VMM does for INIT or a system reset, and must then
+ * read back exactly what a new vCPU reads.
+ */
+static void test_reset(void)
+{
+	struct vcpu_state *ran = calloc(1, sizeof(*ran)), *fresh = calloc(1, sizeof(*fresh));
+	struct vcpu_state *after = calloc(1, sizeof(*after));
+	struct kqemu_create_vcpu cv = { .id = 1 };
+	struct kqemu_debugregs d_fresh, d_after;
+	unsigned int i;
+	struct vm vm;
+	int cpu2;
+	uint32_t v;
+
+	if (!ran || !fresh || !after || !vm_open(&vm, loop_guest_start, loop_guest_end))
+		goto out_free;
+	for (i = 0; i < 30; i++)
+		step(&vm, &v);
+	cpu2 = ioctl(vm.vmfd, KQEMU_CREATE_VCPU, &cv);
+	if (cpu2 < 0 || !save_state(&vm, ran)) {
+		report(false, "a second vCPU to compare a reset with: %s", strerror(errno));
+		goto out;
+	}
+	/* The new vCPU's state, as the ABI reads it, is the reset state. */
+	{
+		struct vm fresh_vm = vm;
+
+		fresh_vm.cpufd = cpu2;
+		if (!save_state(&fresh_vm, fresh) || ioctl(cpu2, KQEMU_GET_DEBUGREGS, &d_fresh) ||
+		    !restore_state(&vm, fresh) || ioctl(vm.cpufd, KQEMU_SET_DEBUGREGS, &d_fresh) ||
+		    !save_state(&vm, after) || ioctl(vm.cpufd, KQEMU_GET_DEBUGREGS, &d_after)) {
+			report(false, "reset by SET of a new vCPU's state: %s", strerror(errno));
+			close(cpu2);
+			goto out;
+		}
+	}
+	close(cpu2);
+	report(memcmp(&ran->regs, &fresh->regs, sizeof(ran->regs)) != 0,
+	       "the vCPU that ran differs from a new one before the reset");
+	/* The TSC runs on: compare all but it. */
+	for (i = 0; i < after->nmsrs; i++)
+		if (after->msrs.e[i].index == MSR_TSC)
+			after->msrs.e[i].data = fresh->msrs.e[i].data = 0;
+	report(!memcmp(&after->regs, &fresh->regs, sizeof(after->regs)) &&
+	       !memcmp(&after->sregs, &fresh->sregs, sizeof(after->sregs)) &&
+	       !memcmp(&after->msrs, &fresh->msrs, sizeof(after->msrs)) &&
+	       !memcmp(&after->xsave, &fresh->xsave, sizeof(after->xsave)) &&
+	       !memcmp(&after->events, &fresh->events, sizeof(after->events)) &&
+	       !memcmp(&d_after, &d_fresh, sizeof(d_after)),
+	       "after a reset by the ABI a vCPU reads exactly as a new one: registers, MSRs, FPU, events, debug registers");
+out:
+	vm_close(&vm);
+out_free:
+	free(ran);
+	free(fresh);
+	free(after);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -634,5 +966,9 @@ int main(void)
 	test_events();
 	test_xsave();
 	test_move();
+	test_cpuid();
+	test_debugregs();
+	test_tsc_monotonic();
+	test_reset();
 	return 0;
 }

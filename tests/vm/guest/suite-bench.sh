@@ -66,6 +66,30 @@ else
 	echo "not ok - bench: exit round trip"
 fi
 
+# 1b. The CPUID round trip: 100,000 CPUIDs, each an exit answered in the
+# kernel (kqemu: the table KQEMU_SET_CPUID gave, --cpuid host).
+k=$(measure "" --cpuid host --arg 2 /guests/bench.bin) && v=$(measure --kvm --arg 2 /guests/bench.bin)
+if [ -n "$k" ] && [ -n "$v" ]; then
+	report "CPUID round trip (100,000, in the kernel)" "us/exit" \
+		"$(awk "BEGIN { print $(field run "$k") * 1e6 / 100000 }")" \
+		"$(awk "BEGIN { print $(field run "$v") * 1e6 / 100000 }")"
+	echo "ok - bench: CPUID round trip measured on both"
+else
+	echo "not ok - bench: CPUID round trip"
+fi
+
+# 1c. String I/O: 1 MiB through REP OUTSB, 64 KiB per instruction (kqemu:
+# 512 bytes an exit, the run area's buffer; KVM: a page).
+k=$(measure "" --arg 3 /guests/bench.bin) && v=$(measure --kvm --arg 3 /guests/bench.bin)
+if [ -n "$k" ] && [ -n "$v" ]; then
+	report "string I/O (REP OUTSB, 1 MiB)" "ms" \
+		"$(awk "BEGIN { print $(field run "$k") * 1e3 }")" \
+		"$(awk "BEGIN { print $(field run "$v") * 1e3 }")"
+	echo "ok - bench: string I/O measured on both"
+else
+	echo "not ok - bench: string I/O"
+fi
+
 # 2. Guest memory: register 1 GiB (256 MiB on Bochs) and touch every page
 # once (as root: pinning that much is over any default RLIMIT_MEMLOCK).
 k=$(measure "" --mem $bench_mib --arg $bench_mib /guests/bench.bin) &&

@@ -870,12 +870,14 @@ static void test_backend_caps(int devfd)
 		{ KQEMU_CAP_MAX_VCPUS, KQEMU_MAX_VCPUS, "MAX_VCPUS" },
 		{ KQEMU_CAP_NRIP_SAVE, 0, "NRIP_SAVE is 0 (QEMU does not emulate it)" },
 		{ KQEMU_CAP_DECODE_ASSISTS, 0, "DECODE_ASSISTS is 0 (QEMU does not emulate them)" },
+		{ KQEMU_CAP_STRING_IO, 1, "STRING_IO is 1" },
 	}, vmx_caps[] = {
 		{ KQEMU_CAP_BACKEND, KQEMU_BACKEND_VMX, "BACKEND is VMX on an Intel CPU" },
 		{ KQEMU_CAP_BACKEND_ERROR, 0, "BACKEND_ERROR is 0" },
 		{ KQEMU_CAP_MAX_VCPUS, KQEMU_MAX_VCPUS, "MAX_VCPUS" },
 		{ KQEMU_CAP_NRIP_SAVE, 1, "NRIP_SAVE is 1 (VMX gives every exit's length)" },
 		{ KQEMU_CAP_DECODE_ASSISTS, 0, "DECODE_ASSISTS is 0 on VMX" },
+		{ KQEMU_CAP_STRING_IO, 1, "STRING_IO is 1" },
 	};
 	const struct cap_want *caps = intel_cpu() ? vmx_caps : svm_caps;
 	struct kqemu_capability cap = { .cap = KQEMU_CAP_EXITS };
