@@ -1062,7 +1062,7 @@ static void test_vcpu_rules(int devfd, int vmfd)
 		expect_ok(ioctl(cpufd, KQEMU_RUN), "RUN of a guest with no memory returns");
 		report(run->exit_reason == KQEMU_EXIT_INTERNAL_ERROR &&
 		       run->internal.suberror == KQEMU_INTERNAL_ERROR_FETCH &&
-		       run->internal.data[0] == 0x1000,
+		       run->internal.flags == 0 && run->internal.data[0] == 0x1000,
 		       "... with an INTERNAL_ERROR exit, fetch at 0x1000 (%u/%u, %#llx)",
 		       run->exit_reason, run->internal.suberror,
 		       (unsigned long long)run->internal.data[0]);
