@@ -80,7 +80,7 @@ clean:
 .PHONY: all module guest helper check check-helper check-lintian check-unit check-tools check-vm clean
 
 # The demo VMM and the guest programs it runs.
-GUESTS := hello hash mmio timer smp hostile bench pages msrs xsave debug syscall sipi strio
+GUESTS := hello hash mmio mmio2 timer smp hostile bench pages msrs xsave debug syscall sipi strio
 REAL_GUESTS := real16 strio16
 GUEST_BINS := $(GUESTS:%=$(BUILD)/guests/%.bin) $(REAL_GUESTS:%=$(BUILD)/guests/%.bin)
 FREESTANDING := -m64 -O2 -ffreestanding -fno-pic -fno-pie -fno-stack-protector \

@@ -1,12 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Just enough of an x86 decoder for MMIO.  Without decode assists (QEMU's
- * SVM has none) a nested page fault says which guest-physical address was
+ * The x86 instructions guests use on device memory, decoded and carried
+ * out for MMIO.  Without decode assists (QEMU's SVM has none) a nested
+ * page fault or EPT violation says which guest-physical address was
  * touched and how, but not by which instruction: we fetch it from guest
- * memory and decode the MOV forms compilers emit for device registers.
- * Anything else is reported to userspace as an emulation failure.
+ * memory (or take the bytes the CPU gives) and decode it here, for both
+ * backends.  A load or store is one MMIO exit; a read-modify-write (ALU
+ * ops, XCHG) is a read exit, then at the next KQEMU_RUN the result and
+ * its flags, and a write exit; string ops do one element per exit.
+ * Anything else goes to userspace as an emulation failure with its bytes.
  */
+#include <linux/bitops.h>
 #include <linux/kernel.h>
+#include <linux/mm.h>
 #include <asm/processor-flags.h>
 
 #include "kqemu.h"
@@ -20,6 +26,10 @@
 #define PF_PRESENT	BIT(0)
 #define PF_WRITE	BIT(1)
 #define PF_USER		BIT(2)
+
+/* The flags arithmetic sets: CF, PF, AF, ZF, SF, OF. */
+#define ARITH_FLAGS	(X86_EFLAGS_CF | X86_EFLAGS_PF | X86_EFLAGS_AF | \
+			 X86_EFLAGS_ZF | X86_EFLAGS_SF | X86_EFLAGS_OF)
 
 struct prefixes {
 	bool opsize, addrsize, rex_w, rex_r, rex_b, rex_x, rex;
@@ -97,95 +107,219 @@ static unsigned int decode_prefixes(const u8 *bytes, unsigned int avail, int mod
 }
 
 /*
+ * The memory operand's ModRM (and the register in its reg field), for
+ * every form but moffs and the string ops.
+ */
+static int decode_modrm(const u8 *bytes, unsigned int avail, unsigned int *i,
+			int addr_bits, const struct prefixes *pfx, bool byte_op,
+			struct kqemu_insn *insn)
+{
+	int mlen;
+	u8 modrm;
+
+	if (*i >= avail)
+		return -ENODATA;
+	modrm = bytes[*i];
+	if ((modrm >> 6) == 3)
+		return -EINVAL;		/* a register operand: not a memory access */
+	mlen = modrm_length(bytes + *i, avail - *i, addr_bits);
+	if (mlen < 0)
+		return -ENODATA;
+	*i += mlen;
+	insn->reg = ((modrm >> 3) & 7) | (pfx->rex_r ? 8 : 0);
+	/* Without REX, byte registers 4-7 are AH, CH, DH, BH. */
+	if (byte_op && !pfx->rex && insn->reg >= 4) {
+		insn->reg -= 4;
+		insn->high_byte = true;
+	}
+	return 0;
+}
+
+/* An immediate of LEN bytes, sign-extended, then cut to the operand size. */
+static int decode_imm(const u8 *bytes, unsigned int avail, unsigned int *i,
+		      unsigned int len, struct kqemu_insn *insn)
+{
+	u64 imm = 0;
+
+	if (*i + len > avail)
+		return -ENODATA;
+	memcpy(&imm, bytes + *i, len);
+	*i += len;
+	if (len == 1)
+		imm = (u64)(s64)(s8)imm;
+	else if (len == 2)
+		imm = (u64)(s64)(s16)imm;
+	else
+		imm = (u64)(s64)(s32)imm;
+	insn->imm = insn->size == 8 ? imm : imm & ((1ULL << (insn->size * 8)) - 1);
+	insn->has_imm = true;
+	return 0;
+}
+
+/*
  * mode: 16, 32 or 64, the code segment's default.  Fills insn and returns
- * 0, or -EINVAL for an instruction this decoder does not know.
+ * 0; -ENODATA where the bytes end before the instruction does (a fetch
+ * that stopped short), -EINVAL for an instruction this decoder does not
+ * know.
  */
 int kqemu_decode_mmio(const u8 *bytes, unsigned int avail, int mode,
 		      struct kqemu_insn *insn)
 {
 	struct prefixes pfx;
-	unsigned int i;
-	int addr_bits, op_size, mlen;
-	u8 op, modrm;
-	bool byte_op, twobyte = false;
+	unsigned int i, grp;
+	int addr_bits, op_size, ret;
+	u8 op;
+	bool byte_op;
 
 	memset(insn, 0, sizeof(*insn));
 	i = decode_prefixes(bytes, avail, mode, &pfx);
 	if (i >= avail)
-		return -EINVAL;
+		return i >= 15 ? -EINVAL : -ENODATA;
 	op = bytes[i++];
-	if (op == 0x0f) {
-		if (i >= avail)
-			return -EINVAL;
-		twobyte = true;
-		op = bytes[i++];
-	}
 
 	addr_bits = mode == 64 ? (pfx.addrsize ? 32 : 64) :
 		    mode == 32 ? (pfx.addrsize ? 16 : 32) : (pfx.addrsize ? 32 : 16);
 	op_size = pfx.rex_w ? 8 : (mode == 16) != pfx.opsize ? 2 : 4;
+	byte_op = !(op & 1);
+	insn->size = byte_op ? 1 : op_size;
+	insn->op = KQEMU_OP_MOV;
+	insn->seg = pfx.seg >= 0 ? pfx.seg : KQEMU_SEG_DS;
+	insn->addr_size = addr_bits / 8;
 
-	if (!twobyte) {
-		switch (op) {
-		case 0x88: case 0x89:		/* MOV r/m, reg */
-		case 0x8a: case 0x8b:		/* MOV reg, r/m */
-			byte_op = !(op & 1);
-			insn->is_write = op <= 0x89;
-			break;
-		case 0xc6: case 0xc7:		/* MOV r/m, imm */
-			byte_op = op == 0xc6;
-			insn->is_write = true;
-			insn->has_imm = true;
-			break;
-		default:
+	if (op == 0x0f) {
+		if (i >= avail)
+			return -ENODATA;
+		op = bytes[i++];
+		/* MOVZX, MOVSX from 8 or 16 bits; F2/F3 make other ops of 0F xx. */
+		if (pfx.rep || (op != 0xb6 && op != 0xb7 && op != 0xbe && op != 0xbf))
 			return -EINVAL;
-		}
+		insn->size = op & 1 ? 2 : 1;
+		insn->dst_size = op_size;
+		insn->sign_extend = op >= 0xbe;
+		ret = decode_modrm(bytes, avail, &i, addr_bits, &pfx, false, insn);
+		goto done;
+	}
+
+	switch (op) {
+	case 0x00 ... 0x3f:
+		/*
+		 * ADD, OR, ADC, SBB, AND, SUB, XOR, CMP: bits 3-5 name the op,
+		 * bit 1 the direction; PUSH/POP of segments, the prefixes and
+		 * the BCD ops (low 3 bits 4 to 7) are not these.
+		 */
+		if ((op & 7) > 3)
+			return -EINVAL;
+		insn->op = KQEMU_OP_ALU;
+		insn->alu = op >> 3;
+		insn->mem_dst = !(op & 2);
+		ret = decode_modrm(bytes, avail, &i, addr_bits, &pfx, byte_op, insn);
+		break;
+	case 0x63:
+		/* MOVSXD, 64-bit mode only (elsewhere ARPL); without REX.W a MOV. */
+		if (mode != 64)
+			return -EINVAL;
+		insn->size = min(op_size, 4);
+		insn->dst_size = op_size;
+		insn->sign_extend = true;
+		ret = decode_modrm(bytes, avail, &i, addr_bits, &pfx, false, insn);
+		break;
+	case 0x80 ... 0x83:
+		/* Group 1 with an immediate; 0x82 (0x80's alias) is #UD in 64-bit mode. */
+		if (op == 0x82 && mode == 64)
+			return -EINVAL;
+		byte_op = op != 0x81 && op != 0x83;
 		insn->size = byte_op ? 1 : op_size;
-		insn->dst_size = insn->size;
-	} else {
-		switch (op) {
-		case 0xb6: case 0xb7:		/* MOVZX reg, r/m8/16 */
-		case 0xbe: case 0xbf:		/* MOVSX reg, r/m8/16 */
-			insn->size = op & 1 ? 2 : 1;
-			insn->dst_size = op_size;
-			insn->sign_extend = op >= 0xbe;
-			byte_op = false;
+		insn->op = KQEMU_OP_ALU;
+		insn->mem_dst = true;
+		ret = decode_modrm(bytes, avail, &i, addr_bits, &pfx, false, insn);
+		if (ret)
+			return ret;
+		insn->alu = insn->reg & 7;
+		insn->reg = 0;
+		insn->high_byte = false;
+		ret = decode_imm(bytes, avail, &i, op == 0x81 ? min(insn->size, (u8)4) : 1, insn);
+		break;
+	case 0x84: case 0x85:
+		insn->op = KQEMU_OP_ALU;
+		insn->alu = KQEMU_ALU_TEST;
+		insn->mem_dst = true;
+		ret = decode_modrm(bytes, avail, &i, addr_bits, &pfx, byte_op, insn);
+		break;
+	case 0x86: case 0x87:
+		insn->op = KQEMU_OP_XCHG;
+		ret = decode_modrm(bytes, avail, &i, addr_bits, &pfx, byte_op, insn);
+		break;
+	case 0x88 ... 0x8b:		/* MOV r/m, reg; MOV reg, r/m */
+		insn->is_write = op <= 0x89;
+		ret = decode_modrm(bytes, avail, &i, addr_bits, &pfx, byte_op, insn);
+		break;
+	case 0xa0 ... 0xa3:
+		/* MOV AL/rAX to or from moffs, as wide as the address size. */
+		insn->is_write = op >= 0xa2;
+		if (i + addr_bits / 8 > avail)
+			return -ENODATA;
+		i += addr_bits / 8;
+		ret = 0;
+		break;
+	case 0xa4: case 0xa5:
+		insn->op = KQEMU_OP_MOVS;
+		insn->rep = pfx.rep;
+		ret = 0;
+		break;
+	case 0xaa: case 0xab:
+		insn->op = KQEMU_OP_STOS;
+		insn->rep = pfx.rep;
+		ret = 0;
+		break;
+	case 0xac: case 0xad:
+		insn->op = KQEMU_OP_LODS;
+		insn->rep = pfx.rep;
+		ret = 0;
+		break;
+	case 0xc6: case 0xc7:		/* MOV r/m, imm: /0 only */
+		insn->is_write = true;
+		ret = decode_modrm(bytes, avail, &i, addr_bits, &pfx, false, insn);
+		if (ret)
+			return ret;
+		if (insn->reg & 7)
+			return -EINVAL;
+		insn->reg = 0;
+		ret = decode_imm(bytes, avail, &i, min(insn->size, (u8)4), insn);
+		break;
+	case 0xf6: case 0xf7:
+	case 0xfe: case 0xff:
+		/* Group 3: TEST imm, NOT, NEG; group 4/5: INC, DEC. */
+		ret = decode_modrm(bytes, avail, &i, addr_bits, &pfx, false, insn);
+		if (ret)
+			return ret;
+		grp = insn->reg & 7;
+		insn->reg = 0;
+		insn->high_byte = false;
+		insn->op = KQEMU_OP_ALU;
+		insn->mem_dst = true;
+		if (op >= 0xfe) {
+			if (grp > 1)
+				return -EINVAL;	/* CALL, JMP, PUSH: not on device memory */
+			insn->alu = grp ? KQEMU_ALU_DEC : KQEMU_ALU_INC;
 			break;
-		default:
-			return -EINVAL;
 		}
-	}
-
-	if (i >= avail)
+		if (grp > 3)
+			return -EINVAL;		/* MUL, IMUL, DIV, IDIV */
+		if (grp == 2 || grp == 3) {
+			insn->alu = grp == 2 ? KQEMU_ALU_NOT : KQEMU_ALU_NEG;
+			break;
+		}
+		insn->alu = KQEMU_ALU_TEST;	/* /1 is /0's alias */
+		ret = decode_imm(bytes, avail, &i, min(insn->size, (u8)4), insn);
+		break;
+	default:
 		return -EINVAL;
-	modrm = bytes[i];
-	if ((modrm >> 6) == 3)
-		return -EINVAL;		/* register operand: not a memory access */
-	if (insn->has_imm && ((modrm >> 3) & 7))
-		return -EINVAL;		/* C6/C7 other than /0 */
-	mlen = modrm_length(bytes + i, avail - i, addr_bits);
-	if (mlen < 0)
-		return -EINVAL;
-	i += mlen;
-
-	insn->reg = ((modrm >> 3) & 7) | (pfx.rex_r ? 8 : 0);
-	/* Without REX, byte registers 4-7 are AH, CH, DH, BH. */
-	if (byte_op && !insn->has_imm && !pfx.rex && insn->reg >= 4) {
-		insn->reg -= 4;
-		insn->high_byte = true;
 	}
-	if (insn->has_imm) {
-		unsigned int imm_len = insn->size == 8 ? 4 : insn->size;
-		u64 imm = 0;
-
-		if (i + imm_len > avail)
-			return -EINVAL;
-		memcpy(&imm, bytes + i, imm_len);
-		if (insn->size == 8)
-			imm = (u64)(s64)(s32)imm;
-		insn->imm = imm;
-		i += imm_len;
-	}
+done:
+	if (ret)
+		return ret;
+	if (!insn->dst_size)
+		insn->dst_size = insn->size;
 	if (i > 15)
 		return -EINVAL;
 	insn->len = i;
@@ -229,6 +363,417 @@ void kqemu_reg_write(u64 *gprs, const struct kqemu_insn *insn, u64 value)
 	default:
 		*reg = value;
 	}
+}
+
+static u64 size_mask(unsigned int bytes)
+{
+	return bytes == 8 ? ~0ULL : (1ULL << (bytes * 8)) - 1;
+}
+
+/*
+ * An ALU op on A (the destination) and B, SIZE bytes wide: the result,
+ * and in *RFLAGS the arithmetic flags as the CPU sets them.  Where the
+ * manuals leave a flag undefined (AF after AND, OR, XOR, TEST) it is
+ * cleared, as the CPUs we know do.
+ */
+u64 kqemu_alu(unsigned int alu, u64 a, u64 b, unsigned int size, u64 *rflags)
+{
+	u64 mask = size_mask(size), sign = 1ULL << (size * 8 - 1);
+	u64 carry_in = *rflags & X86_EFLAGS_CF ? 1 : 0;
+	u64 r, flags = 0;
+	bool keep_cf = false;
+
+	a &= mask;
+	b &= mask;
+	switch (alu) {
+	case KQEMU_ALU_INC:
+		b = 1;
+		keep_cf = true;
+		fallthrough;
+	case KQEMU_ALU_ADD:
+	case KQEMU_ALU_ADC:
+		if (alu != KQEMU_ALU_ADC)
+			carry_in = 0;
+		r = (a + b + carry_in) & mask;
+		if (r < a || (carry_in && r == a))
+			flags |= X86_EFLAGS_CF;
+		if ((a ^ r) & (b ^ r) & sign)
+			flags |= X86_EFLAGS_OF;
+		flags |= (a ^ b ^ r) & X86_EFLAGS_AF;
+		break;
+	case KQEMU_ALU_DEC:
+		b = 1;
+		keep_cf = true;
+		fallthrough;
+	case KQEMU_ALU_SUB:
+	case KQEMU_ALU_SBB:
+	case KQEMU_ALU_CMP:
+		if (alu != KQEMU_ALU_SBB)
+			carry_in = 0;
+		r = (a - b - carry_in) & mask;
+		if (a < b || (carry_in && a == b))
+			flags |= X86_EFLAGS_CF;
+		if ((a ^ b) & (a ^ r) & sign)
+			flags |= X86_EFLAGS_OF;
+		flags |= (a ^ b ^ r) & X86_EFLAGS_AF;
+		break;
+	case KQEMU_ALU_NEG:
+		r = (0 - a) & mask;
+		if (a)
+			flags |= X86_EFLAGS_CF;
+		if (a == sign)
+			flags |= X86_EFLAGS_OF;
+		flags |= (a ^ r) & X86_EFLAGS_AF;
+		break;
+	case KQEMU_ALU_NOT:
+		return ~a & mask;		/* no flags change */
+	case KQEMU_ALU_OR:
+		r = a | b;
+		break;
+	case KQEMU_ALU_XOR:
+		r = a ^ b;
+		break;
+	default:			/* AND, TEST */
+		r = a & b;
+		break;
+	}
+	if (!r)
+		flags |= X86_EFLAGS_ZF;
+	if (r & sign)
+		flags |= X86_EFLAGS_SF;
+	if (!(hweight8(r & 0xff) & 1))
+		flags |= X86_EFLAGS_PF;
+	if (keep_cf)
+		flags = (flags & ~X86_EFLAGS_CF) | (*rflags & X86_EFLAGS_CF);
+	*rflags = (*rflags & ~ARITH_FLAGS) | flags;
+	return r;
+}
+
+/* --- carrying it out ---------------------------------------------------- */
+
+static int exit_mmio(struct kqemu_vcpu *vcpu, u64 gpa, unsigned int len, bool write,
+		     u64 value)
+{
+	struct kqemu_run *run = vcpu->run;
+
+	run->exit_reason = KQEMU_EXIT_MMIO;
+	run->mmio.phys_addr = gpa;
+	run->mmio.len = len;
+	run->mmio.is_write = write;
+	memset(run->mmio.data, 0, sizeof(run->mmio.data));
+	if (write)
+		memcpy(run->mmio.data, &value, len);
+	return 1;
+}
+
+/* A read exit, whose data kqemu_mmio_complete() takes at the next KQEMU_RUN. */
+static int exit_mmio_read(struct kqemu_vcpu *vcpu, const struct kqemu_insn *insn, u64 gpa)
+{
+	vcpu->pending_exit = KQEMU_EXIT_MMIO;
+	vcpu->mmio.insn = *insn;
+	vcpu->mmio.gpa = gpa;
+	vcpu->next_rip = vcpu->rip + insn->len;
+	return exit_mmio(vcpu, gpa, insn->size, false, 0);
+}
+
+/*
+ * KQEMU_INTERNAL_ERROR_EMULATION for an MMIO access: the address and the
+ * instruction's bytes (as many as could be read), for the VMM to emulate
+ * or report; the registers it can read itself.
+ */
+static int exit_emulation(struct kqemu_vcpu *vcpu, u64 gpa, const u8 *bytes,
+			  unsigned int n)
+{
+	struct kqemu_run *run = vcpu->run;
+
+	run->exit_reason = KQEMU_EXIT_INTERNAL_ERROR;
+	run->internal.suberror = KQEMU_INTERNAL_ERROR_EMULATION;
+	run->internal.flags = n ? KQEMU_INTERNAL_INSN : 0;
+	memset(run->internal.data, 0, sizeof(run->internal.data));
+	run->internal.data[0] = gpa;
+	run->internal.data[1] = n;
+	if (n)
+		memcpy(&run->internal.data[2], bytes, min(n, 15U));
+	return 1;
+}
+
+/* KQEMU_INTERNAL_ERROR_FETCH: the instruction is where no slot backs. */
+int kqemu_exit_fetch(struct kqemu_vcpu *vcpu, u64 gpa)
+{
+	struct kqemu_run *run = vcpu->run;
+
+	run->exit_reason = KQEMU_EXIT_INTERNAL_ERROR;
+	run->internal.suberror = KQEMU_INTERNAL_ERROR_FETCH;
+	run->internal.flags = 0;
+	memset(run->internal.data, 0, sizeof(run->internal.data));
+	run->internal.data[0] = gpa;
+	run->internal.data[2] = vcpu->rip;
+	return 1;
+}
+
+/* A linear address to guest-physical through the guest's tables. */
+static int walk(struct kqemu_vm *vm, const struct kqemu_guest_view *g, u64 linear, u64 *gpa)
+{
+	const struct kqemu_paging *pg = &g->paging;
+
+	return kqemu_gva_to_gpa(vm, pg->cr0, pg->cr3, pg->cr4, pg->efer, linear, gpa);
+}
+
+/*
+ * Up to 15 bytes at the guest's RIP, stopping where memory ends; *STOP is
+ * the guest-physical address where it did (all ones where the guest's own
+ * tables do not map it).
+ */
+unsigned int kqemu_fetch_insn(struct kqemu_vcpu *vcpu, const struct kqemu_guest_view *g,
+			      u8 *bytes, u64 *stop)
+{
+	struct kqemu_vm *vm = vcpu->vm;
+	u64 linear = g->mode == 64 ? vcpu->rip : (u32)(g->seg_base[KQEMU_SEG_CS] + vcpu->rip);
+	unsigned int got = 0;
+	u64 gpa = ~0ULL;
+
+	down_read(&vm->mmu_lock);
+	while (got < 15) {
+		unsigned int chunk = min_t(unsigned int, 15 - got,
+					   PAGE_SIZE - offset_in_page(linear + got));
+
+		gpa = ~0ULL;
+		if (walk(vm, g, linear + got, &gpa) ||
+		    kqemu_read_guest(vm, gpa, bytes + got, chunk))
+			break;
+		got += chunk;
+	}
+	up_read(&vm->mmu_lock);
+	if (stop)
+		*stop = gpa;
+	return got;
+}
+
+/* RSI, RDI or RCX as the address size has it: the low 16, 32 or 64 bits. */
+static void reg_assign(u64 *reg, u64 value, unsigned int addr_size)
+{
+	if (addr_size == 2)
+		*reg = (*reg & ~0xffffULL) | (value & 0xffff);
+	else if (addr_size == 4)
+		*reg = (u32)value;
+	else
+		*reg = value;
+}
+
+/*
+ * One element of a string op done: RSI and/or RDI step by its size, down
+ * with RFLAGS.DF; with REP, RCX counts down and RIP moves on only once it
+ * reaches 0, so that the guest re-executes the instruction for the next
+ * element (which may run in the guest, if it is not MMIO) and can take an
+ * interrupt between elements, as on the CPU.
+ */
+static void string_step(struct kqemu_vcpu *vcpu, const struct kqemu_insn *insn,
+			bool src, bool dst, u64 next_rip)
+{
+	u64 delta = vcpu->rflags & X86_EFLAGS_DF ? -(u64)insn->size : insn->size;
+	unsigned int ad = insn->addr_size;
+	u64 *rcx = &vcpu->gprs[1];
+
+	if (src)
+		reg_assign(&vcpu->gprs[6], vcpu->gprs[6] + delta, ad);
+	if (dst)
+		reg_assign(&vcpu->gprs[7], vcpu->gprs[7] + delta, ad);
+	if (insn->rep) {
+		reg_assign(rcx, *rcx - 1, ad);
+		if (*rcx & size_mask(ad))
+			return;
+	}
+	vcpu->rip = next_rip;
+}
+
+/* Where a string op's operand is: its segment's base (64-bit mode: FS, GS only) + offset. */
+static u64 string_linear(const struct kqemu_guest_view *g, unsigned int seg, u64 offset,
+			 unsigned int addr_size)
+{
+	offset &= size_mask(addr_size);
+	if (g->mode == 64)
+		return seg == KQEMU_SEG_FS || seg == KQEMU_SEG_GS ?
+		       g->seg_base[seg] + offset : offset;
+	return (u32)(g->seg_base[seg] + offset);
+}
+
+struct string_operand {
+	u64 gpa;
+	bool mmio;		/* no slot backs it (for a write: no writable one) */
+};
+
+static int string_operand(struct kqemu_vm *vm, const struct kqemu_guest_view *g,
+			  const struct kqemu_insn *insn, unsigned int seg, u64 offset,
+			  bool write, struct string_operand *o)
+{
+	u64 linear = string_linear(g, seg, offset, insn->addr_size);
+	int ret;
+
+	/* An element split across two pages is beyond this emulator. */
+	if (offset_in_page(linear) + insn->size > PAGE_SIZE)
+		return -EINVAL;
+	down_read(&vm->mmu_lock);
+	ret = walk(vm, g, linear, &o->gpa);
+	up_read(&vm->mmu_lock);
+	if (ret)
+		return ret;
+	o->mmio = !kqemu_slot_backs(vm, o->gpa, write);
+	return 0;
+}
+
+static int string_op(struct kqemu_vcpu *vcpu, const struct kqemu_guest_view *g,
+		     const struct kqemu_insn *insn, u64 gpa, const u8 *bytes)
+{
+	struct kqemu_vm *vm = vcpu->vm;
+	struct string_operand src = { .mmio = false }, dst = { .mmio = false };
+	bool reads = insn->op != KQEMU_OP_STOS, writes = insn->op != KQEMU_OP_LODS;
+	u64 value = 0;
+	int ret;
+
+	if (reads && string_operand(vm, g, insn, insn->seg, vcpu->gprs[6], false, &src))
+		return exit_emulation(vcpu, gpa, bytes, insn->len);
+	/* The destination is always ES:rDI, whatever the prefixes say. */
+	if (writes && string_operand(vm, g, insn, KQEMU_SEG_ES, vcpu->gprs[7], true, &dst))
+		return exit_emulation(vcpu, gpa, bytes, insn->len);
+	/*
+	 * The caller saw GPA unbacked, so one operand must be there.  If the
+	 * guest's tables say otherwise (it changed them without flushing its
+	 * TLB, or another vCPU did), entering again could fault for ever:
+	 * the VMM hears of it instead, unless a slot now backs GPA (a race
+	 * with its addition: the guest does the access itself).
+	 */
+	if (!(src.mmio && (src.gpa >> PAGE_SHIFT) == (gpa >> PAGE_SHIFT)) &&
+	    !(dst.mmio && (dst.gpa >> PAGE_SHIFT) == (gpa >> PAGE_SHIFT)))
+		return kqemu_slot_backs(vm, gpa, true) ? 0 :
+		       exit_emulation(vcpu, gpa, bytes, insn->len);
+
+	vcpu->mmio.dst_gpa = dst.gpa;
+	vcpu->mmio.dst_mmio = dst.mmio;
+	if (src.mmio)
+		return exit_mmio_read(vcpu, insn, src.gpa);
+
+	/* From guest memory (MOVS) or rAX (STOS) to MMIO: a write exit now. */
+	if (insn->op == KQEMU_OP_MOVS) {
+		down_read(&vm->mmu_lock);
+		ret = kqemu_read_guest(vm, src.gpa, &value, insn->size);
+		up_read(&vm->mmu_lock);
+		if (ret)
+			return exit_emulation(vcpu, gpa, bytes, insn->len);
+	} else {
+		value = vcpu->gprs[0] & size_mask(insn->size);
+	}
+	string_step(vcpu, insn, insn->op == KQEMU_OP_MOVS, true, vcpu->rip + insn->len);
+	return exit_mmio(vcpu, dst.gpa, insn->size, true, value);
+}
+
+/*
+ * An access to GPA that no slot backs (or a write to a read-only slot),
+ * by the instruction at the guest's RIP: carried out as MMIO exits.
+ * HINT, HINT_LEN: its bytes where the CPU gave them (decode assists), or
+ * NULL; then, or if they are too few, they are read from guest memory.
+ * Returns 1 (an exit in the run area) or 0 (enter the guest again).
+ */
+int kqemu_emulate_mmio(struct kqemu_vcpu *vcpu, const struct kqemu_guest_view *g,
+		       u64 gpa, const u8 *hint, unsigned int hint_len)
+{
+	struct kqemu_insn insn;
+	unsigned int avail = 0;
+	u8 bytes[15];
+	u64 stop = ~0ULL, value;
+	int ret = -ENODATA;
+
+	if (hint && hint_len) {
+		avail = min(hint_len, 15U);
+		memcpy(bytes, hint, avail);
+		ret = kqemu_decode_mmio(bytes, avail, g->mode, &insn);
+	}
+	if (ret == -ENODATA) {
+		avail = kqemu_fetch_insn(vcpu, g, bytes, &stop);
+		ret = kqemu_decode_mmio(bytes, avail, g->mode, &insn);
+	}
+	/* The instruction runs on into memory that nothing backs. */
+	if (ret == -ENODATA && avail < 15)
+		return kqemu_exit_fetch(vcpu, stop);
+	if (ret)
+		return exit_emulation(vcpu, gpa, bytes, avail);
+
+	switch (insn.op) {
+	case KQEMU_OP_MOV:
+		if (!insn.is_write)
+			return exit_mmio_read(vcpu, &insn, gpa);
+		value = insn.has_imm ? insn.imm : kqemu_reg_read(vcpu->gprs, &insn);
+		vcpu->rip += insn.len;
+		return exit_mmio(vcpu, gpa, insn.size, true, value);
+	case KQEMU_OP_ALU:
+	case KQEMU_OP_XCHG:
+		/* Read first; the rest once the VMM has answered. */
+		return exit_mmio_read(vcpu, &insn, gpa);
+	default:
+		return string_op(vcpu, g, &insn, gpa, bytes);
+	}
+}
+
+/*
+ * At the KQEMU_RUN after a read exit: the data into its register, or the
+ * rest of the instruction.  Returns 1 where that is another exit (the
+ * write of an RMW, XCHG or MOVS to MMIO; an error) for userspace first,
+ * 0 where the guest goes on.
+ */
+int kqemu_mmio_complete(struct kqemu_vcpu *vcpu)
+{
+	struct kqemu_insn *insn = &vcpu->mmio.insn;
+	u64 data = 0, result, old;
+	int ret;
+
+	memcpy(&data, vcpu->run->mmio.data, insn->size);
+	vcpu->pending_exit = 0;
+	switch (insn->op) {
+	case KQEMU_OP_MOV:
+		kqemu_reg_write(vcpu->gprs, insn, data);
+		break;
+	case KQEMU_OP_ALU:
+		if (insn->mem_dst) {
+			u64 other = insn->has_imm ? insn->imm : kqemu_reg_read(vcpu->gprs, insn);
+
+			result = kqemu_alu(insn->alu, data, other, insn->size, &vcpu->rflags);
+		} else {
+			result = kqemu_alu(insn->alu, kqemu_reg_read(vcpu->gprs, insn), data,
+					   insn->size, &vcpu->rflags);
+		}
+		vcpu->rip = vcpu->next_rip;
+		/* CMP and TEST only set flags. */
+		if (insn->alu == KQEMU_ALU_CMP || insn->alu == KQEMU_ALU_TEST)
+			return 0;
+		if (insn->mem_dst)
+			return exit_mmio(vcpu, vcpu->mmio.gpa, insn->size, true, result);
+		kqemu_reg_write(vcpu->gprs, insn, result);
+		return 0;
+	case KQEMU_OP_XCHG:
+		old = kqemu_reg_read(vcpu->gprs, insn);
+		kqemu_reg_write(vcpu->gprs, insn, data);
+		vcpu->rip = vcpu->next_rip;
+		return exit_mmio(vcpu, vcpu->mmio.gpa, insn->size, true, old);
+	case KQEMU_OP_LODS:
+		/* Into AL, AX, EAX or RAX (insn->reg is 0). */
+		kqemu_reg_write(vcpu->gprs, insn, data);
+		string_step(vcpu, insn, true, false, vcpu->next_rip);
+		return 0;
+	case KQEMU_OP_MOVS:
+		if (!vcpu->mmio.dst_mmio) {
+			down_read(&vcpu->vm->mmu_lock);
+			ret = kqemu_write_guest(vcpu->vm, vcpu->mmio.dst_gpa, &data, insn->size);
+			up_read(&vcpu->vm->mmu_lock);
+			/* The slot went away meanwhile: say so, not drop the data. */
+			if (ret)
+				return exit_emulation(vcpu, vcpu->mmio.dst_gpa, NULL, 0);
+		}
+		string_step(vcpu, insn, true, true, vcpu->next_rip);
+		if (vcpu->mmio.dst_mmio)
+			return exit_mmio(vcpu, vcpu->mmio.dst_gpa, insn->size, true, data);
+		return 0;
+	}
+	vcpu->rip = vcpu->next_rip;
+	return 0;
 }
 
 /*

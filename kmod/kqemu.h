@@ -133,16 +133,38 @@ long kqemu_create_vcpu(struct kqemu_vm *vm, void __user *argp);
 /* --- vCPUs (vcpu.c) and the backends behind them --- */
 
 /* A decoded MMIO instruction (emulate.c). */
+enum {
+	KQEMU_OP_MOV,		/* a load (MOV, MOVZX, MOVSX, MOVSXD) or a store */
+	KQEMU_OP_ALU,		/* alu says which */
+	KQEMU_OP_XCHG,
+	KQEMU_OP_MOVS,
+	KQEMU_OP_STOS,
+	KQEMU_OP_LODS,
+};
+
+/* 0-7 as group 1's ModRM reg field numbers them, then the others. */
+enum {
+	KQEMU_ALU_ADD, KQEMU_ALU_OR, KQEMU_ALU_ADC, KQEMU_ALU_SBB,
+	KQEMU_ALU_AND, KQEMU_ALU_SUB, KQEMU_ALU_XOR, KQEMU_ALU_CMP,
+	KQEMU_ALU_TEST, KQEMU_ALU_INC, KQEMU_ALU_DEC, KQEMU_ALU_NOT, KQEMU_ALU_NEG,
+};
+
 struct kqemu_insn {
 	u8 len;			/* bytes */
-	u8 size;		/* operand bytes: 1, 2, 4, 8 */
-	bool is_write;		/* to memory */
-	bool sign_extend;	/* a read: MOVSX */
-	bool has_imm;
+	u8 op;			/* KQEMU_OP_* */
+	u8 alu;			/* KQEMU_OP_ALU: KQEMU_ALU_* */
+	u8 size;		/* memory operand bytes: 1, 2, 4, 8 */
+	u8 dst_size;		/* a load: the register's width */
+	u8 addr_size;		/* string ops: rSI, rDI, rCX bytes (2, 4, 8) */
+	u8 seg;			/* string ops: the source's segment, KQEMU_SEG_* */
 	u8 reg;			/* x86 register number; 4-7 with high_byte: AH..BH */
 	bool high_byte;
-	u8 dst_size;		/* a read: the register's width */
-	u64 imm;
+	bool is_write;		/* KQEMU_OP_MOV: a store */
+	bool mem_dst;		/* KQEMU_OP_ALU: the result goes to memory, not reg */
+	bool sign_extend;	/* a load: MOVSX, MOVSXD */
+	bool has_imm;		/* the other operand is imm, not reg */
+	bool rep;		/* string ops: F3 or F2 */
+	u64 imm;		/* sign-extended, cut to size */
 };
 
 /* Segment numbers, in the order SVM's VMCB and VMX's encodings share. */
@@ -157,6 +179,13 @@ struct kqemu_paging {
 
 #define KQEMU_ACCESS_CHECK	BIT(0)	/* as the guest's own access: permissions, A/D */
 #define KQEMU_ACCESS_WRITE	BIT(1)
+
+/* What the MMIO emulator needs of a guest beyond vcpu->gprs, rip, rflags. */
+struct kqemu_guest_view {
+	int mode;			/* CS's default operand size: 16, 32, 64 */
+	struct kqemu_paging paging;	/* for walks of the guest's page tables */
+	u64 seg_base[6];		/* KQEMU_SEG_* */
+};
 
 /*
  * A port I/O exit as the backend's hardware reports it (vcpu.c turns it
@@ -235,7 +264,12 @@ struct kqemu_vcpu {
 		u64 gpa[2];		/* the destination: one page, or two for an element across */
 		u32 len[2];
 	} ins;
-	struct kqemu_insn mmio_insn;	/* for an MMIO read: where the data goes */
+	struct {
+		struct kqemu_insn insn;	/* for an MMIO read: what to do with the data */
+		u64 gpa;		/* the read's, where an RMW writes back */
+		u64 dst_gpa;		/* MOVS: where the element goes */
+		bool dst_mmio;		/* ... by a write exit, not into guest memory */
+	} mmio;
 	struct kqemu_msrs msrs;
 	void *fpu;			/* XSAVE area, or FXSAVE's, 64-byte aligned (fpu.c) */
 	void *fpu_alloc;		/* what kzalloc gave, for kfree */
@@ -428,5 +462,12 @@ int kqemu_decode_string_io(const u8 *bytes, unsigned int avail, int mode,
 int kqemu_handle_io(struct kqemu_vcpu *vcpu, struct kqemu_io *io);
 u64 kqemu_reg_read(const u64 *gprs, const struct kqemu_insn *insn);
 void kqemu_reg_write(u64 *gprs, const struct kqemu_insn *insn, u64 value);
+u64 kqemu_alu(unsigned int alu, u64 a, u64 b, unsigned int size, u64 *rflags);
+unsigned int kqemu_fetch_insn(struct kqemu_vcpu *vcpu, const struct kqemu_guest_view *g,
+			      u8 *bytes, u64 *stop);
+int kqemu_emulate_mmio(struct kqemu_vcpu *vcpu, const struct kqemu_guest_view *g,
+		       u64 gpa, const u8 *hint, unsigned int hint_len);
+int kqemu_mmio_complete(struct kqemu_vcpu *vcpu);
+int kqemu_exit_fetch(struct kqemu_vcpu *vcpu, u64 gpa);
 
 #endif /* KQEMU_H */

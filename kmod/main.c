@@ -95,6 +95,8 @@ static u64 capability_value(u32 cap)
 		return kqemu_backend && kqemu_backend->nmi;
 	case KQEMU_CAP_STRING_IO:
 		return !!kqemu_backend;
+	case KQEMU_CAP_MMIO_RMW:
+		return 1;
 	default:
 		return 0;
 	}

@@ -784,36 +784,11 @@ static int exit_internal(struct kqemu_vcpu *vcpu, u32 suberror, u64 d0, u64 d1)
 
 	run->exit_reason = KQEMU_EXIT_INTERNAL_ERROR;
 	run->internal.suberror = suberror;
+	run->internal.flags = 0;
 	run->internal.data[0] = d0;
 	run->internal.data[1] = d1;
 	run->internal.data[2] = vcpu->rip;
 	return 1;
-}
-
-/* Up to 15 bytes at the guest's RIP, stopping where memory ends. */
-static unsigned int fetch_insn(struct kqemu_vcpu *vcpu, struct vmcb_save *save,
-			       u8 *bytes)
-{
-	struct kqemu_vm *vm = vcpu->vm;
-	u64 linear = save->cs.base + vcpu->rip;
-	unsigned int got = 0;
-
-	if ((save->efer & EFER_LMA) && (save->cs.attrib & SEG_ATTR_L))
-		linear = vcpu->rip;
-	down_read(&vm->mmu_lock);
-	while (got < 15) {
-		u64 gpa;
-		unsigned int chunk = min_t(unsigned int, 15 - got,
-					   PAGE_SIZE - offset_in_page(linear + got));
-
-		if (kqemu_gva_to_gpa(vm, save->cr0, save->cr3, save->cr4, save->efer,
-				     linear + got, &gpa) ||
-		    kqemu_read_guest(vm, gpa, bytes + got, chunk))
-			break;
-		got += chunk;
-	}
-	up_read(&vm->mmu_lock);
-	return got;
 }
 
 /* 64, 32 or 16: the code segment's default operand size. */
@@ -822,6 +797,33 @@ static int svm_cpu_mode(const struct vmcb_save *save)
 	if ((save->efer & EFER_LMA) && (save->cs.attrib & SEG_ATTR_L))
 		return 64;
 	return (save->cr0 & SVM_CR0_PE) && (save->cs.attrib & SEG_ATTR_DB) ? 32 : 16;
+}
+
+/* The guest as the MMIO emulator and the instruction fetch see it. */
+static void svm_guest_view(const struct kqemu_vcpu *vcpu, const struct vmcb_save *save,
+			   struct kqemu_guest_view *g)
+{
+	g->mode = svm_cpu_mode(save);
+	g->paging = (struct kqemu_paging){
+		.cr0 = save->cr0, .cr3 = save->cr3, .cr4 = save->cr4,
+		.efer = save->efer, .rflags = vcpu->rflags, .cpl = save->cpl,
+	};
+	g->seg_base[KQEMU_SEG_ES] = save->es.base;
+	g->seg_base[KQEMU_SEG_CS] = save->cs.base;
+	g->seg_base[KQEMU_SEG_SS] = save->ss.base;
+	g->seg_base[KQEMU_SEG_DS] = save->ds.base;
+	g->seg_base[KQEMU_SEG_FS] = save->fs.base;
+	g->seg_base[KQEMU_SEG_GS] = save->gs.base;
+}
+
+/* Up to 15 bytes at the guest's RIP, stopping where memory ends. */
+static unsigned int fetch_insn(struct kqemu_vcpu *vcpu, struct vmcb_save *save,
+			       u8 *bytes)
+{
+	struct kqemu_guest_view g;
+
+	svm_guest_view(vcpu, save, &g);
+	return kqemu_fetch_insn(vcpu, &g, bytes, NULL);
 }
 
 /*
@@ -947,13 +949,8 @@ static int handle_dr(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 static int handle_npf(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 {
 	struct vmcb_control *c = &sv->vmcb->control;
-	struct vmcb_save *save = &sv->vmcb->save;
-	struct kqemu_run *run = vcpu->run;
 	u64 gpa = c->exit_info2, err = c->exit_info1;
-	struct kqemu_insn insn;
-	unsigned int avail;
-	u8 bytes[15];
-	int mode;
+	struct kqemu_guest_view g;
 
 	if (kqemu_slot_backs(vcpu->vm, gpa, err & NPT_RW))
 		return 0;	/* raced with a slot change: try again */
@@ -961,40 +958,21 @@ static int handle_npf(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	if (c->exit_int_info & EVENT_VALID)
 		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EXCEPTION,
 				     (u32)c->exit_int_info, gpa);
-	/* Instruction fetches and the guest's own page walks cannot be emulated. */
-	if (err & (BIT_ULL(4) | BIT_ULL(33)))
-		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, gpa, err);
+	/* Code where no slot is: nothing to run, and re-entering would loop. */
+	if (err & BIT_ULL(4))
+		return kqemu_exit_fetch(vcpu, gpa);
+	/* The guest's own page walk: its tables are not in memory. */
+	if (err & BIT_ULL(33))
+		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, gpa, 0);
 
-	if (kqemu_svm_backend.decode_assists && c->insn_len) {
-		avail = min_t(unsigned int, c->insn_len, 15);
-		memcpy(bytes, c->insn_bytes, avail);
-	} else {
-		avail = fetch_insn(vcpu, save, bytes);
-	}
-	mode = svm_cpu_mode(save);
-	if (kqemu_decode_mmio(bytes, avail, mode, &insn)) {
-		u64 first8 = 0;
-
-		memcpy(&first8, bytes, min_t(unsigned int, avail, 8));
-		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, gpa, first8);
-	}
-
-	run->exit_reason = KQEMU_EXIT_MMIO;
-	run->mmio.phys_addr = gpa;
-	run->mmio.len = insn.size;
-	run->mmio.is_write = insn.is_write;
-	memset(run->mmio.data, 0, sizeof(run->mmio.data));
-	if (insn.is_write) {
-		u64 value = insn.has_imm ? insn.imm : kqemu_reg_read(vcpu->gprs, &insn);
-
-		memcpy(run->mmio.data, &value, insn.size);
-		vcpu->rip += insn.len;
-	} else {
-		vcpu->pending_exit = KQEMU_EXIT_MMIO;
-		vcpu->mmio_insn = insn;
-		vcpu->next_rip = vcpu->rip + insn.len;
-	}
-	return 1;
+	svm_guest_view(vcpu, &sv->vmcb->save, &g);
+	/*
+	 * With decode assists the CPU gives the bytes it fetched (the count
+	 * in bits 0-3; 0 where its fetch failed: then ours).
+	 */
+	if (kqemu_svm_backend.decode_assists)
+		return kqemu_emulate_mmio(vcpu, &g, gpa, c->insn_bytes, c->insn_len & 0xf);
+	return kqemu_emulate_mmio(vcpu, &g, gpa, NULL, 0);
 }
 
 static void vmcb_iret_seen(struct svm_vcpu *sv, u64 rip)

@@ -4,7 +4,8 @@
  * reference on its VM; its run area is one page that userspace maps.  The
  * run loop enters the guest through the backend until an exit userspace
  * must see, a signal, or a revocation; exits that need an answer (IN,
- * MMIO reads, CPUID, RDMSR) are completed at the next KQEMU_RUN.
+ * MMIO reads, CPUID, RDMSR) are completed at the next KQEMU_RUN, MMIO's
+ * by emulate.c.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -202,6 +203,7 @@ static int string_io(struct kqemu_vcpu *vcpu, struct kqemu_io *io)
 			up_read(&vm->mmu_lock);
 			run->exit_reason = KQEMU_EXIT_INTERNAL_ERROR;
 			run->internal.suberror = KQEMU_INTERNAL_ERROR_EMULATION;
+			run->internal.flags = 0;
 			run->internal.data[0] = ret ? ~0ULL : gpa[nchunks];
 			run->internal.data[1] = at;
 			run->internal.data[2] = vcpu->rip;
@@ -308,10 +310,6 @@ static void vcpu_complete_exit(struct kqemu_vcpu *vcpu)
 		else
 			*rax = (*rax & ~0xffULL) | (u8)value;
 		break;
-	case KQEMU_EXIT_MMIO:
-		memcpy(&value, run->mmio.data, sizeof(value));
-		kqemu_reg_write(vcpu->gprs, &vcpu->mmio_insn, value);
-		break;
 	case KQEMU_EXIT_CPUID:
 		vcpu->gprs[0] = run->cpuid.eax;
 		vcpu->gprs[3] = run->cpuid.ebx;
@@ -341,6 +339,12 @@ static long vcpu_run(struct kqemu_vcpu *vcpu)
 	struct kqemu_run *run = vcpu->run;
 	int ret;
 
+	/*
+	 * An MMIO read's data may finish the instruction or call for its
+	 * write (an RMW, XCHG, MOVS to MMIO): that exit first.
+	 */
+	if (vcpu->pending_exit == KQEMU_EXIT_MMIO && kqemu_mmio_complete(vcpu))
+		return 0;
 	vcpu_complete_exit(vcpu);
 	if (READ_ONCE(run->immediate_exit)) {
 		run->exit_reason = KQEMU_EXIT_INTR;

@@ -1172,6 +1172,7 @@ static int exit_internal(struct kqemu_vcpu *vcpu, u32 suberror, u64 d0, u64 d1)
 
 	run->exit_reason = KQEMU_EXIT_INTERNAL_ERROR;
 	run->internal.suberror = suberror;
+	run->internal.flags = 0;
 	run->internal.data[0] = d0;
 	run->internal.data[1] = d1;
 	run->internal.data[2] = vcpu->rip;
@@ -1183,34 +1184,36 @@ static bool long_mode_cs(struct vmx_vcpu *vx)
 	return (vx->efer & EFER_LMA) && (vx->seg[S_CS].ar & BIT(13));
 }
 
-/* Up to 15 bytes at the guest's RIP, stopping where memory ends. */
-static unsigned int fetch_insn(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx, u8 *bytes)
-{
-	struct kqemu_vm *vm = vcpu->vm;
-	u64 linear = long_mode_cs(vx) ? vcpu->rip : vx->seg[S_CS].base + vcpu->rip;
-	u64 cr0 = vx->cr0 | vmx.cr0_forced;
-	unsigned int got = 0;
-
-	down_read(&vm->mmu_lock);
-	while (got < 15) {
-		u64 gpa;
-		unsigned int chunk = min_t(unsigned int, 15 - got,
-					   PAGE_SIZE - offset_in_page(linear + got));
-
-		if (kqemu_gva_to_gpa(vm, cr0, vx->cr3, vx->cr4, vx->efer,
-				     linear + got, &gpa) ||
-		    kqemu_read_guest(vm, gpa, bytes + got, chunk))
-			break;
-		got += chunk;
-	}
-	up_read(&vm->mmu_lock);
-	return got;
-}
-
 static int vmx_cpu_mode(struct vmx_vcpu *vx)
 {
 	return long_mode_cs(vx) ? 64 :
 	       (vx->cr0 & VMX_CR0_PE) && (vx->seg[S_CS].ar & BIT(14)) ? 32 : 16;
+}
+
+/* The guest as the MMIO emulator and the instruction fetch see it. */
+static void vmx_guest_view(const struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx,
+			   struct kqemu_guest_view *g)
+{
+	int i;
+
+	g->mode = vmx_cpu_mode(vx);
+	/* The bits VMX forces (with unrestricted guest: NE) are the CPU's. */
+	g->paging = (struct kqemu_paging){
+		.cr0 = vx->cr0 | vmx.cr0_forced, .cr3 = vx->cr3, .cr4 = vx->cr4,
+		.efer = vx->efer, .rflags = vcpu->rflags,
+		.cpl = (vx->cr0 & VMX_CR0_PE) ? (vx->seg[S_SS].ar >> 5) & 3 : 0,
+	};
+	for (i = 0; i < 6; i++)		/* ES..GS: the same order as KQEMU_SEG_* */
+		g->seg_base[i] = vx->seg[i].base;
+}
+
+/* Up to 15 bytes at the guest's RIP, stopping where memory ends. */
+static unsigned int fetch_insn(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx, u8 *bytes)
+{
+	struct kqemu_guest_view g;
+
+	vmx_guest_view(vcpu, vx, &g);
+	return kqemu_fetch_insn(vcpu, &g, bytes, NULL);
 }
 
 /*
@@ -1276,50 +1279,23 @@ static int handle_io(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 
 static int handle_ept_violation(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 {
-	struct kqemu_run *run = vcpu->run;
 	u64 gpa = vx->exit_gpa, q = vx->exit_qual;
-	struct kqemu_insn insn;
-	unsigned int avail;
-	u8 bytes[15];
-	int mode;
+	struct kqemu_guest_view g;
 
 	if (kqemu_slot_backs(vcpu->vm, gpa, q & BIT(1)))
 		return 0;	/* raced with a slot change: try again */
 	/* Delivering an event touched it, not the instruction at RIP. */
 	if (vx->idt_info & INTR_VALID)
 		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EXCEPTION, vx->idt_info, gpa);
-	/*
-	 * Instruction fetches, and the guest's own page walks (a linear
-	 * address, but not of the access itself), cannot be emulated.
-	 */
-	if ((q & BIT(2)) || ((q & BIT(7)) && !(q & BIT(8))))
-		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, gpa, q);
+	/* Code where no slot is: nothing to run, and re-entering would loop. */
+	if (q & BIT(2))
+		return kqemu_exit_fetch(vcpu, gpa);
+	/* The guest's own page walk (a linear address, but not the access's). */
+	if ((q & BIT(7)) && !(q & BIT(8)))
+		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, gpa, 0);
 
-	avail = fetch_insn(vcpu, vx, bytes);
-	mode = vmx_cpu_mode(vx);
-	if (kqemu_decode_mmio(bytes, avail, mode, &insn)) {
-		u64 first8 = 0;
-
-		memcpy(&first8, bytes, min_t(unsigned int, avail, 8));
-		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EMULATION, gpa, first8);
-	}
-
-	run->exit_reason = KQEMU_EXIT_MMIO;
-	run->mmio.phys_addr = gpa;
-	run->mmio.len = insn.size;
-	run->mmio.is_write = insn.is_write;
-	memset(run->mmio.data, 0, sizeof(run->mmio.data));
-	if (insn.is_write) {
-		u64 value = insn.has_imm ? insn.imm : kqemu_reg_read(vcpu->gprs, &insn);
-
-		memcpy(run->mmio.data, &value, insn.size);
-		vcpu->rip += insn.len;
-	} else {
-		vcpu->pending_exit = KQEMU_EXIT_MMIO;
-		vcpu->mmio_insn = insn;
-		vcpu->next_rip = vcpu->rip + insn.len;
-	}
-	return 1;
+	vmx_guest_view(vcpu, vx, &g);
+	return kqemu_emulate_mmio(vcpu, &g, gpa, NULL, 0);
 }
 
 /*

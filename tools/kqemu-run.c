@@ -843,6 +843,37 @@ static void print_state_after_refusal(struct vcpu *v, uint64_t rip, uint64_t cr3
 	       r.rip == rip && s.cr3 == cr3 ? "as given" : "NOT as given");
 }
 
+/*
+ * The internal errors whose data say more than numbers: code fetched from
+ * where no slot is, and an MMIO instruction kqemu left to us (its bytes).
+ * Returns whether it printed the exit.
+ */
+static bool internal_error_in_words(const struct kqemu_run *run)
+{
+	const uint8_t *bytes = (const uint8_t *)&run->internal.data[2];
+	unsigned int i, n = run->internal.data[1];
+
+	switch (run->internal.suberror) {
+	case KQEMU_INTERNAL_ERROR_FETCH:
+		printf("exit: INTERNAL_ERROR %u: fetching an instruction from memory no slot backs"
+		       " (at %#llx, rip %#llx)\n", run->internal.suberror,
+		       (unsigned long long)run->internal.data[0],
+		       (unsigned long long)run->internal.data[2]);
+		return true;
+	case KQEMU_INTERNAL_ERROR_EMULATION:
+		if (!(run->internal.flags & KQEMU_INTERNAL_INSN) || n < 1 || n > 15)
+			return false;
+		printf("exit: INTERNAL_ERROR %u: an access to %#llx by an instruction kqemu does not"
+		       " emulate:", run->internal.suberror,
+		       (unsigned long long)run->internal.data[0]);
+		for (i = 0; i < n; i++)
+			printf(" %02x", bytes[i]);
+		printf("\n");
+		return true;
+	}
+	return false;
+}
+
 /* 1: go on; 0: this vCPU is done. */
 static int handle_kqemu_exit(struct vcpu *vcpu)
 {
@@ -900,6 +931,10 @@ static int handle_kqemu_exit(struct vcpu *vcpu)
 		stop_all(vm, EXIT_FAILED);
 		return 0;
 	case KQEMU_EXIT_INTERNAL_ERROR:
+		if (internal_error_in_words(run)) {
+			stop_all(vm, EXIT_FAILED);
+			return 0;
+		}
 		printf("exit: INTERNAL_ERROR %u: %s (data %#llx %#llx, rip %#llx)\n",
 		       run->internal.suberror,
 		       run->internal.suberror == KQEMU_INTERNAL_ERROR_EMULATION ?

@@ -88,6 +88,12 @@ struct kqemu_capability {
  * errors.
  */
 #define KQEMU_CAP_STRING_IO		20
+/*
+ * 1: kqemu carries out the MMIO instructions listed at KQEMU_EXIT_MMIO
+ * below (ALU read-modify-write, XCHG, string ops): a read exit then a
+ * write exit, or one element of a string op per exit.
+ */
+#define KQEMU_CAP_MMIO_RMW		21
 #define KQEMU_CAP_DEBUGREGS		22	/* 1: guest MOV DR, KQEMU_GET/SET_DEBUGREGS */
 #define KQEMU_CAP_SREGS_CR8		23	/* 1: kqemu_sregs.cr8, KQEMU_SREGS_CR8, kqemu_run.cr8 */
 
@@ -431,7 +437,37 @@ struct kqemu_debugregs {
  *               tables do not map for the access is a #PF for the guest.
  *   MMIO        an access to guest-physical memory no slot backs, or a write
  *               to a read-only slot: phys_addr, len, is_write, data (fill it
- *               in for a read).
+ *               in for a read; only len bytes of it are used).  The
+ *               instruction is decoded and carried out by kqemu, in 16-,
+ *               32- and 64-bit code, with operand-size, address-size, REX
+ *               and segment prefixes:
+ *                 MOV (88-8B, C6/C7, moffs A0-A3), MOVZX, MOVSX (0F B6/B7/
+ *                 BE/BF), MOVSXD (63, 64-bit code): one exit, a read or
+ *                 a write.
+ *                 ADD, OR, ADC, SBB, AND, SUB, XOR with memory the
+ *                 destination (00/01, 08/09, ... 30/31; 80-83 with an
+ *                 immediate), INC, DEC (FE/FF /0 /1), NOT, NEG (F6/F7 /2
+ *                 /3), XCHG (86/87): a read exit; at the next KQEMU_RUN
+ *                 kqemu computes the result and RFLAGS (CF, PF, AF, ZF,
+ *                 SF, OF as the CPU sets them; AF cleared where the
+ *                 manuals leave it undefined), moves RIP past the
+ *                 instruction and gives a write exit of the result to the
+ *                 same address, which needs no answer.  The same ops with
+ *                 memory the source (02/03, ... 32/33), CMP (38-3B, 80-83
+ *                 /7) and TEST (84/85, F6/F7 /0): the read exit alone.
+ *                 LOCK is accepted; the two exits are not atomic towards
+ *                 other vCPUs.
+ *                 MOVS, STOS, LODS (A4-AD), with or without REP: one
+ *                 element per exit (MOVS from MMIO to MMIO: a read, then a
+ *                 write), rSI/rDI stepped by RFLAGS.DF and rCX counted
+ *                 down as the CPU does; RIP moves past the instruction
+ *                 once rCX is 0, until then the guest executes it again
+ *                 (elements in memory slots back run in the guest).  The
+ *                 other operand, if in a slot, is read or written by
+ *                 kqemu.  An element that crosses a page, or an operand
+ *                 the guest's page tables do not map, is not carried out.
+ *               Others end in INTERNAL_ERROR, KQEMU_INTERNAL_ERROR_EMULATION
+ *               (KQEMU_CAP_MMIO_RMW 0: only MOV, MOVZX, MOVSX).
  *   HLT         the guest executed HLT (RIP is past it).
  *   SHUTDOWN    triple fault.
  *   CPUID       function/index; fill in eax..edx before the next KQEMU_RUN.
@@ -502,7 +538,7 @@ struct kqemu_run {
 		} msr;
 		struct {
 			__u32 suberror;
-			__u32 padding;
+			__u32 flags;		/* KQEMU_INTERNAL_* (0 before KQEMU_CAP_MMIO_RMW) */
 			__u64 data[4];
 		} internal;
 		__u8 padding2[256];
@@ -528,8 +564,25 @@ struct kqemu_run {
 #define KQEMU_EXIT_IO_IN	0
 #define KQEMU_EXIT_IO_OUT	1
 
-/* Values of internal.suberror. */
-#define KQEMU_INTERNAL_ERROR_EMULATION	1	/* an MMIO instruction kqemu cannot decode */
+/*
+ * Values of internal.suberror.  Unless said otherwise data[0] and data[1]
+ * are the backend's details and data[2] is the guest's RIP.
+ *
+ * An instruction kqemu does not carry out.  With KQEMU_INTERNAL_INSN in
+ * internal.flags, an MMIO access, for the VMM to emulate or report:
+ * data[0] is the guest-physical address, data[1] how many bytes from RIP
+ * on follow in data[2] and data[3] (1-15: as many as guest memory holds
+ * there; the instruction first, its length not known to kqemu), in memory
+ * order (byte 0 in data[2]'s lowest).  RIP, the registers and segments
+ * are KQEMU_GET_REGS' and KQEMU_GET_SREGS'; the guest is left at the
+ * instruction.  Without it: INS or OUTS whose memory kqemu cannot reach
+ * (data[0] its guest-physical address, all ones where the guest's tables
+ * do not map it, data[1] its linear address), an I/O or control-register
+ * instruction kqemu cannot decode (data[0] the backend's exit code,
+ * data[1] its details), or a guest page table where no slot is (data[0]
+ * its address).
+ */
+#define KQEMU_INTERNAL_ERROR_EMULATION	1
 /*
  * INS/OUTS, before KQEMU_CAP_STRING_IO: no longer returned, kept so that
  * programs that name it still build.
@@ -542,6 +595,18 @@ struct kqemu_run {
  * IDT-vectoring information), data[1] the guest-physical address.
  */
 #define KQEMU_INTERNAL_ERROR_EXCEPTION	3
+/*
+ * An instruction fetch from guest-physical memory no slot backs (code in
+ * an MMIO region, such as a ROM the VMM emulates, or a jump into
+ * nothing): data[0] is the address of the first byte that could not be
+ * fetched (all ones where the guest's own page tables do not map it),
+ * data[2] RIP.  The guest is left as it stopped; entering it again without
+ * a slot there ends the same way.
+ */
+#define KQEMU_INTERNAL_ERROR_FETCH	4
+
+/* internal.flags. */
+#define KQEMU_INTERNAL_INSN	(1U << 0)	/* data[1..3]: the instruction's bytes */
 
 #define KQEMU_RUN		_IO(KQEMUIO, 0x25)
 

@@ -48,6 +48,13 @@ if [ "${kqemu_la57:-0}" = 1 ]; then
 fi
 run_guest "MMIO reads and writes of every width, and a read-only slot" 0 "mmio: all checks passed" member $G/mmio.bin
 run_guest "a write to a read-only slot is an MMIO exit with its data" 0 "mmio: write 0xe0000000 <- 0x12345678 (4 bytes)" member $G/mmio.bin
+# Every form kqemu decodes (MOV, moffs, MOVZX/MOVSX/MOVSXD, the ALU RMW
+# forms, XCHG, REP STOS/MOVS/LODS) in 64-, 32- and 16-bit code, each run
+# on the device and in RAM by the CPU itself: registers, flags and memory
+# must agree.
+run_guest "MMIO with every decoded instruction form, as the CPU does them in RAM" 0 "mmio2: all 142 forms passed (166 runs on MMIO, each against the CPU.s own in RAM, and 920 from random values)" member $G/mmio2.bin
+run_guest "an MMIO instruction kqemu does not decode is an emulation error with its bytes" 123 "INTERNAL_ERROR 1: an access to 0xd0000000 by an instruction kqemu does not emulate: 0f ba 2b 03 " member --arg 1 $G/mmio2.bin
+run_guest "code run from the MMIO device is a fetch error at its address" 123 "INTERNAL_ERROR 4: fetching an instruction from memory no slot backs (at 0xd0000010, rip 0xd0000010)" member --arg 2 $G/mmio2.bin
 # INS and OUTS, checked by the guest itself against the VMM's test device.
 run_guest "string I/O: INS/OUTS of 1, 2, 4 bytes, REP or not, DF, addr32, an override, #PF" 0 "strio: all checks passed" member $G/strio.bin
 run_guest "string I/O: rep outsb to the serial port" 0 "^strio: rep outsb to the serial port" member $G/strio.bin
@@ -126,7 +133,7 @@ else
 	run_guest "hostile: triple fault is a SHUTDOWN exit" 124 "exit: SHUTDOWN" member --arg 1 $G/hostile.bin
 fi
 run_guest "hostile: wild writes to unbacked memory are MMIO exits" 42 "mmio: write 0x3ffff000 <- 0xbadbad (8 bytes)" member --arg 2 $G/hostile.bin
-run_guest "hostile: executing unbacked memory is an internal error" 123 "INTERNAL_ERROR 1" member --arg 3 $G/hostile.bin
+run_guest "hostile: executing unbacked memory is an internal error, a fetch at its address" 123 "INTERNAL_ERROR 4: fetching an instruction from memory no slot backs (at 0x20000000, rip 0x20000000)" member --arg 3 $G/hostile.bin
 run_guest "hostile: RDMSR goes to userspace, which refuses it with #GP" 113 "RDMSR of MSR 0x3a refused" member --arg 4 $G/hostile.bin
 run_guest "hostile: the refused RDMSR's #GP points at the RDMSR" 113 "#GP at the faulting instruction" member --arg 4 $G/hostile.bin
 run_guest "hostile: WBINVD and INVD do nothing" 106 "wbinvd and invd ran as no-ops" member --arg 5 $G/hostile.bin
@@ -232,6 +239,7 @@ if [ -s "$kvm_order" ]; then
 	fi
 	run_guest "kqemu runs it right after, in the same boot" 0 "^Hello from a kqemu guest" member $G/hello.bin
 	run_guest "KVM runs the hash guest after kqemu" 0 "hash: .*: match" member --kvm --fill 3 $G/hash.bin
+	run_guest "KVM: MMIO with every instruction form kqemu decodes, as the CPU does them in RAM" 0 "mmio2: all 142 forms passed (166 runs on MMIO, each against the CPU.s own in RAM, and 920 from random values)" member --kvm $G/mmio2.bin
 	run_guest "kqemu runs the hash guest after KVM" 0 "hash: .*: match" member --fill 3 $G/hash.bin
 	# --arg 1 leaves out the non-canonical LSTAR check: kvm_amd lets the
 	# guest write LSTAR straight to the CPU, and QEMU's emulated WRMSR

@@ -894,6 +894,10 @@ static void test_backend_caps(int devfd)
 	       (cap.value & (1 << KQEMU_EXIT_IRQ_WINDOW)),
 	       "capability EXITS lists IO, MMIO and IRQ_WINDOW (%#llx)",
 	       (unsigned long long)cap.value);
+	cap.cap = KQEMU_CAP_MMIO_RMW;
+	cap.value = ioctl(devfd, KQEMU_CHECK_CAPABILITY, &cap) == 0 ? cap.value : ~0ULL;
+	report(cap.value == 1, "capability MMIO_RMW is 1: ALU, XCHG and string ops on MMIO (%llu)",
+	       (unsigned long long)cap.value);
 	/* x87 and SSE at least, within the host's own XCR0, and never PKRU or AMX. */
 	cap.cap = KQEMU_CAP_XFEATURES;
 	xfeatures = ioctl(devfd, KQEMU_CHECK_CAPABILITY, &cap) == 0 ? cap.value : 0;
@@ -1070,13 +1074,15 @@ static void test_vcpu_rules(int devfd, int vmfd)
 		expect_errno(ioctl(cpufd, KQEMU_RUN), EINTR, "RUN with immediate_exit set");
 		report(run->exit_reason == KQEMU_EXIT_INTR, "... and exit reason INTR (%u)", run->exit_reason);
 		run->immediate_exit = 0;
-		/* No slot backs the guest's code: the fetch cannot be emulated. */
+		/* No slot backs the guest's code: a fetch error, at RIP's address. */
 		ioctl(cpufd, KQEMU_SET_REGS, &r);
 		expect_ok(ioctl(cpufd, KQEMU_RUN), "RUN of a guest with no memory returns");
 		report(run->exit_reason == KQEMU_EXIT_INTERNAL_ERROR &&
-		       run->internal.suberror == KQEMU_INTERNAL_ERROR_EMULATION,
-		       "... with an INTERNAL_ERROR exit, emulation (%u/%u)",
-		       run->exit_reason, run->internal.suberror);
+		       run->internal.suberror == KQEMU_INTERNAL_ERROR_FETCH &&
+		       run->internal.flags == 0 && run->internal.data[0] == 0x1000,
+		       "... with an INTERNAL_ERROR exit, fetch at 0x1000 (%u/%u, %#llx)",
+		       run->exit_reason, run->internal.suberror,
+		       (unsigned long long)run->internal.data[0]);
 		fflush(stdout);
 		if (fork() == 0) {
 			expect_errno(ioctl(cpufd, KQEMU_RUN), EIO, "a vCPU fd used by another process");
