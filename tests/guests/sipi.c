@@ -57,7 +57,14 @@ asm(".section .rodata\n"
     "	add $ap_stacks, %rsp\n"
     "	movabs $ap_main, %rax\n"
     "	call *%rax\n"
-    "1:	pause\n"
+    /*
+     * Done: HLT with IF set, which ends this vCPU's thread in kqemu-run.
+     * Not a spin with IF clear: under Bochs that keeps the host from its
+     * interrupts, and on Bochs's one CPU vCPU 0's thread would never run
+     * again (the machine wedged, under kqemu and kvm_intel alike).
+     */
+    "	sti\n"
+    "1:	hlt\n"
     "	jmp 1b\n"
     "tramp_end:\n"
     ".text\n");
