@@ -283,6 +283,16 @@ struct kqemu_vcpu {
 	void *arch;
 };
 
+/* An exception for the guest to take at the next entry, RIP where it faulted. */
+static inline void kqemu_queue_exception(struct kqemu_vcpu *vcpu, u8 vector, bool has_error,
+					 u32 error)
+{
+	vcpu->exception.pending = true;
+	vcpu->exception.vector = vector;
+	vcpu->exception.has_error = has_error;
+	vcpu->exception.error = error;
+}
+
 /* What a backend gives the generic vCPU code. */
 struct kqemu_backend {
 	const char *name;

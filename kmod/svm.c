@@ -539,14 +539,6 @@ static u64 exception_event(u8 vector, bool has_error, u32 error)
 	return ev;
 }
 
-static void queue_exception(struct kqemu_vcpu *vcpu, u8 vector, bool has_error)
-{
-	vcpu->exception.pending = true;
-	vcpu->exception.vector = vector;
-	vcpu->exception.has_error = has_error;
-	vcpu->exception.error = 0;
-}
-
 static bool svm_can_take_nmi(struct svm_vcpu *sv)
 {
 	return !sv->nmi_masked && !(sv->vmcb->control.int_state & 1);
@@ -886,8 +878,7 @@ static int handle_io(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	ret = kqemu_handle_io(vcpu, &io);
 	if (ret == KQEMU_IO_PAGE_FAULT) {
 		save->cr2 = io.fault_addr;
-		queue_exception(vcpu, VEC_PF, true);
-		vcpu->exception.error = io.fault_error;
+		kqemu_queue_exception(vcpu, VEC_PF, true, io.fault_error);
 		return 0;
 	}
 	return ret;
@@ -917,7 +908,7 @@ static int handle_cr4_write(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	if (svm_cpu_mode(save) != 64)
 		val = (u32)val;
 	if (kqemu_guest_cr4_write(save->cr4, val, save->efer, save->cr3)) {
-		queue_exception(vcpu, VEC_GP, true);
+		kqemu_queue_exception(vcpu, VEC_GP, true, 0);
 		return 0;
 	}
 	changed = save->cr4 ^ val;
@@ -1041,7 +1032,7 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	case EXIT_XSETBV:
 		if (kqemu_guest_xsetbv(vcpu, vcpu->gprs[1],
 				       (u32)vcpu->gprs[0] | (vcpu->gprs[2] << 32)))
-			queue_exception(vcpu, VEC_GP, true);
+			kqemu_queue_exception(vcpu, VEC_GP, true, 0);
 		else
 			vcpu->rip = next_rip(sv, vcpu->rip, 3);
 		return 0;
@@ -1051,16 +1042,13 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	case EXIT_EXCP_BASE + VEC_DB:
 	case EXIT_EXCP_BASE + VEC_AC:
 		/* Give it to the guest, one exit at a time. */
-		vcpu->exception.pending = true;
-		vcpu->exception.vector = code - EXIT_EXCP_BASE;
-		vcpu->exception.has_error = code == EXIT_EXCP_BASE + VEC_AC;
-		vcpu->exception.error = 0;
+		kqemu_queue_exception(vcpu, code - EXIT_EXCP_BASE, code == EXIT_EXCP_BASE + VEC_AC, 0);
 		return 0;
 	case EXIT_EXCP_BASE + VEC_MC:
 		return 0;	/* handed to the host in svm_enter() already */
 	case EXIT_RDPMC:
 		/* As on a CPU whose PMU the guest does not have. */
-		queue_exception(vcpu, VEC_GP, true);
+		kqemu_queue_exception(vcpu, VEC_GP, true, 0);
 		return 0;
 	case EXIT_INVD:
 	case EXIT_WBINVD:
@@ -1077,7 +1065,7 @@ static int svm_handle_exit(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	case EXIT_XSETBV + 1 ... EXIT_RDPRU:
 	case EXIT_INVLPGB ... EXIT_TLBSYNC:
 		/* As on a CPU without them. */
-		queue_exception(vcpu, VEC_UD, false);
+		kqemu_queue_exception(vcpu, VEC_UD, false, 0);
 		return 0;
 	case EXIT_ERR:
 		run->exit_reason = KQEMU_EXIT_FAIL_ENTRY;

@@ -29,10 +29,7 @@ static bool reserved_clear(const void *p, size_t len)
 /* #GP(0) at the next entry, with RIP still at the faulting instruction. */
 void kqemu_queue_gp(struct kqemu_vcpu *vcpu)
 {
-	vcpu->exception.pending = true;
-	vcpu->exception.vector = 13;
-	vcpu->exception.has_error = true;
-	vcpu->exception.error = 0;
+	kqemu_queue_exception(vcpu, 13, true, 0);
 }
 
 /* --- port I/O --------------------------------------------------------- */
@@ -158,10 +155,7 @@ static int string_io(struct kqemu_vcpu *vcpu, struct kqemu_io *io)
 	if (!io->mode64) {
 		linear = (u32)linear;
 	} else if (!canonical(linear) || !canonical(linear + size - 1)) {
-		vcpu->exception.pending = true;
-		vcpu->exception.vector = seg == KQEMU_SEG_SS ? 12 : 13;	/* #SS, #GP */
-		vcpu->exception.has_error = true;
-		vcpu->exception.error = 0;
+		kqemu_queue_exception(vcpu, seg == KQEMU_SEG_SS ? 12 : 13, true, 0);	/* #SS, #GP */
 		return 0;
 	}
 

@@ -746,14 +746,6 @@ static bool guest_can_take_nmi(struct vmx_vcpu *vx)
 	return !(vx->intr_state & (INTR_STATE_SHADOW | INTR_STATE_NMI));
 }
 
-static void queue_exception(struct kqemu_vcpu *vcpu, u8 vector, bool has_error)
-{
-	vcpu->exception.pending = true;
-	vcpu->exception.vector = vector;
-	vcpu->exception.has_error = has_error;
-	vcpu->exception.error = 0;
-}
-
 /* As svm_prepare_events: what the guest takes at this entry, by priority. */
 static int vmx_prepare_events(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 {
@@ -1270,8 +1262,7 @@ static int handle_io(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	ret = kqemu_handle_io(vcpu, &io);
 	if (ret == KQEMU_IO_PAGE_FAULT) {
 		vx->cr2 = io.fault_addr;
-		queue_exception(vcpu, VEC_PF, true);
-		vcpu->exception.error = io.fault_error;
+		kqemu_queue_exception(vcpu, VEC_PF, true, io.fault_error);
 		return 0;
 	}
 	return ret;
@@ -1359,7 +1350,7 @@ static int handle_cr(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	vcpu->rip += vx->exit_insn_len;
 	return 0;
 gp:
-	queue_exception(vcpu, VEC_GP, true);
+	kqemu_queue_exception(vcpu, VEC_GP, true, 0);
 	return 0;
 }
 
@@ -1447,7 +1438,7 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 			kqemu_dr_debug_exit(vcpu, vx->exit_qual);
 		if (vector == VEC_DB || vector == VEC_AC) {
 			/* Give it to the guest, one exit at a time. */
-			queue_exception(vcpu, vector, vector == VEC_AC);
+			kqemu_queue_exception(vcpu, vector, vector == VEC_AC, 0);
 			return 0;
 		}
 		break;
@@ -1505,13 +1496,13 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	case XR_XSETBV:
 		if (kqemu_guest_xsetbv(vcpu, vcpu->gprs[1],
 				       (u32)vcpu->gprs[0] | (vcpu->gprs[2] << 32)))
-			queue_exception(vcpu, VEC_GP, true);
+			kqemu_queue_exception(vcpu, VEC_GP, true, 0);
 		else
 			vcpu->rip += vx->exit_insn_len;
 		return 0;
 	case XR_RDPMC:
 		/* As on a CPU whose PMU the guest does not have. */
-		queue_exception(vcpu, VEC_GP, true);
+		kqemu_queue_exception(vcpu, VEC_GP, true, 0);
 		return 0;
 	case XR_INVD:
 	case XR_WBINVD:
@@ -1526,7 +1517,7 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 					  long_mode_cs(vx), vx->cr4, cpl);
 
 		if (vector)
-			queue_exception(vcpu, vector, vector == VEC_GP);
+			kqemu_queue_exception(vcpu, vector, vector == VEC_GP, 0);
 		else
 			vcpu->rip += vx->exit_insn_len;
 		return 0;
@@ -1540,7 +1531,7 @@ static int vmx_handle_exit(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 	case XR_INVVPID:
 	case XR_VMFUNC:
 		/* As on a CPU without them. */
-		queue_exception(vcpu, VEC_UD, false);
+		kqemu_queue_exception(vcpu, VEC_UD, false, 0);
 		return 0;
 	}
 	run->exit_reason = KQEMU_EXIT_UNKNOWN;
