@@ -228,6 +228,7 @@ static bool memory_exit(const struct vm *vm, uint64_t gpa, bool write)
 
 #define DATA_GPA	0x100000UL	/* slot 1 */
 #define DATA_PAGES	16
+#define BIG_GPA		0x40000000UL	/* 1 GiB */
 
 static uint32_t *word(void *base, unsigned long page)
 {
@@ -240,7 +241,7 @@ static void test_both_ways(void)
 	struct vm vm = VM_INIT;
 	uint8_t *mem = mmap(NULL, DATA_PAGES * PAGE, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	long before, after_add, after_touch;
+	long before, after_add, after_touch, tables, touched;
 	uint32_t v = 0;
 	bool ok;
 
@@ -261,6 +262,15 @@ static void test_both_ways(void)
 	report(after_touch - after_add >= (long)PAGE && after_touch - after_add < (long)(8 * PAGE),
 	       "mapped_bytes grows with what the guest touches (%ld bytes after one read)",
 	       after_touch - after_add);
+	/* A slot far from the others: the tables a touch adds go with it. */
+	tables = read_stat("page_tables");
+	ok = ok && !add_slot(&vm, 2, BIG_GPA, DATA_PAGES * PAGE, mem, 0) &&
+	     op(&vm, OP_READ, BIG_GPA + 3 * PAGE, 0, 0, &v) && v == 0x11223344;
+	touched = read_stat("page_tables");
+	ok = ok && !del_slot(&vm, 2);
+	report(ok && touched > tables && read_stat("page_tables") == tables,
+	       "a touch in a new 1 GiB adds table pages (%ld to %ld), DELETE_SLOT frees them (%ld)",
+	       tables, touched, read_stat("page_tables"));
 	ok = ok && !del_slot(&vm, 1);
 	ok = ok && !op(&vm, OP_READ, DATA_GPA + 3 * PAGE, 0, 0, &v) && vm.exit_reason == KQEMU_EXIT_MMIO;
 	report(ok,
@@ -452,7 +462,6 @@ static void test_read_only(void)
  * and the guest checks those.
  */
 #define BIG_SIZE	(2048UL << 20)
-#define BIG_GPA		0x40000000UL
 #define BIG_WORDS	(BIG_SIZE >> 21)
 
 static int big_guest(void *unused)
