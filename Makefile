@@ -20,7 +20,11 @@ module:
 	$(MAKE) -C kmod
 
 guest: $(BUILD)/guest/vmtest $(BUILD)/guest/compat32 $(BUILD)/guest/runas $(BUILD)/guest/sfuzz \
-	$(BUILD)/guest/ymm-marker $(BUILD)/guest/cpustate
+	$(BUILD)/guest/ymm-marker $(BUILD)/guest/cpustate $(BUILD)/guest/guestmem
+
+$(BUILD)/guest/guestmem: tests/vm/guest/guestmem.c tests/vm/guest/common.c $(GUEST_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(GUEST_CFLAGS) -o $@ tests/vm/guest/guestmem.c tests/vm/guest/common.c
 
 $(BUILD)/guest/cpustate: tests/vm/guest/cpustate.c tests/vm/guest/common.c $(GUEST_HDR)
 	@mkdir -p $(@D)

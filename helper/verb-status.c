@@ -14,7 +14,7 @@
 #include "kqemuctl.h"
 
 static const char *const counters[] = {
-	"vms", "vcpus", "pinned_bytes", "denials", "revocations", NULL };
+	"vms", "vcpus", "mapped_bytes", "denials", "revocations", NULL };
 
 static const char *state_name(enum module_state s)
 {

@@ -511,6 +511,31 @@ int kqemu_exit_fetch(struct kqemu_vcpu *vcpu, u64 gpa)
 	return 1;
 }
 
+/*
+ * An NPF or EPT violation at GPA: guest memory the guest touched first, or
+ * whose mapping the MMU notifier took away, is mapped and the guest goes
+ * on (0).  Memory the VMM no longer has there is an exit for the VMM (1).
+ * KQEMU_FAULT_MMIO: no slot backs GPA for this access, the caller emulates.
+ */
+int kqemu_nested_fault(struct kqemu_vcpu *vcpu, u64 gpa, bool write)
+{
+	struct kqemu_run *run = vcpu->run;
+	int ret = kqemu_map_gpa(vcpu, gpa, write);
+
+	if (ret == 1)
+		return KQEMU_FAULT_MMIO;
+	if (ret != -EFAULT)
+		return ret;
+	run->exit_reason = KQEMU_EXIT_INTERNAL_ERROR;
+	run->internal.suberror = KQEMU_INTERNAL_ERROR_MEMORY;
+	run->internal.flags = 0;
+	memset(run->internal.data, 0, sizeof(run->internal.data));
+	run->internal.data[0] = gpa;
+	run->internal.data[1] = write;
+	run->internal.data[2] = vcpu->rip;
+	return 1;
+}
+
 /* A linear address to guest-physical through the guest's tables. */
 static int walk(struct kqemu_vm *vm, const struct kqemu_guest_view *g, u64 linear, u64 *gpa)
 {
@@ -532,7 +557,6 @@ unsigned int kqemu_fetch_insn(struct kqemu_vcpu *vcpu, const struct kqemu_guest_
 	unsigned int got = 0;
 	u64 gpa = ~0ULL;
 
-	down_read(&vm->mmu_lock);
 	while (got < 15) {
 		unsigned int chunk = min_t(unsigned int, 15 - got,
 					   PAGE_SIZE - offset_in_page(linear + got));
@@ -543,7 +567,6 @@ unsigned int kqemu_fetch_insn(struct kqemu_vcpu *vcpu, const struct kqemu_guest_
 			break;
 		got += chunk;
 	}
-	up_read(&vm->mmu_lock);
 	if (stop)
 		*stop = gpa;
 	return got;
@@ -612,9 +635,7 @@ static int string_operand(struct kqemu_vm *vm, const struct kqemu_guest_view *g,
 	/* An element split across two pages is beyond this emulator. */
 	if (offset_in_page(linear) + insn->size > PAGE_SIZE)
 		return -EINVAL;
-	down_read(&vm->mmu_lock);
 	ret = walk(vm, g, linear, &o->gpa);
-	up_read(&vm->mmu_lock);
 	if (ret)
 		return ret;
 	o->mmio = !kqemu_slot_backs(vm, o->gpa, write);
@@ -654,9 +675,7 @@ static int string_op(struct kqemu_vcpu *vcpu, const struct kqemu_guest_view *g,
 
 	/* From guest memory (MOVS) or rAX (STOS) to MMIO: a write exit now. */
 	if (insn->op == KQEMU_OP_MOVS) {
-		down_read(&vm->mmu_lock);
 		ret = kqemu_read_guest(vm, src.gpa, &value, insn->size);
-		up_read(&vm->mmu_lock);
 		if (ret)
 			return exit_emulation(vcpu, gpa, bytes, insn->len);
 	} else {
@@ -760,9 +779,7 @@ int kqemu_mmio_complete(struct kqemu_vcpu *vcpu)
 		return 0;
 	case KQEMU_OP_MOVS:
 		if (!vcpu->mmio.dst_mmio) {
-			down_read(&vcpu->vm->mmu_lock);
 			ret = kqemu_write_guest(vcpu->vm, vcpu->mmio.dst_gpa, &data, insn->size);
-			up_read(&vcpu->vm->mmu_lock);
 			/* The slot went away meanwhile: say so, not drop the data. */
 			if (ret)
 				return exit_emulation(vcpu, vcpu->mmio.dst_gpa, NULL, 0);
@@ -777,7 +794,8 @@ int kqemu_mmio_complete(struct kqemu_vcpu *vcpu)
 }
 
 /*
- * The guest's own page tables: linear to guest-physical.  Under mmu_lock.
+ * The guest's own page tables: linear to guest-physical.  Never under
+ * mmu_lock: the tables are guest memory, read through the VMM's mappings.
  *
  * With KQEMU_ACCESS_CHECK the walk is the one the CPU makes for a data
  * access of the guest (string I/O's memory operand): the permissions of

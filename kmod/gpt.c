@@ -15,7 +15,10 @@
  *
  * A table is freed as soon as its last entry goes away, so adding and
  * deleting slots in a loop cannot grow kernel memory, and each table page
- * is charged to the VM creator's memory cgroup (GFP_KERNEL_ACCOUNT).
+ * is charged to the memory cgroup of the thread that faulted it in
+ * (GFP_KERNEL_ACCOUNT).  Leaves are added under a spinlock, by several
+ * vCPUs at once, so the tables a new leaf needs come from a cache each
+ * vCPU fills beforehand, where it may sleep.
  */
 #include <linux/gfp.h>
 #include <linux/io.h>
@@ -37,15 +40,38 @@ static unsigned int level_shift(int level)
 	return PAGE_SHIFT + 9 * (level - 1);
 }
 
+static void gpt_count_table(struct kqemu_gpt *gpt)
+{
+	gpt->pages++;
+	atomic_long_inc(&kqemu_stats.page_tables);
+}
+
 static u64 *gpt_alloc_table(struct kqemu_gpt *gpt)
 {
 	u64 *table = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
 
-	if (table) {
-		gpt->pages++;
-		atomic_long_inc(&kqemu_stats.page_tables);
-	}
+	if (table)
+		gpt_count_table(gpt);
 	return table;
+}
+
+/* Fill CACHE up to N tables; may sleep, so never under a VM's locks. */
+int kqemu_gpt_cache_fill(struct kqemu_gpt_cache *cache, unsigned int n)
+{
+	while (cache->n < min_t(unsigned int, n, ARRAY_SIZE(cache->table))) {
+		u64 *table = (u64 *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+
+		if (!table)
+			return -ENOMEM;
+		cache->table[cache->n++] = table;
+	}
+	return 0;
+}
+
+void kqemu_gpt_cache_free(struct kqemu_gpt_cache *cache)
+{
+	while (cache->n)
+		free_page((unsigned long)cache->table[--cache->n]);
 }
 
 static void gpt_free_one(struct kqemu_gpt *gpt, u64 *table)
@@ -87,8 +113,14 @@ void kqemu_gpt_free(struct kqemu_gpt *gpt)
 	WARN_ON_ONCE(gpt->pages);
 }
 
-/* Point gpa's leaf at ENTRY (host-physical address and the backend's bits). */
-int kqemu_gpt_map(struct kqemu_gpt *gpt, u64 gpa, u64 entry)
+/*
+ * Point gpa's leaf at ENTRY (host-physical address and the backend's bits),
+ * with the tables it needs from CACHE; *OLD is what the leaf held.  Under
+ * the VM's gpt_lock.  The hardware may be walking the tables meanwhile: a
+ * table is filled in before the entry that points to it.
+ */
+int kqemu_gpt_map(struct kqemu_gpt *gpt, u64 gpa, u64 entry,
+		  struct kqemu_gpt_cache *cache, u64 *old)
 {
 	u64 *table = gpt->root;
 	int level;
@@ -97,15 +129,18 @@ int kqemu_gpt_map(struct kqemu_gpt *gpt, u64 gpa, u64 entry)
 		u64 *e = &table[(gpa >> level_shift(level)) & 511];
 
 		if (!(*e & gpt->present)) {
-			u64 *next = gpt_alloc_table(gpt);
+			u64 *next;
 
-			if (!next)
+			if (!cache->n)
 				return -ENOMEM;
-			*e = virt_to_phys(next) | gpt->table_bits;
+			next = cache->table[--cache->n];
+			gpt_count_table(gpt);
+			WRITE_ONCE(*e, virt_to_phys(next) | gpt->table_bits);
 		}
 		table = gpt_table(*e);
 	}
-	table[(gpa >> PAGE_SHIFT) & 511] = entry;
+	*old = table[(gpa >> PAGE_SHIFT) & 511];
+	WRITE_ONCE(table[(gpa >> PAGE_SHIFT) & 511], entry);
 	return 0;
 }
 
@@ -122,10 +157,12 @@ static bool table_empty(const struct kqemu_gpt *gpt, const u64 *table)
 /*
  * Clear the leaves of [start, end) below TABLE, which maps the guest-physical
  * range starting at BASE, and free every table that is left empty.
+ * Returns how many leaves were in use.
  */
-static void gpt_clear(struct kqemu_gpt *gpt, u64 *table, int level, u64 base,
-		      u64 start, u64 end)
+static unsigned long gpt_clear(struct kqemu_gpt *gpt, u64 *table, int level, u64 base,
+			       u64 start, u64 end, bool may_sleep)
 {
+	unsigned long cleared = 0;
 	unsigned int shift = level_shift(level);
 	u64 span = 1ULL << shift;
 	unsigned int i = (start - base) >> shift;
@@ -138,26 +175,56 @@ static void gpt_clear(struct kqemu_gpt *gpt, u64 *table, int level, u64 base,
 			continue;
 		if (level == 1) {
 			*e = 0;
+			cleared++;
 			continue;
 		}
-		gpt_clear(gpt, gpt_table(*e), level - 1, lo, max(start, lo),
-			  min(end, lo + span));
+		cleared += gpt_clear(gpt, gpt_table(*e), level - 1, lo, max(start, lo),
+				     min(end, lo + span), may_sleep);
 		if (table_empty(gpt, gpt_table(*e))) {
 			gpt_free_one(gpt, gpt_table(*e));
 			*e = 0;
 		}
-		/* A 64 GiB slot has 16M leaves; the caller may sleep. */
-		if (level == 2)
+		/* A 64 GiB slot has 16M leaves. */
+		if (level == 2 && may_sleep)
 			cond_resched();
 	}
+	return cleared;
 }
 
-/* Unmap [gpa, gpa + size); the caller flushes the TLBs that could hold it. */
-void kqemu_gpt_unmap(struct kqemu_gpt *gpt, u64 gpa, u64 size)
+/* Whether any leaf of [start, end) below TABLE (mapping from BASE) is in use. */
+static bool gpt_any(const struct kqemu_gpt *gpt, const u64 *table, int level, u64 base,
+		    u64 start, u64 end)
 {
-	u64 end = gpa + size;
+	unsigned int shift = level_shift(level);
+	u64 span = 1ULL << shift;
+	unsigned int i = (start - base) >> shift;
 
+	for (; i < 512 && base + i * span < end; i++) {
+		u64 e = READ_ONCE(table[i]), lo = base + i * span;
+
+		if (!(e & gpt->present))
+			continue;
+		if (level == 1 || gpt_any(gpt, gpt_table(e), level - 1, lo, max(start, lo),
+					  min(end, lo + span)))
+			return true;
+	}
+	return false;
+}
+
+/* Whether anything of [gpa, gpa + size) is mapped; under mmu_lock. */
+bool kqemu_gpt_mapped(const struct kqemu_gpt *gpt, u64 gpa, u64 size)
+{
+	return gpt->root && size && gpt_any(gpt, gpt->root, gpt->levels, 0, gpa, gpa + size);
+}
+
+/*
+ * Unmap [gpa, gpa + size) and return how many leaves were in use there.
+ * The caller holds the VM's mmu_lock for write, so that no CPU is in the
+ * guest, and makes every vCPU flush its TLB before it enters again.
+ */
+unsigned long kqemu_gpt_unmap(struct kqemu_gpt *gpt, u64 gpa, u64 size, bool may_sleep)
+{
 	if (!gpt->root || !size)
-		return;
-	gpt_clear(gpt, gpt->root, gpt->levels, 0, gpa, end);
+		return 0;
+	return gpt_clear(gpt, gpt->root, gpt->levels, 0, gpa, gpa + size, may_sleep);
 }

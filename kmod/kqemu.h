@@ -6,9 +6,11 @@
 #include <linux/fs.h>
 #include <linux/mutex.h>
 #include <linux/kref.h>
+#include <linux/mmu_notifier.h>
 #include <linux/refcount.h>
 #include <linux/rwsem.h>
 #include <linux/sched.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/kqemu.h>
 #include <asm/msr-index.h>
@@ -23,18 +25,18 @@ struct kqemu_user {
 	refcount_t ref;
 	unsigned int vms;		/* under kqemu_users_lock */
 	unsigned int vcpus;
-	u64 pinned_bytes;
+	u64 mapped_bytes;		/* guest pages and tables mapped for its guests */
 };
 
 struct kqemu_user *kqemu_user_get(kuid_t uid);
 void kqemu_user_put(struct kqemu_user *user);
 int kqemu_user_charge_vm(struct kqemu_user *user);
 void kqemu_user_uncharge_vm(struct kqemu_user *user);
-int kqemu_user_charge_pinned(struct kqemu_user *user, u64 bytes);
-void kqemu_user_uncharge_pinned(struct kqemu_user *user, u64 bytes);
+int kqemu_user_charge_mapped(struct kqemu_user *user, u64 bytes);
+void kqemu_user_uncharge_mapped(struct kqemu_user *user, u64 bytes);
 int kqemu_user_charge_vcpu(struct kqemu_user *user);
 void kqemu_user_uncharge_vcpu(struct kqemu_user *user);
-u64 kqemu_max_pinned_bytes(void);
+u64 kqemu_max_mapped_bytes(void);
 unsigned int kqemu_max_vms(void);
 unsigned int kqemu_max_vcpus(void);
 
@@ -67,7 +69,7 @@ void kqemu_acl_exit(void);
 struct kqemu_stats {
 	atomic_long_t vms;
 	atomic_long_t vcpus;
-	atomic64_t pinned_bytes;
+	atomic64_t mapped_bytes;	/* guest pages in NPT/EPT leaves of every VM */
 	atomic_long_t page_tables;	/* NPT/EPT table pages of every VM */
 	atomic_long_t denials;
 	atomic_long_t revocations;
@@ -79,20 +81,20 @@ long kqemu_create_vm(struct kqemu_client *client, void __user *argp);
 
 /* --- the VM and its memory (vm.c) --- */
 
+/* Guest-physical [gpa, gpa + size) is the VMM's memory at uaddr. */
 struct kqemu_slot {
 	u64 gpa;
 	u64 size;
 	u64 uaddr;
 	u32 flags;
-	unsigned long npages;
-	struct page **pages;
 };
 
 struct kqemu_vcpu;
 
 /*
- * A guest-physical table, NPT or EPT alike (gpt.c), under the VM's
- * mmu_lock for write when it changes.
+ * A guest-physical table, NPT or EPT alike (gpt.c): leaves are added under
+ * the VM's gpt_lock (mmu_lock held for read), removed under mmu_lock held
+ * for write.
  */
 struct kqemu_gpt {
 	u64 *root;		/* NULL: no backend */
@@ -102,17 +104,36 @@ struct kqemu_gpt {
 	unsigned long pages;	/* table pages, the root included */
 };
 
+/* Table pages a vCPU allocated before it took the locks to add a leaf. */
+struct kqemu_gpt_cache {
+	unsigned int n;
+	u64 *table[4];		/* a 5-level table: at most 4 below the root */
+};
+
 struct kqemu_vm {
 	struct kref kref;		/* the VM fd and each vCPU hold one */
 	struct kqemu_client client;
 	struct mm_struct *mm;
 	struct mutex lock;		/* slots and vcpus: changes */
 	/*
-	 * Held for read while a vCPU is in the guest or reads guest memory,
-	 * for write while a slot is added or removed: a slot's pages are
-	 * unpinned only once no vCPU can reach them.
+	 * Guest memory is the VMM's, mapped into the table page by page as the
+	 * guest touches it (vm.c), and taken out again by the MMU notifier
+	 * before the host changes or frees a page.
+	 *
+	 * mmu_lock is held for read while a vCPU is in the guest and while it
+	 * adds a leaf, for write while leaves are removed and while slots[]
+	 * changes: once a writer holds it, no CPU runs on what it removes, and
+	 * tlb_gen makes each vCPU flush before it enters again.  No holder
+	 * faults, allocates or sleeps on memory, since reclaim may call the
+	 * notifier, which takes it for write.
 	 */
 	struct rw_semaphore mmu_lock;
+	spinlock_t gpt_lock;		/* leaves added; mmu_seq, mmu_busy */
+	unsigned long mmu_seq;		/* bumped at the end of each invalidation */
+	unsigned int mmu_busy;		/* invalidations begun, not ended */
+	u64 mapped_pages;		/* leaves in the table (gpt_lock, or mmu_lock for write) */
+	struct mmu_notifier mn;
+	bool mn_registered;
 	struct kqemu_slot *slots[KQEMU_MAX_MEMORY_SLOTS];
 	struct kqemu_vcpu *vcpus[KQEMU_MAX_VCPUS];
 	struct kqemu_gpt gpt;		/* the backend's nested or extended table */
@@ -124,6 +145,7 @@ int kqemu_new_file(const char *name, const struct file_operations *fops,
 		   void *priv, struct file **filep);
 void kqemu_vm_put(struct kqemu_vm *vm);
 bool kqemu_slot_backs(struct kqemu_vm *vm, u64 gpa, bool write);
+int kqemu_map_gpa(struct kqemu_vcpu *vcpu, u64 gpa, bool write);
 int kqemu_read_guest(struct kqemu_vm *vm, u64 gpa, void *buf, size_t len);
 int kqemu_write_guest(struct kqemu_vm *vm, u64 gpa, const void *buf, size_t len);
 bool kqemu_guest_ram(struct kqemu_vm *vm, u64 gpa, bool write);
@@ -208,6 +230,9 @@ struct kqemu_io {
 
 #define KQEMU_IO_PAGE_FAULT	2	/* give the guest #PF(fault_error) at fault_addr */
 
+#define KQEMU_FAULT_MMIO	2	/* kqemu_nested_fault(): no slot backs it, emulate */
+int kqemu_nested_fault(struct kqemu_vcpu *vcpu, u64 gpa, bool write);
+
 /*
  * The MSRs the hardware uses while the guest runs, which are the guest's
  * own (msr.c): loaded around every entry, never the host's.
@@ -280,6 +305,7 @@ struct kqemu_vcpu {
 	struct kqemu_cpuid_entry *cpuid;
 	unsigned int cpuid_nent;
 	u64 cpuid_xcr0;			/* what the table lets XSETBV enable */
+	struct kqemu_gpt_cache gpt_cache;	/* for kqemu_map_gpa() */
 	void *arch;
 };
 
@@ -334,8 +360,12 @@ extern struct kqemu_backend kqemu_vmx_backend;
 
 int kqemu_gpt_init(struct kqemu_gpt *gpt, int levels, u64 table_bits, u64 present);
 void kqemu_gpt_free(struct kqemu_gpt *gpt);
-int kqemu_gpt_map(struct kqemu_gpt *gpt, u64 gpa, u64 entry);
-void kqemu_gpt_unmap(struct kqemu_gpt *gpt, u64 gpa, u64 size);
+int kqemu_gpt_cache_fill(struct kqemu_gpt_cache *cache, unsigned int n);
+void kqemu_gpt_cache_free(struct kqemu_gpt_cache *cache);
+int kqemu_gpt_map(struct kqemu_gpt *gpt, u64 gpa, u64 entry,
+		  struct kqemu_gpt_cache *cache, u64 *old);
+unsigned long kqemu_gpt_unmap(struct kqemu_gpt *gpt, u64 gpa, u64 size, bool may_sleep);
+bool kqemu_gpt_mapped(const struct kqemu_gpt *gpt, u64 gpa, u64 size);
 
 /*
  * The CR4 bits a guest may have, on either backend: VME..UMIP (0-11),

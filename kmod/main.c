@@ -67,8 +67,11 @@ static u64 capability_value(u32 cap)
 		return kqemu_max_vms();
 	case KQEMU_CAP_MAX_VCPUS_PER_USER:
 		return kqemu_max_vcpus();
-	case KQEMU_CAP_MAX_PINNED_PER_USER:
-		return kqemu_max_pinned_bytes();
+	case KQEMU_CAP_MAX_PINNED_PER_USER:	/* its old name */
+	case KQEMU_CAP_MAX_MAPPED_PER_USER:
+		return kqemu_max_mapped_bytes();
+	case KQEMU_CAP_MEMORY_ON_DEMAND:
+		return 1;
 	case KQEMU_CAP_BACKEND:
 		return kqemu_backend ? kqemu_backend->id : KQEMU_BACKEND_NONE;
 	case KQEMU_CAP_BACKEND_ERROR:
@@ -189,7 +192,7 @@ static DEVICE_ATTR_RO(name)
 
 KQEMU_STAT_ATTR(vms, atomic_long_read);
 KQEMU_STAT_ATTR(vcpus, atomic_long_read);
-KQEMU_STAT_ATTR(pinned_bytes, atomic64_read);
+KQEMU_STAT_ATTR(mapped_bytes, atomic64_read);
 KQEMU_STAT_ATTR(page_tables, atomic_long_read);
 KQEMU_STAT_ATTR(denials, atomic_long_read);
 KQEMU_STAT_ATTR(revocations, atomic_long_read);
@@ -214,7 +217,7 @@ static DEVICE_ATTR_RO(recent);
 static struct attribute *kqemu_stats_attrs[] = {
 	&dev_attr_vms.attr,
 	&dev_attr_vcpus.attr,
-	&dev_attr_pinned_bytes.attr,
+	&dev_attr_mapped_bytes.attr,
 	&dev_attr_page_tables.attr,
 	&dev_attr_denials.attr,
 	&dev_attr_revocations.attr,

@@ -942,9 +942,10 @@ static int handle_npf(struct kqemu_vcpu *vcpu, struct svm_vcpu *sv)
 	struct vmcb_control *c = &sv->vmcb->control;
 	u64 gpa = c->exit_info2, err = c->exit_info1;
 	struct kqemu_guest_view g;
+	int ret = kqemu_nested_fault(vcpu, gpa, err & NPT_RW);
 
-	if (kqemu_slot_backs(vcpu->vm, gpa, err & NPT_RW))
-		return 0;	/* raced with a slot change: try again */
+	if (ret != KQEMU_FAULT_MMIO)
+		return ret;
 	/* Delivering an event touched it, not the instruction at RIP. */
 	if (c->exit_int_info & EVENT_VALID)
 		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EXCEPTION,

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Per-user quotas: how many VMs and vCPUs a user may hold, and how much
- * guest memory it may pin on top of each process's RLIMIT_MEMLOCK.
- * Exceeding one gives EDQUOT, checked before anything is created.
+ * memory its guests may have mapped at once: guest pages present in the
+ * nested tables, and the table pages below each root.  Exceeding one gives
+ * EDQUOT, checked before anything is created or mapped.
  */
 #include <linux/hashtable.h>
 #include <linux/moduleparam.h>
@@ -19,10 +20,16 @@ static unsigned int max_vcpus_per_user = 64;
 module_param(max_vcpus_per_user, uint, 0644);
 MODULE_PARM_DESC(max_vcpus_per_user, "vCPUs one user may hold at once (0: no limit)");
 
-static unsigned int max_pinned_mb_per_user;
-module_param(max_pinned_mb_per_user, uint, 0644);
-MODULE_PARM_DESC(max_pinned_mb_per_user,
-		 "MiB of guest memory one user may pin (0: RLIMIT_MEMLOCK alone)");
+static unsigned int max_mapped_mb_per_user;
+module_param(max_mapped_mb_per_user, uint, 0644);
+MODULE_PARM_DESC(max_mapped_mb_per_user,
+		 "MiB of guest memory and nested tables one user's guests may have mapped (0: no limit)");
+/*
+ * Its name before guest memory was faulted in on demand, for modprobe.d
+ * files that still set it: the same quota.
+ */
+module_param_named(max_pinned_mb_per_user, max_mapped_mb_per_user, uint, 0644);
+MODULE_PARM_DESC(max_pinned_mb_per_user, "the old name of max_mapped_mb_per_user");
 
 static DEFINE_HASHTABLE(kqemu_users, 6);
 static DEFINE_SPINLOCK(kqemu_users_lock);
@@ -37,9 +44,9 @@ unsigned int kqemu_max_vcpus(void)
 	return READ_ONCE(max_vcpus_per_user);
 }
 
-u64 kqemu_max_pinned_bytes(void)
+u64 kqemu_max_mapped_bytes(void)
 {
-	return (u64)READ_ONCE(max_pinned_mb_per_user) << 20;
+	return (u64)READ_ONCE(max_mapped_mb_per_user) << 20;
 }
 
 static struct kqemu_user *user_find(kuid_t uid)
@@ -81,7 +88,7 @@ void kqemu_user_put(struct kqemu_user *user)
 		return;
 	hash_del(&user->node);
 	spin_unlock(&kqemu_users_lock);
-	WARN_ON_ONCE(user->vms || user->vcpus || user->pinned_bytes);
+	WARN_ON_ONCE(user->vms || user->vcpus || user->mapped_bytes);
 	kfree(user);
 }
 
@@ -126,23 +133,24 @@ void kqemu_user_uncharge_vcpu(struct kqemu_user *user)
 	user_uncharge(&user->vcpus);
 }
 
-int kqemu_user_charge_pinned(struct kqemu_user *user, u64 bytes)
+/* Also under a VM's gpt_lock, which is taken before kqemu_users_lock. */
+int kqemu_user_charge_mapped(struct kqemu_user *user, u64 bytes)
 {
-	u64 max = kqemu_max_pinned_bytes();
+	u64 max = kqemu_max_mapped_bytes();
 	int ret = 0;
 
 	spin_lock(&kqemu_users_lock);
-	if (max && bytes > max - min(max, user->pinned_bytes))
+	if (max && bytes > max - min(max, user->mapped_bytes))
 		ret = -EDQUOT;
 	else
-		user->pinned_bytes += bytes;
+		user->mapped_bytes += bytes;
 	spin_unlock(&kqemu_users_lock);
 	return ret;
 }
 
-void kqemu_user_uncharge_pinned(struct kqemu_user *user, u64 bytes)
+void kqemu_user_uncharge_mapped(struct kqemu_user *user, u64 bytes)
 {
 	spin_lock(&kqemu_users_lock);
-	user->pinned_bytes -= bytes;
+	user->mapped_bytes -= bytes;
 	spin_unlock(&kqemu_users_lock);
 }

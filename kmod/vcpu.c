@@ -176,7 +176,6 @@ static int string_io(struct kqemu_vcpu *vcpu, struct kqemu_io *io)
 	if (!io->mode64)
 		lo = (u32)lo;
 
-	down_read(&vm->mmu_lock);
 	for (done = 0; done < len; nchunks++) {
 		u64 at = lo + done;
 		u32 chunk = min_t(u32, len - done, PAGE_SIZE - offset_in_page(at));
@@ -186,7 +185,6 @@ static int string_io(struct kqemu_vcpu *vcpu, struct kqemu_io *io)
 		ret = kqemu_gva_translate(vm, &io->paging, at, KQEMU_ACCESS_CHECK |
 					  (io->in ? KQEMU_ACCESS_WRITE : 0), &gpa[nchunks], &error);
 		if (ret == 1) {
-			up_read(&vm->mmu_lock);
 			/* The first byte the CPU would have touched there. */
 			io->fault_addr = linear >= at && linear - at < chunk ? linear : at;
 			io->fault_error = error;
@@ -194,7 +192,6 @@ static int string_io(struct kqemu_vcpu *vcpu, struct kqemu_io *io)
 		}
 		if (ret || !kqemu_guest_ram(vm, gpa[nchunks], io->in) ||
 		    (!io->in && kqemu_read_guest(vm, gpa[nchunks], buf + done, chunk))) {
-			up_read(&vm->mmu_lock);
 			run->exit_reason = KQEMU_EXIT_INTERNAL_ERROR;
 			run->internal.suberror = KQEMU_INTERNAL_ERROR_EMULATION;
 			run->internal.flags = 0;
@@ -206,7 +203,6 @@ static int string_io(struct kqemu_vcpu *vcpu, struct kqemu_io *io)
 		chunk_len[nchunks] = chunk;
 		done += chunk;
 	}
-	up_read(&vm->mmu_lock);
 
 	io_exit(run, io, n);
 	if (!io->in) {
@@ -274,10 +270,8 @@ static void complete_ins(struct kqemu_vcpu *vcpu)
 		reverse_elements(buf, vcpu->run->io_data, count, size);
 	else
 		memcpy(buf, vcpu->run->io_data, count * size);
-	down_read(&vm->mmu_lock);
 	for (i = 0; i < 2 && vcpu->ins.len[i]; done += vcpu->ins.len[i++])
 		kqemu_write_guest(vm, vcpu->ins.gpa[i], buf + done, vcpu->ins.len[i]);
-	up_read(&vm->mmu_lock);
 	string_io_advance(vcpu, GPR_RDI, vcpu->ins.rep, vcpu->ins.df, size,
 			  vcpu->ins.addr_bits, count, vcpu->next_rip);
 	vcpu->ins.active = false;
@@ -628,6 +622,7 @@ static void vcpu_free(struct kqemu_vcpu *vcpu)
 	if (vcpu->arch)
 		kqemu_backend->vcpu_free(vcpu);
 	kqemu_fpu_free(vcpu);
+	kqemu_gpt_cache_free(&vcpu->gpt_cache);
 	kfree(vcpu->cpuid);
 	free_page((unsigned long)vcpu->run);
 	kqemu_user_uncharge_vcpu(vcpu->client.user);

@@ -3,10 +3,13 @@
  * VMs and their guest memory.
  *
  * A VM belongs to the process that created it: every VM ioctl from another
- * mm fails with EIO, since guest memory is that process's memory.  Guest
- * memory is pinned when a slot is added, so that the hardware backends can
- * map it without faulting, and it is charged like VFIO charges it: to the
- * creator's RLIMIT_MEMLOCK (mm->locked_vm) and to its user's quota.
+ * mm fails with EIO, since guest memory is that process's memory.  Nothing
+ * of it is pinned: the guest's first touch of a page is a nested fault
+ * that looks the page up in the VMM's address space and maps it
+ * (kqemu_map_gpa), and an MMU notifier on that mm takes pages out of the
+ * table before the host unmaps, moves, swaps, merges or frees them, so the
+ * guest always sees what the VMM sees.  What is mapped is charged to the
+ * user's quota; the memory itself stays the VMM's, in its memory cgroup.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -64,78 +67,169 @@ static bool slot_overlaps(const struct kqemu_vm *vm, u64 gpa, u64 size)
 	return false;
 }
 
-/* Pin in chunks so that a huge slot can be interrupted and does not stall. */
-static int slot_pin(struct kqemu_slot *slot)
+/* Every vCPU flushes its TLB before it enters the guest again. */
+static void vm_flush_tlbs(struct kqemu_vm *vm)
 {
-	unsigned int gup_flags = FOLL_LONGTERM;
-	unsigned long done = 0;
-
-	if (!(slot->flags & KQEMU_MEM_READONLY))
-		gup_flags |= FOLL_WRITE;
-	while (done < slot->npages) {
-		int chunk = min_t(unsigned long, slot->npages - done, 512);
-		int ret;
-
-		if (fatal_signal_pending(current)) {
-			ret = -EINTR;
-		} else {
-			ret = pin_user_pages_fast(slot->uaddr + done * PAGE_SIZE,
-						  chunk, gup_flags,
-						  slot->pages + done);
-			if (ret == 0)
-				ret = -EFAULT;
-		}
-		if (ret < 0) {
-			unpin_user_pages(slot->pages, done);
-			return ret;
-		}
-		done += ret;
-		cond_resched();
-	}
-	return 0;
-}
-
-/* Give the backend's page tables the slot's pages; under mmu_lock for write. */
-static int slot_map(struct kqemu_vm *vm, struct kqemu_slot *slot)
-{
-	unsigned long i;
-	u64 bits;
-	int ret;
-
-	/* No backend, no table: the VM only holds the memory. */
-	if (!vm->gpt.root)
-		return 0;
-	bits = (slot->flags & KQEMU_MEM_READONLY) ? kqemu_backend->leaf_ro :
-						    kqemu_backend->leaf_rw;
-	for (i = 0; i < slot->npages; i++) {
-		ret = kqemu_gpt_map(&vm->gpt, slot->gpa + i * PAGE_SIZE,
-				    page_to_phys(slot->pages[i]) | bits);
-		if (ret)
-			return ret;
-		if (!(i % 4096))
-			cond_resched();
-	}
-	return 0;
-}
-
-/* Under mmu_lock for write; frees the tables the slot alone needed. */
-static void slot_unmap(struct kqemu_vm *vm, struct kqemu_slot *slot)
-{
-	kqemu_gpt_unmap(&vm->gpt, slot->gpa, slot->size);
-	/* Every vCPU flushes its TLB before it enters the guest again. */
 	atomic_inc(&vm->tlb_gen);
 }
 
-static void slot_free(struct kqemu_vm *vm, struct kqemu_slot *slot)
+/*
+ * What removing COUNT leaves, and the tables that went with them (TABLES
+ * before), gives back.  Under mmu_lock for write.
+ */
+static void vm_unmapped(struct kqemu_vm *vm, unsigned long count, unsigned long tables)
 {
-	unpin_user_pages_dirty_lock(slot->pages, slot->npages,
-				    !(slot->flags & KQEMU_MEM_READONLY));
-	account_locked_vm(vm->mm, slot->npages, false);
-	kqemu_user_uncharge_pinned(vm->client.user, slot->size);
-	atomic64_sub(slot->size, &kqemu_stats.pinned_bytes);
-	kvfree(slot->pages);
-	kfree(slot);
+	u64 bytes = (u64)count * PAGE_SIZE;
+
+	if (!count && tables == vm->gpt.pages)
+		return;
+	vm->mapped_pages -= count;
+	atomic64_sub(bytes, &kqemu_stats.mapped_bytes);
+	kqemu_user_uncharge_mapped(vm->client.user,
+				   bytes + (u64)(tables - vm->gpt.pages) * PAGE_SIZE);
+	vm_flush_tlbs(vm);
 }
+
+/* Take [gpa, gpa + size) out of the table.  Under mmu_lock for write. */
+static void vm_unmap_gpa(struct kqemu_vm *vm, u64 gpa, u64 size)
+{
+	unsigned long tables = vm->gpt.pages;
+
+	vm_unmapped(vm, kqemu_gpt_unmap(&vm->gpt, gpa, size, true), tables);
+}
+
+/*
+ * Take out whatever the VMM's [start, end) backs, in every slot; returns
+ * whether anything was mapped there.  Under mmu_lock for write.
+ */
+static bool vm_unmap_hva(struct kqemu_vm *vm, unsigned long start, unsigned long end,
+			 bool may_sleep)
+{
+	unsigned long tables = vm->gpt.pages, count = 0;
+	unsigned int i;
+
+	for (i = 0; i < KQEMU_MAX_MEMORY_SLOTS; i++) {
+		const struct kqemu_slot *s = vm->slots[i];
+		u64 lo, hi;
+
+		if (!s || end <= s->uaddr || start >= s->uaddr + s->size)
+			continue;
+		lo = max_t(u64, start, s->uaddr);
+		hi = min_t(u64, end, s->uaddr + s->size);
+		count += kqemu_gpt_unmap(&vm->gpt, s->gpa + (lo - s->uaddr), hi - lo, may_sleep);
+	}
+	vm_unmapped(vm, count, tables);
+	return count;
+}
+
+static struct kqemu_vm *mn_vm(struct mmu_notifier *mn)
+{
+	return container_of(mn, struct kqemu_vm, mn);
+}
+
+/*
+ * The host is about to change or free the pages of [start, end): take them
+ * out of the guest's view first.  Until the matching invalidate_range_end
+ * no fault maps anything (mmu_busy), and a fault that looked its page up
+ * before sees mmu_seq moved and looks again.
+ */
+static int kqemu_mn_invalidate_range_start(struct mmu_notifier *mn,
+					   const struct mmu_notifier_range *range)
+{
+	struct kqemu_vm *vm = mn_vm(mn);
+	bool may_sleep = mmu_notifier_range_blockable(range);
+
+	if (may_sleep)
+		down_write(&vm->mmu_lock);
+	else if (!down_write_trylock(&vm->mmu_lock))
+		return -EAGAIN;
+	spin_lock(&vm->gpt_lock);
+	vm->mmu_busy++;
+	spin_unlock(&vm->gpt_lock);
+	vm_unmap_hva(vm, range->start, range->end, may_sleep);
+	up_write(&vm->mmu_lock);
+	return 0;
+}
+
+static void kqemu_mn_invalidate_range_end(struct mmu_notifier *mn,
+					  const struct mmu_notifier_range *range)
+{
+	struct kqemu_vm *vm = mn_vm(mn);
+
+	spin_lock(&vm->gpt_lock);
+	vm->mmu_seq++;
+	vm->mmu_busy--;
+	spin_unlock(&vm->gpt_lock);
+}
+
+/* int before 7.x, bool since: whatever this kernel's ops declare. */
+typedef typeof(((struct mmu_notifier_ops *)NULL)->clear_young(NULL, NULL, 0, 0)) kqemu_young_t;
+
+/* Whether the guest has anything of the VMM's [start, end) mapped; under mmu_lock. */
+static bool vm_hva_mapped(struct kqemu_vm *vm, unsigned long start, unsigned long end)
+{
+	unsigned int i;
+
+	for (i = 0; i < KQEMU_MAX_MEMORY_SLOTS; i++) {
+		const struct kqemu_slot *s = vm->slots[i];
+		u64 lo, hi;
+
+		if (!s || end <= s->uaddr || start >= s->uaddr + s->size)
+			continue;
+		lo = max_t(u64, start, s->uaddr);
+		hi = min_t(u64, end, s->uaddr + s->size);
+		if (kqemu_gpt_mapped(&vm->gpt, s->gpa + (lo - s->uaddr), hi - lo))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Reclaim (and DAMON) asks whether the guest used [start, end) since it
+ * last asked, from under the host's page-table lock: nothing here may
+ * sleep.  The tables as kqemu builds them do not record use (no A/D bits
+ * on EPT), so a mapped page counts as used and is taken out: the guest's
+ * next touch faults it in again, which marks it accessed for the host, and
+ * a page the guest leaves alone reads as unused next time.  While a vCPU
+ * is in the guest nothing can be taken out, and what is mapped counts as
+ * used.
+ */
+static kqemu_young_t kqemu_mn_clear_young(struct mmu_notifier *mn, struct mm_struct *mm,
+					  unsigned long start, unsigned long end)
+{
+	struct kqemu_vm *vm = mn_vm(mn);
+	bool young = false;
+
+	if (down_write_trylock(&vm->mmu_lock)) {
+		young = vm_unmap_hva(vm, start, end, false);
+		up_write(&vm->mmu_lock);
+	} else if (down_read_trylock(&vm->mmu_lock)) {
+		young = vm_hva_mapped(vm, start, end);
+		up_read(&vm->mmu_lock);
+	}
+	return young;
+}
+
+/* The mm goes away (its last user exited): nothing of it may stay mapped. */
+static void kqemu_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct kqemu_vm *vm = mn_vm(mn);
+
+	down_write(&vm->mmu_lock);
+	vm_unmap_gpa(vm, 0, KQEMU_MAX_GUEST_PHYS);
+	spin_lock(&vm->gpt_lock);
+	vm->mmu_seq++;
+	spin_unlock(&vm->gpt_lock);
+	up_write(&vm->mmu_lock);
+}
+
+static const struct mmu_notifier_ops kqemu_mn_ops = {
+	.invalidate_range_start	= kqemu_mn_invalidate_range_start,
+	.invalidate_range_end	= kqemu_mn_invalidate_range_end,
+	.clear_flush_young	= kqemu_mn_clear_young,
+	.clear_young		= kqemu_mn_clear_young,
+	.release		= kqemu_mn_release,
+};
 
 static long vm_add_slot(struct kqemu_vm *vm, void __user *argp)
 {
@@ -156,57 +250,19 @@ static long vm_add_slot(struct kqemu_vm *vm, void __user *argp)
 	slot->size = s.size;
 	slot->uaddr = s.userspace_addr;
 	slot->flags = s.flags;
-	slot->npages = s.size >> PAGE_SHIFT;
 
 	mutex_lock(&vm->lock);
 	if (vm->slots[s.slot] || slot_overlaps(vm, slot->gpa, slot->size)) {
-		ret = -EEXIST;
-		goto out_unlock;
+		mutex_unlock(&vm->lock);
+		kfree(slot);
+		return -EEXIST;
 	}
-	ret = kqemu_user_charge_pinned(vm->client.user, slot->size);
-	if (ret)
-		goto out_unlock;
-	ret = account_locked_vm(vm->mm, slot->npages, true);
-	if (ret)
-		goto out_uncharge_user;
-	/*
-	 * Only once the quota and RLIMIT_MEMLOCK allow the pinning: the page
-	 * array of the largest slot is 128 MiB.
-	 */
-	slot->pages = kvmalloc_array(slot->npages, sizeof(*slot->pages),
-				     GFP_KERNEL_ACCOUNT);
-	if (!slot->pages) {
-		ret = -ENOMEM;
-		goto out_uncharge_locked;
-	}
-	ret = slot_pin(slot);
-	if (ret)
-		goto out_free_pages;
+	/* Nothing is mapped yet: the guest's first touch of each page faults. */
 	down_write(&vm->mmu_lock);
-	ret = slot_map(vm, slot);
-	if (ret) {
-		slot_unmap(vm, slot);
-		up_write(&vm->mmu_lock);
-		goto out_unpin;
-	}
 	vm->slots[s.slot] = slot;
 	up_write(&vm->mmu_lock);
-	atomic64_add(slot->size, &kqemu_stats.pinned_bytes);
 	mutex_unlock(&vm->lock);
 	return 0;
-
-out_unpin:
-	unpin_user_pages(slot->pages, slot->npages);
-out_free_pages:
-	kvfree(slot->pages);
-out_uncharge_locked:
-	account_locked_vm(vm->mm, slot->npages, false);
-out_uncharge_user:
-	kqemu_user_uncharge_pinned(vm->client.user, slot->size);
-out_unlock:
-	mutex_unlock(&vm->lock);
-	kfree(slot);
-	return ret;
 }
 
 static long vm_delete_slot(struct kqemu_vm *vm, void __user *argp)
@@ -225,14 +281,18 @@ static long vm_delete_slot(struct kqemu_vm *vm, void __user *argp)
 	if (slot) {
 		/* Waits for every vCPU to leave the guest. */
 		down_write(&vm->mmu_lock);
-		slot_unmap(vm, slot);
+		vm_unmap_gpa(vm, slot->gpa, slot->size);
 		vm->slots[id.slot] = NULL;
+		/* A fault that looked the slot up before maps nothing now. */
+		spin_lock(&vm->gpt_lock);
+		vm->mmu_seq++;
+		spin_unlock(&vm->gpt_lock);
 		up_write(&vm->mmu_lock);
 	}
 	mutex_unlock(&vm->lock);
 	if (!slot)
 		return -ENOENT;
-	slot_free(vm, slot);
+	kfree(slot);
 	return 0;
 }
 
@@ -266,11 +326,18 @@ static void kqemu_vm_free(struct kref *kref)
 	struct kqemu_vm *vm = container_of(kref, struct kqemu_vm, kref);
 	unsigned int i;
 
-	for (i = 0; i < KQEMU_MAX_MEMORY_SLOTS; i++)
-		if (vm->slots[i])
-			slot_free(vm, vm->slots[i]);
-	if (vm->gpt.root)
+	/* Waits for a callback that runs now; none comes after. */
+	if (vm->mn_registered)
+		mmu_notifier_unregister(&vm->mn, vm->mm);
+	if (vm->gpt.root) {
+		down_write(&vm->mmu_lock);
+		vm_unmap_gpa(vm, 0, KQEMU_MAX_GUEST_PHYS);
+		up_write(&vm->mmu_lock);
+		WARN_ON_ONCE(vm->mapped_pages);
 		kqemu_backend->vm_free(vm);
+	}
+	for (i = 0; i < KQEMU_MAX_MEMORY_SLOTS; i++)
+		kfree(vm->slots[i]);
 	mmdrop(vm->mm);
 	kqemu_user_uncharge_vm(vm->client.user);
 	kqemu_client_release(&vm->client);
@@ -304,8 +371,7 @@ static struct kqemu_slot *kqemu_slot_find(struct kqemu_vm *vm, u64 gpa)
 }
 
 /*
- * Whether a slot backs gpa now, for a write too when WRITE is set: a nested
- * fault on such an address raced with a slot change and is retried.  The
+ * Whether a slot backs gpa now, for a write too when WRITE is set.  The
  * slot is looked at only under mmu_lock, since a slot delete may free it
  * the moment the lock is dropped.
  */
@@ -321,20 +387,55 @@ bool kqemu_slot_backs(struct kqemu_vm *vm, u64 gpa, bool write)
 	return backs;
 }
 
-/* Copy guest memory that slots back; -EFAULT where none does. Under mmu_lock. */
+/*
+ * The VMM's address of guest-physical GPA, for a write too when WRITE is
+ * set: 0, or -EFAULT where no slot (no writable slot) backs it.  What the
+ * address holds is looked at after mmu_lock is dropped: a slot deleted
+ * meanwhile leaves the VMM's own memory there, which is all the guest
+ * could ever reach through it.
+ */
+static int gpa_to_hva(struct kqemu_vm *vm, u64 gpa, bool write, unsigned long *hva,
+		      bool *writable)
+{
+	const struct kqemu_slot *slot;
+	int ret = -EFAULT;
+
+	down_read(&vm->mmu_lock);
+	slot = kqemu_slot_find(vm, gpa);
+	if (slot && !(write && (slot->flags & KQEMU_MEM_READONLY))) {
+		*hva = slot->uaddr + (gpa - slot->gpa);
+		if (writable)
+			*writable = !(slot->flags & KQEMU_MEM_READONLY);
+		ret = 0;
+	}
+	up_read(&vm->mmu_lock);
+	return ret;
+}
+
+/*
+ * Guest memory is read and written through the VMM's own mappings, on the
+ * vCPU's thread (its ioctls come from the VM's mm alone), so an access
+ * faults pages in and follows the VMM's protections as the VMM's would.
+ * Never under mmu_lock: a fault may reclaim, and reclaim may call the MMU
+ * notifier.
+ */
+static bool guest_access_ok(struct kqemu_vm *vm)
+{
+	return !WARN_ON_ONCE(current->mm != vm->mm);
+}
+
+/* Copy guest memory that slots back; -EFAULT where none does. */
 int kqemu_read_guest(struct kqemu_vm *vm, u64 gpa, void *buf, size_t len)
 {
+	if (!guest_access_ok(vm))
+		return -EFAULT;
 	while (len) {
-		struct kqemu_slot *slot = kqemu_slot_find(vm, gpa);
-		size_t offset = offset_in_page(gpa);
-		size_t chunk = min_t(size_t, len, PAGE_SIZE - offset);
-		void *page;
+		size_t chunk = min_t(size_t, len, PAGE_SIZE - offset_in_page(gpa));
+		unsigned long hva;
 
-		if (!slot)
+		if (gpa_to_hva(vm, gpa, false, &hva, NULL) ||
+		    copy_from_user(buf, (const void __user *)hva, chunk))
 			return -EFAULT;
-		page = kmap_local_page(slot->pages[(gpa - slot->gpa) >> PAGE_SHIFT]);
-		memcpy(buf, page + offset, chunk);
-		kunmap_local(page);
 		buf += chunk;
 		gpa += chunk;
 		len -= chunk;
@@ -344,24 +445,25 @@ int kqemu_read_guest(struct kqemu_vm *vm, u64 gpa, void *buf, size_t len)
 
 /*
  * Copy into guest memory that writable slots back; -EFAULT where none
- * does or the slot is read-only (nothing is written then).  Under mmu_lock.
+ * does or the slot is read-only (nothing is written then, unless the VMM's
+ * own mapping refuses a later page of it).
  */
 int kqemu_write_guest(struct kqemu_vm *vm, u64 gpa, const void *buf, size_t len)
 {
 	u64 at;
 
+	if (!guest_access_ok(vm))
+		return -EFAULT;
 	for (at = gpa; at < gpa + len; at = (at | (PAGE_SIZE - 1)) + 1)
 		if (!kqemu_guest_ram(vm, at, true))
 			return -EFAULT;
 	while (len) {
-		struct kqemu_slot *slot = kqemu_slot_find(vm, gpa);
-		size_t offset = offset_in_page(gpa);
-		size_t chunk = min_t(size_t, len, PAGE_SIZE - offset);
-		void *page;
+		size_t chunk = min_t(size_t, len, PAGE_SIZE - offset_in_page(gpa));
+		unsigned long hva;
 
-		page = kmap_local_page(slot->pages[(gpa - slot->gpa) >> PAGE_SHIFT]);
-		memcpy(page + offset, buf, chunk);
-		kunmap_local(page);
+		if (gpa_to_hva(vm, gpa, true, &hva, NULL) ||
+		    copy_to_user((void __user *)hva, buf, chunk))
+			return -EFAULT;
 		buf += chunk;
 		gpa += chunk;
 		len -= chunk;
@@ -369,30 +471,120 @@ int kqemu_write_guest(struct kqemu_vm *vm, u64 gpa, const void *buf, size_t len)
 	return 0;
 }
 
-/* Whether a slot backs gpa, and lets the guest write it for WRITE.  Under mmu_lock. */
+/* Whether a slot backs gpa, and lets the guest write it for WRITE. */
 bool kqemu_guest_ram(struct kqemu_vm *vm, u64 gpa, bool write)
 {
-	const struct kqemu_slot *slot = kqemu_slot_find(vm, gpa);
-
-	return slot && !(write && (slot->flags & KQEMU_MEM_READONLY));
+	return kqemu_slot_backs(vm, gpa, write);
 }
 
 /*
  * Set BITS in the 32-bit word at gpa (4-byte aligned), atomically, as the
  * CPU sets accessed and dirty bits in a page-table entry that another vCPU
- * may be changing.  A table in a read-only slot is left as it is: the CPU's
- * write would have been refused too.  Under mmu_lock.
+ * may be changing.  A table in a read-only slot, or in memory the VMM
+ * cannot write, is left as it is: the CPU's write would have been refused
+ * too.
  */
 void kqemu_guest_set_bits(struct kqemu_vm *vm, u64 gpa, u32 bits)
 {
-	struct kqemu_slot *slot = kqemu_slot_find(vm, gpa);
-	void *page;
+	struct page *page;
+	unsigned long hva;
+	void *kaddr;
 
-	if (!slot || (slot->flags & KQEMU_MEM_READONLY) || (gpa & 3))
+	if ((gpa & 3) || !guest_access_ok(vm) || gpa_to_hva(vm, gpa, true, &hva, NULL) ||
+	    get_user_pages_unlocked(hva & PAGE_MASK, 1, &page, FOLL_WRITE) != 1)
 		return;
-	page = kmap_local_page(slot->pages[(gpa - slot->gpa) >> PAGE_SHIFT]);
-	atomic_or(bits, (atomic_t *)(page + offset_in_page(gpa)));
-	kunmap_local(page);
+	kaddr = kmap_local_page(page);
+	atomic_or(bits, (atomic_t *)(kaddr + offset_in_page(hva)));
+	kunmap_local(kaddr);
+	set_page_dirty_lock(page);
+	put_page(page);
+}
+
+/*
+ * A nested page fault at GPA, on the vCPU's thread: look the VMM's page up
+ * (faulting it in as the VMM would) and map it, writable where the slot
+ * and the VMM's mapping allow it, then let the page go: the MMU notifier
+ * takes it out of the table before the host may reuse it.
+ *
+ * Returns 0 (mapped, or an invalidation raced: enter again and see), 1 (no
+ * slot backs GPA for this access: MMIO), -EFAULT (the VMM's memory refuses
+ * the access: KQEMU_INTERNAL_ERROR_MEMORY), or another -errno for KQEMU_RUN:
+ * EDQUOT, ENOMEM, EINTR.
+ */
+int kqemu_map_gpa(struct kqemu_vcpu *vcpu, u64 gpa, bool write)
+{
+	struct kqemu_vm *vm = vcpu->vm;
+	u64 worst = (u64)vm->gpt.levels * PAGE_SIZE, refund, old;
+	unsigned long hva, seq, tables;
+	bool slot_rw, writable;
+	struct page *page;
+	long got;
+	int ret;
+
+	gpa &= PAGE_MASK;
+	if (!guest_access_ok(vm))
+		return -EFAULT;
+	/* Read before the lookup: an invalidation from now on moves it. */
+	seq = READ_ONCE(vm->mmu_seq);
+	smp_rmb();
+	if (gpa_to_hva(vm, gpa, write, &hva, &slot_rw))
+		return 1;
+	writable = write;
+	if (write) {
+		got = get_user_pages_unlocked(hva, 1, &page, FOLL_WRITE);
+	} else if (slot_rw && get_user_page_fast_only(hva, FOLL_WRITE, &page)) {
+		/* Writable in the VMM already: spare the guest a second fault. */
+		writable = true;
+		got = 1;
+	} else {
+		got = get_user_pages_unlocked(hva, 1, &page, 0);
+	}
+	if (got != 1)
+		return got == 0 || got == -EHWPOISON ? -EFAULT : got;
+	/*
+	 * A page the guest may write is dirty from now on: the host cleans a
+	 * page only after taking it out of every mapping, this one included.
+	 */
+	if (writable)
+		set_page_dirty_lock(page);
+	ret = kqemu_gpt_cache_fill(&vcpu->gpt_cache, vm->gpt.levels - 1);
+	if (ret)
+		goto out_put;
+
+	down_read(&vm->mmu_lock);
+	spin_lock(&vm->gpt_lock);
+	if (vm->mmu_busy || vm->mmu_seq != seq)
+		goto out_unlock;	/* ret 0: fault again */
+	/* The leaf and every table it might need; what is not used goes back. */
+	ret = kqemu_user_charge_mapped(vm->client.user, worst);
+	if (ret)
+		goto out_unlock;
+	tables = vm->gpt.pages;
+	ret = kqemu_gpt_map(&vm->gpt, gpa, page_to_phys(page) |
+			    (writable ? kqemu_backend->leaf_rw : kqemu_backend->leaf_ro),
+			    &vcpu->gpt_cache, &old);
+	refund = worst - (u64)(vm->gpt.pages - tables) * PAGE_SIZE;
+	if (!ret && !(old & vm->gpt.present)) {
+		refund -= PAGE_SIZE;
+		vm->mapped_pages++;
+		atomic64_add(PAGE_SIZE, &kqemu_stats.mapped_bytes);
+	} else if (!ret) {
+		/*
+		 * The leaf was there already (read-only, now writable; or
+		 * another vCPU faulted first): a TLB may still hold the old
+		 * one, which would fault again for ever.  The old page stays
+		 * the VMM's until a notifier says otherwise, so running vCPUs
+		 * may go on with it until their next entry flushes.
+		 */
+		vm_flush_tlbs(vm);
+	}
+	kqemu_user_uncharge_mapped(vm->client.user, refund);
+out_unlock:
+	spin_unlock(&vm->gpt_lock);
+	up_read(&vm->mmu_lock);
+out_put:
+	put_page(page);
+	return ret;
 }
 
 static const struct file_operations kqemu_vm_fops = {
@@ -448,9 +640,17 @@ long kqemu_create_vm(struct kqemu_client *client, void __user *argp)
 	kqemu_client_copy(&vm->client, client, "fd=vm");
 	mutex_init(&vm->lock);
 	init_rwsem(&vm->mmu_lock);
+	spin_lock_init(&vm->gpt_lock);
 	mmgrab(current->mm);
 	vm->mm = current->mm;
 	atomic_long_inc(&kqemu_stats.vms);
+	vm->mn.ops = &kqemu_mn_ops;
+	ret = mmu_notifier_register(&vm->mn, current->mm);
+	if (ret) {
+		kqemu_vm_put(vm);
+		return ret;
+	}
+	vm->mn_registered = true;
 
 	/* Without a backend the VM still holds memory; vCPUs are refused. */
 	if (kqemu_backend) {

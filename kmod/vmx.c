@@ -1272,9 +1272,10 @@ static int handle_ept_violation(struct kqemu_vcpu *vcpu, struct vmx_vcpu *vx)
 {
 	u64 gpa = vx->exit_gpa, q = vx->exit_qual;
 	struct kqemu_guest_view g;
+	int ret = kqemu_nested_fault(vcpu, gpa, q & BIT(1));
 
-	if (kqemu_slot_backs(vcpu->vm, gpa, q & BIT(1)))
-		return 0;	/* raced with a slot change: try again */
+	if (ret != KQEMU_FAULT_MMIO)
+		return ret;
 	/* Delivering an event touched it, not the instruction at RIP. */
 	if (vx->idt_info & INTR_VALID)
 		return exit_internal(vcpu, KQEMU_INTERNAL_ERROR_EXCEPTION, vx->idt_info, gpa);
@@ -1615,9 +1616,10 @@ static int vmx_run(struct kqemu_vcpu *vcpu)
 	if (vmx_prepare_events(vcpu, vx))
 		goto out_to_user;
 
-	down_read(&vm->mmu_lock);
+	/* Guest memory, read through the VMM's mappings: before mmu_lock. */
 	if (vx->pdptes_stale)
 		load_pdptes(vcpu, vx);
+	down_read(&vm->mmu_lock);
 	kernel_fpu_begin();
 	local_irq_disable();
 	ret = vmx_enter(vcpu, vx);

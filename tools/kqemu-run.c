@@ -181,11 +181,10 @@ static void __attribute__((noreturn)) die_ioctl(const char *what, int err)
 		die("%s: access to %s was revoked: the administrator changed kqemu's access policy since this program opened it (see 'kqemuctl status')",
 		    what, accel_name());
 	case EDQUOT:
-		die("%s: you already hold as many as kqemu allows one user (see max_vms_per_user, max_vcpus_per_user, max_pinned_mb_per_user in 'kqemuctl status'); close another guest first",
+		die("%s: you already hold as many as kqemu allows one user (see max_vms_per_user, max_vcpus_per_user in 'kqemuctl status'); close another guest first",
 		    what);
 	case ENOMEM:
-		die("%s: out of memory, or over your locked-memory limit: kqemu pins guest memory and counts it against RLIMIT_MEMLOCK ('ulimit -l'); raise the limit or give the guest less memory (--mem)",
-		    what);
+		die("%s: out of memory; give the guest less memory (--mem)", what);
 	case EBUSY:
 		if (intel_cpu())
 			die("%s: another hypervisor holds the CPU's virtualization (kvm_intel, VirtualBox, VMware): VT-x has room for one, and kqemu does not share it. Stop its guests; on Linux 6.12+ KVM takes VT-x when it loads unless booted with kvm.enable_virt_at_load=0 (or kvm loaded with enable_virt_at_load=0)",
@@ -860,6 +859,14 @@ static bool internal_error_in_words(const struct kqemu_run *run)
 		       (unsigned long long)run->internal.data[0],
 		       (unsigned long long)run->internal.data[2]);
 		return true;
+	case KQEMU_INTERNAL_ERROR_MEMORY:
+		printf("exit: INTERNAL_ERROR %u: the guest %s guest memory at %#llx that this program"
+		       " no longer maps there%s (rip %#llx)\n", run->internal.suberror,
+		       run->internal.data[1] ? "wrote" : "read",
+		       (unsigned long long)run->internal.data[0],
+		       run->internal.data[1] ? ", or maps read-only" : "",
+		       (unsigned long long)run->internal.data[2]);
+		return true;
 	case KQEMU_INTERNAL_ERROR_EMULATION:
 		if (!(run->internal.flags & KQEMU_INTERNAL_INSN) || n < 1 || n > 15)
 			return false;
@@ -1083,6 +1090,8 @@ static void *vcpu_thread(void *arg)
 		 * kqemu-run's runs at exit (no atexit handlers, stdout flushed
 		 * line by line), and the kernel tears the other vCPUs down.
 		 */
+		if (ret < 0 && errno == EDQUOT)
+			die("running the guest: your guests have as much memory mapped as kqemu allows one user (max_mapped_mb_per_user, see 'kqemuctl status'); give the guest less memory (--mem) or close another guest");
 		if (ret < 0)
 			die_ioctl("running the guest", errno);
 		vcpu->exits++;
@@ -1119,7 +1128,7 @@ static void __attribute__((noreturn)) usage(int status)
 	printf("Usage: kqemu-run [OPTIONS] GUEST.bin\n"
 	       "Run a flat binary guest on /dev/kqemu.\n\n"
 	       "  --real          start in real mode at 0:%#llx (default: long mode at %#llx)\n"
-	       "  --mem MIB       guest memory (default 6, under the usual 8 MiB RLIMIT_MEMLOCK)\n"
+	       "  --mem MIB       guest memory (default 6)\n"
 	       "  --smp N         vCPUs, one thread each (long mode)\n"
 	       "  --timer N       inject N timer interrupts (vector 0x20), one per HLT\n"
 	       "  --arg N         passed to the guest in RSI\n"

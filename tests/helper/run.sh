@@ -425,7 +425,7 @@ valid_json() { python3 -c 'import json,sys; json.load(open(sys.argv[1]))' "$tmp/
 newroot json with-group
 fake_loaded 1002 990
 mkdir -p "$R/sys/class/misc/kqemu/stats"
-for c in vms vcpus pinned_bytes denials revocations; do echo 3 >"$R/sys/class/misc/kqemu/stats/$c"; done
+for c in vms vcpus mapped_bytes denials revocations; do echo 3 >"$R/sys/class/misc/kqemu/stats/$c"; done
 echo 'not "a number"' >"$R/sys/class/misc/kqemu/stats/vms"
 kq status --json
 check "status --json parses, with a counter that is not a number as null" '[ $rc -eq 0 ] && valid_json && says "\"vms\":null"'
@@ -617,10 +617,10 @@ kq status --json
 check "status --json with no module says so" '[ $rc -eq 0 ] && says "{\"module\":\"not loaded\",\"node\":null"'
 fake_loaded 1002 990
 mkdir -p "$R/sys/class/misc/kqemu/stats"
-for c in vms vcpus pinned_bytes denials revocations; do echo 3 >"$R/sys/class/misc/kqemu/stats/$c"; done
+for c in vms vcpus mapped_bytes denials revocations; do echo 3 >"$R/sys/class/misc/kqemu/stats/$c"; done
 kq status --json
 check "status --json reports the live ACL and every counter" \
-	'[ $rc -eq 0 ] && says "\"acl\":{\"allow_users\":\"1002\",\"allow_groups\":\"990\"}" && says "\"counters\":{\"vms\":3,\"vcpus\":3,\"pinned_bytes\":3,\"denials\":3,\"revocations\":3}"'
+	'[ $rc -eq 0 ] && says "\"acl\":{\"allow_users\":\"1002\",\"allow_groups\":\"990\"}" && says "\"counters\":{\"vms\":3,\"vcpus\":3,\"mapped_bytes\":3,\"denials\":3,\"revocations\":3}"'
 kq status
 check "status in words" '[ $rc -eq 0 ] && says "module:     kqemu live" && says "live ACL:   allow_users=1002 allow_groups=990"'
 

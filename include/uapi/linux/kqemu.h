@@ -58,7 +58,11 @@ struct kqemu_capability {
 #define KQEMU_CAP_READONLY_MEMORY	3	/* 1: KQEMU_MEM_READONLY works */
 #define KQEMU_CAP_MAX_VMS_PER_USER	4	/* current quota, 0 = unlimited */
 #define KQEMU_CAP_MAX_VCPUS_PER_USER	5	/* current quota, 0 = unlimited */
-#define KQEMU_CAP_MAX_PINNED_PER_USER	6	/* bytes, 0 = only RLIMIT_MEMLOCK */
+/*
+ * 6 was the pinned-memory quota (bytes, 0: RLIMIT_MEMLOCK alone) while
+ * slots were pinned when added; it now reads as KQEMU_CAP_MAX_MAPPED_PER_USER.
+ */
+#define KQEMU_CAP_MAX_PINNED_PER_USER	6
 #define KQEMU_CAP_REVOCATION		7	/* 1: policy changes revoke fds */
 #define KQEMU_CAP_BACKEND		8	/* KQEMU_BACKEND_*, see below */
 #define KQEMU_CAP_BACKEND_ERROR		9	/* why none: errno (positive), 0 if one */
@@ -96,6 +100,18 @@ struct kqemu_capability {
 #define KQEMU_CAP_MMIO_RMW		21
 #define KQEMU_CAP_DEBUGREGS		22	/* 1: guest MOV DR, KQEMU_GET/SET_DEBUGREGS */
 #define KQEMU_CAP_SREGS_CR8		23	/* 1: kqemu_sregs.cr8, KQEMU_SREGS_CR8, kqemu_run.cr8 */
+/*
+ * The quota on what one user's guests have mapped at once, in bytes: guest
+ * pages present in the nested tables plus the table pages (module
+ * parameter max_mapped_mb_per_user; 0: none).
+ */
+#define KQEMU_CAP_MAX_MAPPED_PER_USER	24
+/*
+ * 1: guest memory is faulted in as the guest touches it and follows the
+ * VMM's mappings (see KQEMU_ADD_MEMORY_SLOT); nothing is pinned, nothing
+ * is charged to RLIMIT_MEMLOCK.  0 (older modules): pinned at add.
+ */
+#define KQEMU_CAP_MEMORY_ON_DEMAND	25
 
 /* Values of KQEMU_CAP_BACKEND. */
 #define KQEMU_BACKEND_NONE	0
@@ -185,9 +201,18 @@ struct kqemu_create_vm {
  * VM ioctls.
  *
  * KQEMU_ADD_MEMORY_SLOT: back guest-physical [guest_phys_addr, +size) with
- * the caller's memory at userspace_addr.  The pages are pinned for the
- * slot's lifetime and charged to the caller's RLIMIT_MEMLOCK (unless it
- * has CAP_IPC_LOCK) and to its user's pinned-memory quota.
+ * the caller's memory at userspace_addr.  Nothing is pinned or faulted in
+ * at add (KQEMU_CAP_MEMORY_ON_DEMAND): each page is looked up in the
+ * caller's address space when the guest first touches it, as the VMM
+ * would fault it in (writable only where the VMM's mapping is), and taken
+ * out of the guest's view before the host changes or frees it (munmap,
+ * madvise, mprotect, fork's copy-on-write, swap, migration, KSM, THP), so
+ * the guest and the VMM always see the same memory.  Anonymous, memfd,
+ * shmem, hugetlbfs and shared file mappings all work; a range the VMM has
+ * not mapped is allowed, and a guest access there is an INTERNAL_ERROR
+ * KQEMU_INTERNAL_ERROR_MEMORY exit.  What the guests of a user have mapped
+ * counts against max_mapped_mb_per_user (KQEMU_RUN: EDQUOT); the memory
+ * itself is the VMM's, in its memory cgroup, and so are the table pages.
  * Errors:
  *   EINVAL  flags unknown or reserved nonzero; slot >= KQEMU_MAX_MEMORY_SLOTS;
  *           size 0; address or size not page-aligned; a range that wraps
@@ -195,10 +220,8 @@ struct kqemu_create_vm {
  *           size above KQEMU_MAX_SLOT_SIZE.
  *   EEXIST  the slot number is in use, or the guest range overlaps another
  *           slot's.
- *   EFAULT  the struct, or some of the user range, is not mapped (or, for a
- *           writable slot, not writable).
- *   ENOMEM  over RLIMIT_MEMLOCK, or out of memory.
- *   EDQUOT  over the user's pinned-memory quota (max_pinned_mb_per_user).
+ *   EFAULT  the struct is not readable.
+ *   ENOMEM  out of memory.
  *   EACCES  revoked.  EIO  wrong process.
  */
 struct kqemu_memory_slot {
@@ -416,7 +439,9 @@ struct kqemu_debugregs {
  * Errors: EINTR (a signal is pending, or immediate_exit was set: exit
  *         reason KQEMU_EXIT_INTR), EBUSY (see KQEMU_CREATE_VCPU),
  *         EINVAL (a previous exit was answered with an invalid value),
- *         EACCES, EIO.
+ *         EDQUOT (the guest touched a page its user's max_mapped_mb_per_user
+ *         has no room for; it is left at the access), ENOMEM (no memory
+ *         for the page or its tables), EACCES, EIO.
  * The exits:
  *   IO          port I/O: port, size (1, 2, 4), direction, and count
  *               elements of size bytes each, packed at data_offset in the
@@ -604,6 +629,15 @@ struct kqemu_run {
  * a slot there ends the same way.
  */
 #define KQEMU_INTERNAL_ERROR_FETCH	4
+/*
+ * A guest access to a slot whose memory the VMM does not have there: the
+ * range is not mapped (munmap), its mapping refuses the access (PROT_NONE,
+ * or a write to memory the VMM mapped read-only in a writable slot), or the
+ * page is poisoned.  data[0] is the guest-physical address, data[1] 1 for a
+ * write and 0 for a read, data[2] RIP.  The guest is left at the access:
+ * once the VMM maps memory there, KQEMU_RUN goes on with it.
+ */
+#define KQEMU_INTERNAL_ERROR_MEMORY	5
 
 /* internal.flags. */
 #define KQEMU_INTERNAL_INSN	(1U << 0)	/* data[1..3]: the instruction's bytes */

@@ -28,7 +28,7 @@
  * allocator, user copies) until the call has no more.  An injected call
  * must succeed or fail with ENOMEM/EFAULT; the same call without injection
  * must then succeed and the guest must run to its HLT; closing everything
- * must leave nothing (vms, vcpus, pinned bytes).
+ * must leave nothing (vms, vcpus, mapped bytes).
  *
  * Run as a kvm-users member.
  */
@@ -1317,7 +1317,7 @@ static void teardown(struct life *l)
 static bool nothing_left(void)
 {
 	return read_stat("vms") == 0 && read_stat("vcpus") == 0 &&
-	       read_stat("pinned_bytes") == 0;
+	       read_stat("mapped_bytes") == 0;
 }
 
 static int faults(void)
@@ -1393,9 +1393,9 @@ static int faults(void)
 			teardown(&l);
 			if (!nothing_left()) {
 				left++;
-				printf("# faults: after fault point %u of %s: vms %ld vcpus %ld pinned %ld\n",
+				printf("# faults: after fault point %u of %s: vms %ld vcpus %ld mapped %ld\n",
 				       n, steps[k].name, read_stat("vms"), read_stat("vcpus"),
-				       read_stat("pinned_bytes"));
+				       read_stat("mapped_bytes"));
 			}
 		}
 	}

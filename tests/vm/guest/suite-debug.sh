@@ -10,7 +10,7 @@ echo scan=off >/sys/kernel/debug/kmemleak 2>/dev/null
 stats_zero() {
 	[ "$(cat /sys/class/misc/kqemu/stats/vms)" = 0 ] &&
 		[ "$(cat /sys/class/misc/kqemu/stats/vcpus)" = 0 ] &&
-		[ "$(cat /sys/class/misc/kqemu/stats/pinned_bytes)" = 0 ] &&
+		[ "$(cat /sys/class/misc/kqemu/stats/mapped_bytes)" = 0 ] &&
 		[ "$(cat /sys/class/misc/kqemu/stats/page_tables)" = 0 ]
 }
 # val KEY TEXT: the number after "KEY=" in sfuzz's "# ...: k=v ..." lines.
@@ -70,7 +70,7 @@ check "sfuzz: the longest RUN took $(val run_max_ms "$out") ms (under 5 s; longe
 	'[ "$(val run_max_ms "$out")" -lt 5000 ]'
 check "sfuzz: $(val eio_got "$out") VM and vCPU fds passed to another process all answered EIO there" \
 	'[ "$(val eio_got "$out")" -gt 0 ] && [ "$(val eio_wrong "$out")" = 0 ]'
-check "after the structured fuzzer nothing is left (vms, vcpus, pinned, page-table pages)" stats_zero
+check "after the structured fuzzer nothing is left (vms, vcpus, mapped guest memory, page-table pages)" stats_zero
 
 # 2. Fault injection: fail the 1st, 2nd, ... fault point (slab, page
 # allocator, user copies) of each call of a guest's life (fail-nth); each
