@@ -81,11 +81,18 @@ static void gpt_free_one(struct kqemu_gpt *gpt, u64 *table)
 	atomic_long_dec(&kqemu_stats.page_tables);
 }
 
-int kqemu_gpt_init(struct kqemu_gpt *gpt, int levels, u64 table_bits, u64 present)
+/* Whether E, an entry of a table at LEVEL, is a 2 MiB leaf. */
+static bool is_huge(const struct kqemu_gpt *gpt, u64 e, int level)
+{
+	return level == 2 && (e & gpt->present) && (e & gpt->huge);
+}
+
+int kqemu_gpt_init(struct kqemu_gpt *gpt, int levels, u64 table_bits, u64 present, u64 huge)
 {
 	if (WARN_ON_ONCE(levels < 4 || levels > 5))
 		return -EINVAL;
 	gpt->levels = levels;
+	gpt->huge = huge;
 	gpt->table_bits = table_bits;
 	gpt->present = present;
 	gpt->pages = 0;
@@ -99,7 +106,7 @@ static void gpt_free_table(struct kqemu_gpt *gpt, u64 *table, int level)
 
 	if (level > 1)
 		for (i = 0; i < 512; i++)
-			if (table[i] & gpt->present)
+			if ((table[i] & gpt->present) && !is_huge(gpt, table[i], level))
 				gpt_free_table(gpt, gpt_table(table[i]), level - 1);
 	gpt_free_one(gpt, table);
 }
@@ -114,20 +121,31 @@ void kqemu_gpt_free(struct kqemu_gpt *gpt)
 }
 
 /*
- * Point gpa's leaf at ENTRY (host-physical address and the backend's bits),
- * with the tables it needs from CACHE; *OLD is what the leaf held.  Under
- * the VM's gpt_lock.  The hardware may be walking the tables meanwhile: a
- * table is filled in before the entry that points to it.
+ * Point gpa's leaf at LEVEL (1: 4 KiB, 2: 2 MiB) at ENTRY (host-physical
+ * address and the backend's bits), with the tables it needs from CACHE.
+ * *OLD_PAGES counts the 4 KiB pages the leaves it replaced mapped: the
+ * leaf itself (an upgrade to writable, or another vCPU's fault first), or
+ * a 2 MiB leaf where a 4 KiB one goes now, which a table replaces.
+ * -EEXIST: a 2 MiB leaf was asked where a table holds 4 KiB ones.
+ *
+ * Under the VM's gpt_lock with mmu_lock held for read, so CPUs may be in
+ * the guest, walking these tables: a table is complete before the entry
+ * that points to it, and only leaves go away here (never a table), each
+ * to a page the VMM still maps (the caller's sequence count says so).
  */
-int kqemu_gpt_map(struct kqemu_gpt *gpt, u64 gpa, u64 entry,
-		  struct kqemu_gpt_cache *cache, u64 *old)
+int kqemu_gpt_map(struct kqemu_gpt *gpt, u64 gpa, u64 entry, int level,
+		  struct kqemu_gpt_cache *cache, unsigned long *old_pages)
 {
-	u64 *table = gpt->root;
-	int level;
+	u64 *table = gpt->root, *e;
+	int l;
 
-	for (level = gpt->levels; level > 1; level--) {
-		u64 *e = &table[(gpa >> level_shift(level)) & 511];
-
+	*old_pages = 0;
+	for (l = gpt->levels; l > level; l--) {
+		e = &table[(gpa >> level_shift(l)) & 511];
+		if (is_huge(gpt, *e, l)) {
+			*old_pages += 512;
+			WRITE_ONCE(*e, 0);
+		}
 		if (!(*e & gpt->present)) {
 			u64 *next;
 
@@ -139,8 +157,12 @@ int kqemu_gpt_map(struct kqemu_gpt *gpt, u64 gpa, u64 entry,
 		}
 		table = gpt_table(*e);
 	}
-	*old = table[(gpa >> PAGE_SHIFT) & 511];
-	WRITE_ONCE(table[(gpa >> PAGE_SHIFT) & 511], entry);
+	e = &table[(gpa >> level_shift(level)) & 511];
+	if (level == 2 && (*e & gpt->present) && !is_huge(gpt, *e, 2))
+		return -EEXIST;
+	if (*e & gpt->present)
+		*old_pages += level == 2 ? 512 : 1;
+	WRITE_ONCE(*e, entry);
 	return 0;
 }
 
@@ -178,6 +200,12 @@ static unsigned long gpt_clear(struct kqemu_gpt *gpt, u64 *table, int level, u64
 			cleared++;
 			continue;
 		}
+		/* A 2 MiB leaf goes whole, however little of it the range is. */
+		if (is_huge(gpt, *e, level)) {
+			*e = 0;
+			cleared += 512;
+			continue;
+		}
 		cleared += gpt_clear(gpt, gpt_table(*e), level - 1, lo, max(start, lo),
 				     min(end, lo + span), may_sleep);
 		if (table_empty(gpt, gpt_table(*e))) {
@@ -204,7 +232,7 @@ static bool gpt_any(const struct kqemu_gpt *gpt, const u64 *table, int level, u6
 
 		if (!(e & gpt->present))
 			continue;
-		if (level == 1 || gpt_any(gpt, gpt_table(e), level - 1, lo, max(start, lo),
+		if (level == 1 || is_huge(gpt, e, level) || gpt_any(gpt, gpt_table(e), level - 1, lo, max(start, lo),
 					  min(end, lo + span)))
 			return true;
 	}
@@ -218,7 +246,8 @@ bool kqemu_gpt_mapped(const struct kqemu_gpt *gpt, u64 gpa, u64 size)
 }
 
 /*
- * Unmap [gpa, gpa + size) and return how many leaves were in use there.
+ * Unmap [gpa, gpa + size) and return how many 4 KiB pages were mapped there
+ * (a 2 MiB leaf that overlaps it counts, and goes, whole).
  * The caller holds the VM's mmu_lock for write, so that no CPU is in the
  * guest, and makes every vCPU flush its TLB before it enters again.
  */

@@ -101,6 +101,7 @@ struct kqemu_gpt {
 	int levels;		/* 4 or 5 */
 	u64 table_bits;		/* what an entry pointing to a table carries */
 	u64 present;		/* an entry with any of these bits is in use */
+	u64 huge;		/* what marks a 2 MiB leaf; 0: none are made */
 	unsigned long pages;	/* table pages, the root included */
 };
 
@@ -134,12 +135,28 @@ struct kqemu_vm {
 	u64 mapped_pages;		/* leaves in the table (gpt_lock, or mmu_lock for write) */
 	struct mmu_notifier mn;
 	bool mn_registered;
+	/*
+	 * The CPUs where a vCPU of this VM is in the guest now, set and
+	 * cleared with interrupts off around each entry: a writer of mmu_lock
+	 * interrupts them (kqemu_vm_kick), so it waits for one exit, not for
+	 * their next timer tick.
+	 */
+	struct cpumask in_guest;
 	struct kqemu_slot *slots[KQEMU_MAX_MEMORY_SLOTS];
 	struct kqemu_vcpu *vcpus[KQEMU_MAX_VCPUS];
 	struct kqemu_gpt gpt;		/* the backend's nested or extended table */
 	atomic_t tlb_gen;		/* bumped when a mapping goes away */
 	u64 tsc_origin;			/* the host's TSC when the guest's was 0 */
 };
+
+/* Around a backend's entry, with interrupts off and mmu_lock held for read. */
+static inline void kqemu_mark_in_guest(struct kqemu_vm *vm, bool in)
+{
+	if (in)
+		cpumask_set_cpu(smp_processor_id(), &vm->in_guest);
+	else
+		cpumask_clear_cpu(smp_processor_id(), &vm->in_guest);
+}
 
 int kqemu_new_file(const char *name, const struct file_operations *fops,
 		   void *priv, struct file **filep);
@@ -329,6 +346,7 @@ struct kqemu_backend {
 	int (*vm_init)(struct kqemu_vm *vm);
 	void (*vm_free)(struct kqemu_vm *vm);
 	u64 leaf_ro, leaf_rw;		/* a table leaf's bits, read-only or writable */
+	u64 leaf_huge;			/* with them, a 2 MiB leaf; 0: the CPU has none */
 	int (*vcpu_init)(struct kqemu_vcpu *vcpu);
 	void (*vcpu_free)(struct kqemu_vcpu *vcpu);
 	void (*get_regs)(struct kqemu_vcpu *vcpu, struct kqemu_regs *regs);
@@ -358,12 +376,12 @@ void kqemu_vmx_exit(void);
 extern struct kqemu_backend kqemu_vmx_backend;
 
 
-int kqemu_gpt_init(struct kqemu_gpt *gpt, int levels, u64 table_bits, u64 present);
+int kqemu_gpt_init(struct kqemu_gpt *gpt, int levels, u64 table_bits, u64 present, u64 huge);
 void kqemu_gpt_free(struct kqemu_gpt *gpt);
 int kqemu_gpt_cache_fill(struct kqemu_gpt_cache *cache, unsigned int n);
 void kqemu_gpt_cache_free(struct kqemu_gpt_cache *cache);
-int kqemu_gpt_map(struct kqemu_gpt *gpt, u64 gpa, u64 entry,
-		  struct kqemu_gpt_cache *cache, u64 *old);
+int kqemu_gpt_map(struct kqemu_gpt *gpt, u64 gpa, u64 entry, int level,
+		  struct kqemu_gpt_cache *cache, unsigned long *old_pages);
 unsigned long kqemu_gpt_unmap(struct kqemu_gpt *gpt, u64 gpa, u64 size, bool may_sleep);
 bool kqemu_gpt_mapped(const struct kqemu_gpt *gpt, u64 gpa, u64 size);
 

@@ -72,6 +72,8 @@ static u64 capability_value(u32 cap)
 		return kqemu_max_mapped_bytes();
 	case KQEMU_CAP_MEMORY_ON_DEMAND:
 		return 1;
+	case KQEMU_CAP_HUGE_LEAVES:
+		return kqemu_backend && kqemu_backend->leaf_huge;
 	case KQEMU_CAP_BACKEND:
 		return kqemu_backend ? kqemu_backend->id : KQEMU_BACKEND_NONE;
 	case KQEMU_CAP_BACKEND_ERROR:

@@ -209,6 +209,7 @@ static_assert(sizeof(struct vmcb) <= PAGE_SIZE);
 #define NPT_P	BIT_ULL(0)
 #define NPT_RW	BIT_ULL(1)
 #define NPT_US	BIT_ULL(2)
+#define NPT_PS	BIT_ULL(7)	/* in a PDE: a 2 MiB page */
 
 struct svm_cpu {
 	struct page *hsave;		/* VM_HSAVE_PA: where VMRUN puts the host */
@@ -274,7 +275,8 @@ static int svm_npt_levels(void)
 static int svm_vm_init(struct kqemu_vm *vm)
 {
 	/* Nested walks are user accesses: tables are present, writable, user. */
-	return kqemu_gpt_init(&vm->gpt, svm_npt_levels(), NPT_P | NPT_RW | NPT_US, NPT_P);
+	return kqemu_gpt_init(&vm->gpt, svm_npt_levels(), NPT_P | NPT_RW | NPT_US, NPT_P,
+			      kqemu_svm_backend.leaf_huge);
 }
 
 static void svm_vm_free(struct kqemu_vm *vm)
@@ -1176,7 +1178,9 @@ static int svm_run(struct kqemu_vcpu *vcpu)
 	down_read(&vm->mmu_lock);
 	kernel_fpu_begin();
 	local_irq_disable();
+	kqemu_mark_in_guest(vm, true);
 	ret = svm_enter(vcpu, sv);
+	kqemu_mark_in_guest(vm, false);
 	local_irq_enable();
 	kernel_fpu_end();
 	up_read(&vm->mmu_lock);
@@ -1223,6 +1227,7 @@ struct kqemu_backend kqemu_svm_backend = {
 	.vm_free	= svm_vm_free,
 	.leaf_ro	= NPT_P | NPT_US,
 	.leaf_rw	= NPT_P | NPT_US | NPT_RW,
+	.leaf_huge	= NPT_PS,
 	.vcpu_init	= svm_vcpu_init,
 	.vcpu_free	= svm_vcpu_free,
 	.get_regs	= svm_get_regs,

@@ -67,6 +67,29 @@ static bool slot_overlaps(const struct kqemu_vm *vm, u64 gpa, u64 size)
 	return false;
 }
 
+static void vm_kick_nop(void *unused)
+{
+}
+
+/*
+ * Take mmu_lock for write, first interrupting every CPU in one of the VM's
+ * guests: the interrupt makes it exit, and its next entry waits for the
+ * lock.  A CPU that enters after the kick is waited for until its next
+ * exit, at worst its next timer tick.
+ */
+static void vm_kick_guests(struct kqemu_vm *vm)
+{
+	preempt_disable();
+	smp_call_function_many(&vm->in_guest, vm_kick_nop, NULL, false);
+	preempt_enable();
+}
+
+static void vm_lock_out_guests(struct kqemu_vm *vm)
+{
+	vm_kick_guests(vm);
+	down_write(&vm->mmu_lock);
+}
+
 /* Every vCPU flushes its TLB before it enters the guest again. */
 static void vm_flush_tlbs(struct kqemu_vm *vm)
 {
@@ -139,10 +162,13 @@ static int kqemu_mn_invalidate_range_start(struct mmu_notifier *mn,
 	struct kqemu_vm *vm = mn_vm(mn);
 	bool may_sleep = mmu_notifier_range_blockable(range);
 
-	if (may_sleep)
-		down_write(&vm->mmu_lock);
-	else if (!down_write_trylock(&vm->mmu_lock))
+	if (may_sleep) {
+		vm_lock_out_guests(vm);
+	} else if (!down_write_trylock(&vm->mmu_lock)) {
+		/* The OOM reaper comes back: have the guests out by then. */
+		vm_kick_guests(vm);
 		return -EAGAIN;
+	}
 	spin_lock(&vm->gpt_lock);
 	vm->mmu_busy++;
 	spin_unlock(&vm->gpt_lock);
@@ -215,7 +241,7 @@ static void kqemu_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
 {
 	struct kqemu_vm *vm = mn_vm(mn);
 
-	down_write(&vm->mmu_lock);
+	vm_lock_out_guests(vm);
 	vm_unmap_gpa(vm, 0, KQEMU_MAX_GUEST_PHYS);
 	spin_lock(&vm->gpt_lock);
 	vm->mmu_seq++;
@@ -258,7 +284,7 @@ static long vm_add_slot(struct kqemu_vm *vm, void __user *argp)
 		return -EEXIST;
 	}
 	/* Nothing is mapped yet: the guest's first touch of each page faults. */
-	down_write(&vm->mmu_lock);
+	vm_lock_out_guests(vm);
 	vm->slots[s.slot] = slot;
 	up_write(&vm->mmu_lock);
 	mutex_unlock(&vm->lock);
@@ -280,7 +306,7 @@ static long vm_delete_slot(struct kqemu_vm *vm, void __user *argp)
 	slot = vm->slots[id.slot];
 	if (slot) {
 		/* Waits for every vCPU to leave the guest. */
-		down_write(&vm->mmu_lock);
+		vm_lock_out_guests(vm);
 		vm_unmap_gpa(vm, slot->gpa, slot->size);
 		vm->slots[id.slot] = NULL;
 		/* A fault that looked the slot up before maps nothing now. */
@@ -395,7 +421,7 @@ bool kqemu_slot_backs(struct kqemu_vm *vm, u64 gpa, bool write)
  * could ever reach through it.
  */
 static int gpa_to_hva(struct kqemu_vm *vm, u64 gpa, bool write, unsigned long *hva,
-		      bool *writable)
+		      bool *writable, u64 *slot_gpa, u64 *slot_size)
 {
 	const struct kqemu_slot *slot;
 	int ret = -EFAULT;
@@ -404,8 +430,11 @@ static int gpa_to_hva(struct kqemu_vm *vm, u64 gpa, bool write, unsigned long *h
 	slot = kqemu_slot_find(vm, gpa);
 	if (slot && !(write && (slot->flags & KQEMU_MEM_READONLY))) {
 		*hva = slot->uaddr + (gpa - slot->gpa);
-		if (writable)
+		if (writable) {
 			*writable = !(slot->flags & KQEMU_MEM_READONLY);
+			*slot_gpa = slot->gpa;
+			*slot_size = slot->size;
+		}
 		ret = 0;
 	}
 	up_read(&vm->mmu_lock);
@@ -433,7 +462,7 @@ int kqemu_read_guest(struct kqemu_vm *vm, u64 gpa, void *buf, size_t len)
 		size_t chunk = min_t(size_t, len, PAGE_SIZE - offset_in_page(gpa));
 		unsigned long hva;
 
-		if (gpa_to_hva(vm, gpa, false, &hva, NULL) ||
+		if (gpa_to_hva(vm, gpa, false, &hva, NULL, NULL, NULL) ||
 		    copy_from_user(buf, (const void __user *)hva, chunk))
 			return -EFAULT;
 		buf += chunk;
@@ -461,7 +490,7 @@ int kqemu_write_guest(struct kqemu_vm *vm, u64 gpa, const void *buf, size_t len)
 		size_t chunk = min_t(size_t, len, PAGE_SIZE - offset_in_page(gpa));
 		unsigned long hva;
 
-		if (gpa_to_hva(vm, gpa, true, &hva, NULL) ||
+		if (gpa_to_hva(vm, gpa, true, &hva, NULL, NULL, NULL) ||
 		    copy_to_user((void __user *)hva, buf, chunk))
 			return -EFAULT;
 		buf += chunk;
@@ -490,7 +519,7 @@ void kqemu_guest_set_bits(struct kqemu_vm *vm, u64 gpa, u32 bits)
 	unsigned long hva;
 	void *kaddr;
 
-	if ((gpa & 3) || !guest_access_ok(vm) || gpa_to_hva(vm, gpa, true, &hva, NULL) ||
+	if ((gpa & 3) || !guest_access_ok(vm) || gpa_to_hva(vm, gpa, true, &hva, NULL, NULL, NULL) ||
 	    get_user_pages_unlocked(hva & PAGE_MASK, 1, &page, FOLL_WRITE) != 1)
 		return;
 	kaddr = kmap_local_page(page);
@@ -501,10 +530,50 @@ void kqemu_guest_set_bits(struct kqemu_vm *vm, u64 gpa, u32 bits)
 }
 
 /*
+ * Whether the VMM maps HVA with a 2 MiB page (THP or hugetlbfs), writable
+ * too for WRITABLE; *PFN its first frame.  A lockless walk of the VMM's
+ * tables, as fast GUP makes one: with interrupts off no table is freed
+ * under it.  What it sees may change right after; the caller's sequence
+ * count tells, since any change to it goes through the MMU notifier.
+ */
+static bool host_maps_2m(struct mm_struct *mm, unsigned long hva, bool writable,
+			 unsigned long *pfn)
+{
+	unsigned long flags;
+	bool huge = false;
+	pgd_t *pgd;
+	p4d_t *p4d;
+	pud_t *pud, pudv;
+	pmd_t pmd;
+
+	local_irq_save(flags);
+	pgd = pgd_offset(mm, hva);
+	if (pgd_none(READ_ONCE(*pgd)))
+		goto out;
+	p4d = p4d_offset(pgd, hva);
+	if (p4d_none(READ_ONCE(*p4d)))
+		goto out;
+	pud = pud_offset(p4d, hva);
+	pudv = READ_ONCE(*pud);
+	if (pud_none(pudv) || pud_leaf(pudv))
+		goto out;
+	pmd = READ_ONCE(*pmd_offset(pud, hva));
+	if (!pmd_present(pmd) || !pmd_leaf(pmd) || (writable && !pmd_write(pmd)))
+		goto out;
+	*pfn = pmd_pfn(pmd);
+	huge = IS_ALIGNED(*pfn, PTRS_PER_PMD);
+out:
+	local_irq_restore(flags);
+	return huge;
+}
+
+/*
  * A nested page fault at GPA, on the vCPU's thread: look the VMM's page up
  * (faulting it in as the VMM would) and map it, writable where the slot
  * and the VMM's mapping allow it, then let the page go: the MMU notifier
- * takes it out of the table before the host may reuse it.
+ * takes it out of the table before the host may reuse it.  Where the VMM
+ * maps the whole 2 MiB around it with one huge page, and the slot holds
+ * all of it at the same offset, one 2 MiB leaf maps it all.
  *
  * Returns 0 (mapped, or an invalidation raced: enter again and see), 1 (no
  * slot backs GPA for this access: MMIO), -EFAULT (the VMM's memory refuses
@@ -514,12 +583,12 @@ void kqemu_guest_set_bits(struct kqemu_vm *vm, u64 gpa, u32 bits)
 int kqemu_map_gpa(struct kqemu_vcpu *vcpu, u64 gpa, bool write)
 {
 	struct kqemu_vm *vm = vcpu->vm;
-	u64 worst = (u64)vm->gpt.levels * PAGE_SIZE, refund, old;
-	unsigned long hva, seq, tables;
-	bool slot_rw, writable;
+	unsigned long hva, seq, tables, old_pages, pfn, npages;
+	u64 slot_gpa, slot_size, worst, refund, gpa_2m, entry;
+	bool slot_rw, writable, huge;
 	struct page *page;
+	int level, ret;
 	long got;
-	int ret;
 
 	gpa &= PAGE_MASK;
 	if (!guest_access_ok(vm))
@@ -527,7 +596,7 @@ int kqemu_map_gpa(struct kqemu_vcpu *vcpu, u64 gpa, bool write)
 	/* Read before the lookup: an invalidation from now on moves it. */
 	seq = READ_ONCE(vm->mmu_seq);
 	smp_rmb();
-	if (gpa_to_hva(vm, gpa, write, &hva, &slot_rw))
+	if (gpa_to_hva(vm, gpa, write, &hva, &slot_rw, &slot_gpa, &slot_size))
 		return 1;
 	writable = write;
 	if (write) {
@@ -544,9 +613,15 @@ int kqemu_map_gpa(struct kqemu_vcpu *vcpu, u64 gpa, bool write)
 	/*
 	 * A page the guest may write is dirty from now on: the host cleans a
 	 * page only after taking it out of every mapping, this one included.
+	 * For a huge page that is the whole folio.
 	 */
 	if (writable)
 		set_page_dirty_lock(page);
+	gpa_2m = gpa & ~(u64)(PMD_SIZE - 1);
+	huge = vm->gpt.huge && !((gpa ^ hva) & (PMD_SIZE - 1)) &&
+	       gpa_2m >= slot_gpa && gpa_2m + PMD_SIZE <= slot_gpa + slot_size &&
+	       host_maps_2m(vm->mm, hva, writable, &pfn) &&
+	       (page_to_pfn(page) & ~(unsigned long)(PTRS_PER_PMD - 1)) == pfn;
 	ret = kqemu_gpt_cache_fill(&vcpu->gpt_cache, vm->gpt.levels - 1);
 	if (ret)
 		goto out_put;
@@ -555,30 +630,43 @@ int kqemu_map_gpa(struct kqemu_vcpu *vcpu, u64 gpa, bool write)
 	spin_lock(&vm->gpt_lock);
 	if (vm->mmu_busy || vm->mmu_seq != seq)
 		goto out_unlock;	/* ret 0: fault again */
+again:
+	level = huge ? 2 : 1;
+	npages = huge ? PTRS_PER_PMD : 1;
+	entry = (huge ? (u64)pfn << PAGE_SHIFT | vm->gpt.huge : page_to_phys(page)) |
+		(writable ? kqemu_backend->leaf_rw : kqemu_backend->leaf_ro);
 	/* The leaf and every table it might need; what is not used goes back. */
+	worst = (npages + vm->gpt.levels - level) * PAGE_SIZE;
 	ret = kqemu_user_charge_mapped(vm->client.user, worst);
 	if (ret)
 		goto out_unlock;
 	tables = vm->gpt.pages;
-	ret = kqemu_gpt_map(&vm->gpt, gpa, page_to_phys(page) |
-			    (writable ? kqemu_backend->leaf_rw : kqemu_backend->leaf_ro),
-			    &vcpu->gpt_cache, &old);
-	refund = worst - (u64)(vm->gpt.pages - tables) * PAGE_SIZE;
-	if (!ret && !(old & vm->gpt.present)) {
-		refund -= PAGE_SIZE;
-		vm->mapped_pages++;
-		atomic64_add(PAGE_SIZE, &kqemu_stats.mapped_bytes);
-	} else if (!ret) {
-		/*
-		 * The leaf was there already (read-only, now writable; or
-		 * another vCPU faulted first): a TLB may still hold the old
-		 * one, which would fault again for ever.  The old page stays
-		 * the VMM's until a notifier says otherwise, so running vCPUs
-		 * may go on with it until their next entry flushes.
-		 */
-		vm_flush_tlbs(vm);
+	ret = kqemu_gpt_map(&vm->gpt, huge ? gpa_2m : gpa, entry, level, &vcpu->gpt_cache,
+			    &old_pages);
+	if (ret) {
+		/* Tables it added on the way stay, and stay charged. */
+		kqemu_user_uncharge_mapped(vm->client.user,
+					   worst - (vm->gpt.pages - tables) * PAGE_SIZE);
+		/* 4 KiB leaves are there already: this page joins them. */
+		if (ret == -EEXIST) {
+			huge = false;
+			goto again;
+		}
+		goto out_unlock;
 	}
+	refund = worst - (npages + vm->gpt.pages - tables) * PAGE_SIZE + old_pages * PAGE_SIZE;
+	vm->mapped_pages += npages - old_pages;
+	atomic64_add((s64)(npages - old_pages) * PAGE_SIZE, &kqemu_stats.mapped_bytes);
 	kqemu_user_uncharge_mapped(vm->client.user, refund);
+	/*
+	 * A leaf was there already (read-only, now writable; another vCPU's
+	 * fault first; a 2 MiB leaf now a table): a TLB may still hold the old
+	 * one, which would fault again for ever.  The pages stay the VMM's
+	 * until a notifier says otherwise, so running vCPUs may go on with
+	 * them until their next entry flushes.
+	 */
+	if (old_pages)
+		vm_flush_tlbs(vm);
 out_unlock:
 	spin_unlock(&vm->gpt_lock);
 	up_read(&vm->mmu_lock);

@@ -255,10 +255,12 @@
 #define EPT_RWX			(EPT_R | EPT_W | EPT_X)
 #define EPT_WB			(6ULL << 3)
 #define EPT_IPAT		BIT_ULL(6)
+#define EPT_LARGE		BIT_ULL(7)	/* in a level-2 entry: a 2 MiB page */
 #define EPTP_WB_4LEVEL		(6ULL | (3ULL << 3))
 
 #define CAP_EPT_4LEVEL		BIT_ULL(6)
 #define CAP_EPT_WB		BIT_ULL(14)
+#define CAP_EPT_2MB		BIT_ULL(16)
 #define CAP_INVEPT		BIT_ULL(20)
 #define CAP_INVEPT_SINGLE	BIT_ULL(25)
 #define CAP_INVEPT_ALL		BIT_ULL(26)
@@ -479,7 +481,7 @@ static_assert(KQEMU_MAX_GUEST_PHYS <= 1ULL << 48);
 
 static int vmx_vm_init(struct kqemu_vm *vm)
 {
-	return kqemu_gpt_init(&vm->gpt, 4, EPT_RWX, EPT_RWX);
+	return kqemu_gpt_init(&vm->gpt, 4, EPT_RWX, EPT_RWX, kqemu_vmx_backend.leaf_huge);
 }
 
 static void vmx_vm_free(struct kqemu_vm *vm)
@@ -1622,7 +1624,9 @@ static int vmx_run(struct kqemu_vcpu *vcpu)
 	down_read(&vm->mmu_lock);
 	kernel_fpu_begin();
 	local_irq_disable();
+	kqemu_mark_in_guest(vm, true);
 	ret = vmx_enter(vcpu, vx);
+	kqemu_mark_in_guest(vm, false);
 	local_irq_enable();
 	kernel_fpu_end();
 	up_read(&vm->mmu_lock);
@@ -1803,6 +1807,8 @@ int kqemu_vmx_init(void)
 	if (!(vmx.ept_vpid_cap & CAP_INVVPID) ||
 	    !(vmx.ept_vpid_cap & (CAP_INVVPID_SINGLE | CAP_INVVPID_ALL)))
 		vmx.proc2 &= ~PROC2_VPID;
+	/* 2 MiB EPT leaves where the VMM's memory has 2 MiB pages. */
+	kqemu_vmx_backend.leaf_huge = (vmx.ept_vpid_cap & CAP_EPT_2MB) ? EPT_LARGE : 0;
 
 	vmx.cr0_fixed0 = kqemu_rdmsr(VMX_MSR_CR0_FIXED0);
 	vmx.cr0_fixed1 = kqemu_rdmsr(VMX_MSR_CR0_FIXED1);
@@ -1821,9 +1827,9 @@ int kqemu_vmx_init(void)
 		}
 		*(u32 *)vc->vmxon_region = vmx.revision;
 	}
-	pr_info("Intel VT-x with EPT and unrestricted guest (VPID %s, preemption timer %s, INS/OUTS information %s)\n",
+	pr_info("Intel VT-x with EPT and unrestricted guest (VPID %s, preemption timer %s, INS/OUTS information %s, 2 MiB EPT pages %s)\n",
 		(vmx.proc2 & PROC2_VPID) ? "yes" : "no", vmx.time_slice ? "yes" : "no",
-		vmx.ins_outs_info ? "yes" : "no");
+		vmx.ins_outs_info ? "yes" : "no", kqemu_vmx_backend.leaf_huge ? "yes" : "no");
 	return 0;
 
 no_controls:

@@ -112,6 +112,13 @@ struct kqemu_capability {
  * is charged to RLIMIT_MEMLOCK.  0 (older modules): pinned at add.
  */
 #define KQEMU_CAP_MEMORY_ON_DEMAND	25
+/*
+ * 1: where the VMM maps guest memory with 2 MiB pages (THP, hugetlbfs) at
+ * the same offset within 2 MiB as the guest-physical address, and a slot
+ * holds all of those 2 MiB, kqemu maps them with one 2 MiB nested leaf
+ * (split again when the host splits its page).  0: 4 KiB leaves only.
+ */
+#define KQEMU_CAP_HUGE_LEAVES		26
 
 /* Values of KQEMU_CAP_BACKEND. */
 #define KQEMU_BACKEND_NONE	0

@@ -589,46 +589,112 @@ static bool vmm_check(const uint8_t *base, uint64_t gpa, unsigned int words, uin
 	return true;
 }
 
-/* Huge pages, THP and hugetlbfs: both ways, through 4 KiB nested leaves. */
+/* The kB of AnonHugePages in the VMM's mapping that holds ADDR (smaps). */
+static long anon_huge_kb(const void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	unsigned long lo, hi, a = (uintptr_t)addr;
+	bool in = false;
+	char line[256];
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+			in = a >= lo && a < hi;
+		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+static uint64_t capability(int devfd, uint32_t cap)
+{
+	struct kqemu_capability c = { .cap = cap };
+
+	return ioctl(devfd, KQEMU_CHECK_CAPABILITY, &c) ? ~0ULL : c.value;
+}
+
+/* 8 MiB at a 2 MiB boundary, in a mapping of 10 MiB (*MAP: its start). */
+static uint8_t *map_aligned(int flags, uint8_t **map)
+{
+	*map = mmap(NULL, 10UL << 20, PROT_READ | PROT_WRITE, flags, -1, 0);
+	if (*map == MAP_FAILED)
+		return NULL;
+	return (uint8_t *)(((uintptr_t)*map + (2UL << 20) - 1) & ~((2UL << 20) - 1));
+}
+
+/*
+ * Huge pages, THP and hugetlbfs: both ways; where kqemu makes 2 MiB leaves
+ * (KQEMU_CAP_HUGE_LEAVES) each touch maps 2 MiB, and when the host splits
+ * its huge page (MADV_DONTNEED of one 4 KiB page in it) the guest sees the
+ * split: the page the VMM dropped reads 0, its neighbours keep their data.
+ */
 static void test_huge(void)
 {
-	const size_t size = 8UL << 20;
 	const uint64_t thp_gpa = BIG_GPA, tlb_gpa = 2 * BIG_GPA;
-	uint8_t *thp = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uint8_t *tlb;
+	uint8_t *thp_map, *thp = map_aligned(MAP_PRIVATE | MAP_ANONYMOUS, &thp_map);
+	uint8_t *tlb_map = MAP_FAILED, *tlb;
 	struct vm vm = VM_INIT;
+	long before, grew, kb;
 	uint32_t v = ~0U;
-	bool ok;
+	bool ok, leaves;
 
-	ok = thp != MAP_FAILED && !madvise(thp, size, MADV_HUGEPAGE) && vm_open(&vm) &&
-	     !add_slot(&vm, 1, thp_gpa, size, thp, 0);
-	if (ok)
+	ok = thp && !madvise(thp, 8UL << 20, MADV_HUGEPAGE) && vm_open(&vm) &&
+	     !add_slot(&vm, 1, thp_gpa, 8UL << 20, thp, 0) &&
+	     op(&vm, OP_READ, CODE_GPA, 0, 0, &v);	/* the code's page, mapped now */
+	leaves = capability(vm.devfd, KQEMU_CAP_HUGE_LEAVES) == 1;
+	if (ok) {
+		memset(thp, 0, 8UL << 20);
 		vmm_fill(thp, thp_gpa, 4, 0x11);
+	}
+	kb = ok ? anon_huge_kb(thp) : -1;
+	before = read_stat("mapped_bytes");
 	ok = ok && op(&vm, OP_CHECK, thp_gpa, 0x11, 4, &v);
+	grew = read_stat("mapped_bytes") - before;
 	report(ok && v == 0, "THP: the guest reads what the VMM wrote (%u differ)", v);
+	if (kb == 8192)
+		report(grew == (leaves ? 4L << 21 : 4L << 12),
+		       "THP: 4 touches map %ld KiB: %s", grew >> 10,
+		       leaves ? "a 2 MiB leaf each (KQEMU_CAP_HUGE_LEAVES)" :
+				"4 KiB each (this CPU's nested tables have no 2 MiB leaves)");
+	else
+		report(false, "THP: the VMM's 8 MiB should be huge pages (AnonHugePages %ld kB)", kb);
 	ok = ok && op(&vm, OP_FILL, thp_gpa + 64, 0x77, 4, &v);
 	report(ok && vmm_check(thp + 64, thp_gpa + 64, 4, 0x77), "THP: the VMM reads what the guest wrote");
+	/* The host splits its 2 MiB page: so must kqemu. */
+	ok = ok && !madvise(thp + PAGE, PAGE, MADV_DONTNEED);
+	ok = ok && op(&vm, OP_READ, thp_gpa + PAGE, 0, 0, &v);
+	report(ok && v == 0, "THP split by MADV_DONTNEED of one page: the guest reads that page as 0 (%#x)", v);
+	ok = ok && op(&vm, OP_READ, thp_gpa + 64, 0, 0, &v);
+	report(ok && v == ((uint32_t)(thp_gpa + 64) ^ 0x77),
+	       "... and its neighbour in the same 2 MiB as the guest wrote it (%#x)", v);
 
-	set_huge_pages("4\n");
-	tlb = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
-	if (tlb == MAP_FAILED) {
-		report(false, "hugetlbfs: 4 huge pages of 2 MiB: %s", strerror(errno));
+	set_huge_pages("5\n");
+	tlb = map_aligned(MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, &tlb_map);
+	if (!tlb) {
+		report(false, "hugetlbfs: 5 huge pages of 2 MiB: %s", strerror(errno));
 	} else {
 		vmm_fill(tlb, tlb_gpa, 4, 0x22);
-		ok = ok && !add_slot(&vm, 2, tlb_gpa, size, tlb, 0);
+		ok = ok && !add_slot(&vm, 2, tlb_gpa, 8UL << 20, tlb, 0);
+		before = read_stat("mapped_bytes");
 		v = ~0U;
 		ok = ok && op(&vm, OP_CHECK, tlb_gpa, 0x22, 4, &v);
+		grew = read_stat("mapped_bytes") - before;
 		report(ok && v == 0, "hugetlbfs: the guest reads what the VMM wrote (%u differ)", v);
+		report(grew == (leaves ? 4L << 21 : 4L << 12), "hugetlbfs: 4 touches map %ld KiB", grew >> 10);
 		ok = ok && op(&vm, OP_FILL, tlb_gpa + 64, 0x99, 4, &v);
 		report(ok && vmm_check(tlb + 64, tlb_gpa + 64, 4, 0x99),
 		       "hugetlbfs: the VMM reads what the guest wrote");
 	}
 	vm_close(&vm);
-	if (tlb != MAP_FAILED)
-		munmap(tlb, size);
+	if (tlb_map != MAP_FAILED)
+		munmap(tlb_map, 10UL << 20);
 	set_huge_pages("0\n");
-	if (thp != MAP_FAILED)
-		munmap(thp, size);
+	if (thp_map != MAP_FAILED)
+		munmap(thp_map, 10UL << 20);
 }
 
 int main(void)
