@@ -1234,6 +1234,31 @@ static void parse_args(int argc, char **argv)
 		die("--mem takes 6 to 1024 MiB");
 }
 
+/*
+ * Guest memory on a 2 MiB boundary and marked for transparent huge pages,
+ * as QEMU allocates guest RAM: where the host gives 2 MiB pages, kqemu
+ * (and KVM) map each with one nested leaf.  The extra 2 MiB of address
+ * space before and after stay unmapped.
+ */
+static void *alloc_guest_memory(size_t size)
+{
+	const size_t huge = 2UL << 20;
+	uint8_t *p = mmap(NULL, size + huge, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *mem;
+
+	if (p == MAP_FAILED)
+		return NULL;
+	mem = (uint8_t *)(((uintptr_t)p + huge - 1) & ~(huge - 1));
+	if (mem > p)
+		munmap(p, mem - p);
+	if (mem + size < p + size + huge)
+		munmap(mem + size, p + size + huge - (mem + size));
+	/* A kernel without THP refuses it: then 4 KiB pages it is. */
+	(void)madvise(mem, size, MADV_HUGEPAGE);
+	return mem;
+}
+
 int main(int argc, char **argv)
 {
 	static struct vm vm;
@@ -1264,9 +1289,8 @@ int main(int argc, char **argv)
 	t_vm = now() - t0;
 	t0 = now();
 	vm.mem_size = opt.mem_mib << 20;
-	vm.mem = mmap(NULL, vm.mem_size, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (vm.mem == MAP_FAILED)
+	vm.mem = alloc_guest_memory(vm.mem_size);
+	if (!vm.mem)
 		die("cannot allocate %lu MiB of guest memory: %s", opt.mem_mib, strerror(errno));
 	load_image(&vm, opt.real_mode ? REAL_LOAD : LONG_LOAD);
 	if (opt.fill_seed)

@@ -70,6 +70,7 @@ struct counts {
 	atomic_long vms, vcpus, vcpu_edquot;
 	atomic_long slot_add, slot_add_ok, slot_del_ok, slot_bad_ok;
 	atomic_long arena_swaps, stolen_closes, passed, sregs_set;
+	atomic_long arena_madvise, arena_mprotect, arena_forks;
 	atomic_long runs_on_stolen;	/* RUNs whose fd another thread took */
 	atomic_long eio_got, eio_wrong;
 	atomic_long run_max_us;		/* the longest RUN, kick included */
@@ -525,10 +526,45 @@ static void *slot_thread(void *argp)
 				id.reserved[rnd(&s) % 3] = 1;
 			call(fd, KQEMU_DELETE_MEMORY_SLOT, &id);
 		} else {
-			/* The slots hold their pages: unmapping them must not hurt. */
-			munmap(arena, ARENA_PAGES * PAGE);
-			arena = new_arena(&s);
-			atomic_fetch_add(&cnt->arena_swaps, 1);
+			/*
+			 * What a VMM does to guest memory under live slots and
+			 * running guests, which the MMU notifier must follow:
+			 * unmap it all, drop or protect some pages, fork.
+			 */
+			size_t first = rnd(&s) % ARENA_PAGES;
+			size_t n = 1 + rnd(&s) % (ARENA_PAGES - first);
+			pid_t pid;
+
+			switch (rnd(&s) % 4) {
+			case 0:
+				munmap(arena, ARENA_PAGES * PAGE);
+				arena = new_arena(&s);
+				atomic_fetch_add(&cnt->arena_swaps, 1);
+				break;
+			case 1:
+				madvise(arena + first * PAGE, n * PAGE,
+					chance(&s, 2) ? MADV_DONTNEED : MADV_FREE);
+				atomic_fetch_add(&cnt->arena_madvise, 1);
+				break;
+			case 2:
+				mprotect(arena + first * PAGE, n * PAGE,
+					 chance(&s, 2) ? PROT_READ : PROT_NONE);
+				usleep(rnd(&s) % 2000);
+				mprotect(arena + first * PAGE, n * PAGE, PROT_READ | PROT_WRITE);
+				atomic_fetch_add(&cnt->arena_mprotect, 1);
+				break;
+			default:
+				/* Copy-on-write: the child writes its copy and goes. */
+				pid = fork();
+				if (pid == 0) {
+					arena[first * PAGE] ^= 1;
+					_exit(0);
+				}
+				if (pid > 0) {
+					waitpid(pid, NULL, 0);
+					atomic_fetch_add(&cnt->arena_forks, 1);
+				}
+			}
 			if (!arena)
 				break;
 		}
@@ -1121,10 +1157,12 @@ static long fuzz(long calls, uint64_t seed)
 	       atomic_load(&cnt->runs), atomic_load(&cnt->run_ok), atomic_load(&cnt->run_eintr),
 	       atomic_load(&cnt->vms), atomic_load(&cnt->vcpus), atomic_load(&cnt->vcpu_edquot),
 	       atomic_load(&cnt->sregs_set));
-	printf("# sfuzz: slot_add=%ld slot_add_ok=%ld slot_del_ok=%ld slot_bad_ok=%ld arena_swaps=%ld stolen_closes=%ld runs_on_stolen=%ld passed=%ld eio_got=%ld eio_wrong=%ld workers_failed=%d seconds=%ld\n",
+	printf("# sfuzz: slot_add=%ld slot_add_ok=%ld slot_del_ok=%ld slot_bad_ok=%ld arena_swaps=%ld arena_madvise=%ld arena_mprotect=%ld arena_forks=%ld stolen_closes=%ld runs_on_stolen=%ld passed=%ld eio_got=%ld eio_wrong=%ld workers_failed=%d seconds=%ld\n",
 	       atomic_load(&cnt->slot_add), atomic_load(&cnt->slot_add_ok),
 	       atomic_load(&cnt->slot_del_ok), atomic_load(&cnt->slot_bad_ok),
-	       atomic_load(&cnt->arena_swaps), atomic_load(&cnt->stolen_closes),
+	       atomic_load(&cnt->arena_swaps), atomic_load(&cnt->arena_madvise),
+	       atomic_load(&cnt->arena_mprotect), atomic_load(&cnt->arena_forks),
+	       atomic_load(&cnt->stolen_closes),
 	       atomic_load(&cnt->runs_on_stolen),
 	       atomic_load(&cnt->passed), atomic_load(&cnt->eio_got),
 	       atomic_load(&cnt->eio_wrong), bad, (long)(t1.tv_sec - t0.tv_sec));

@@ -62,6 +62,9 @@ check "sfuzz: $(val slot_add_ok "$out") slots added, $(val slot_del_ok "$out") d
 check "sfuzz: $(val vms "$out") VMs and $(val vcpus "$out") vCPUs created, $(val stolen_closes "$out") vCPU fds closed under their runner, $(val arena_swaps "$out") guest memory unmaps under live slots" \
 	'[ "$(val vms "$out")" -ge 10 ] && [ "$(val vcpus "$out")" -ge $((calls / 2000)) ] &&
 	 [ "$(val stolen_closes "$out")" -gt 0 ] && [ "$(val arena_swaps "$out")" -gt 0 ]'
+check "sfuzz: guest memory changed under running guests: $(val arena_madvise "$out") madvise (DONTNEED, FREE), $(val arena_mprotect "$out") mprotect and back, $(val arena_forks "$out") forks" \
+	'[ "$(val arena_madvise "$out")" -gt 0 ] && [ "$(val arena_mprotect "$out")" -gt 0 ] &&
+	 [ "$(val arena_forks "$out")" -gt 0 ]'
 check "sfuzz: no invalid slot or VM was accepted" '[ "$(val slot_bad_ok "$out")" = 0 ]'
 check "sfuzz: the RTC's interrupt woke it $(val rtc_beats "$out") times" '[ "$(val rtc_beats "$out")" -gt 0 ]'
 # A spinning guest's RUN ends at its thread's 5 ms kick, through the host
