@@ -20,7 +20,10 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/swap.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,11 +37,12 @@ enum { OP_READ = 1, OP_WRITE, OP_FILL, OP_CHECK, OP_STOP };
 extern const unsigned char driven_start[], driven_end[];
 
 /*
- * 32-bit code at CODE_GPA.  Ports 0x10-0x13 (IN, each answered by the
- * VMM): operation, address, value, count.  READ: the word at address, out
- * to 0x20.  WRITE: value to it, out 0x21.  FILL: count words 2 MiB apart
- * from address on, each its own address ^ value, out 0x22.  CHECK: the
- * same words compared with that, out 0x23 how many differ.
+ * 32-bit code at CODE_GPA.  Ports 0x10-0x14 (IN, each answered by the
+ * VMM): operation, address, value, count, stride.  READ: the word at
+ * address, out to 0x20.  WRITE: value to it, out 0x21.  FILL: count words
+ * stride bytes apart from address on, each its own address ^ value, out
+ * 0x22.  CHECK: the same words compared with that, out 0x23 how many
+ * differ.
  */
 asm(".pushsection .rodata\n"
     ".code32\n"
@@ -51,6 +55,8 @@ asm(".pushsection .rodata\n"
     "	mov %eax, %esi\n"
     "	in $0x13, %eax\n"
     "	mov %eax, %ecx\n"
+    "	in $0x14, %eax\n"
+    "	mov %eax, %ebp\n"
     "	cmp $1, %edx\n"
     "	je 2f\n"
     "	cmp $2, %edx\n"
@@ -73,7 +79,7 @@ asm(".pushsection .rodata\n"
     "4:	mov %ebx, %eax\n"
     "	xor %esi, %eax\n"
     "	mov %eax, (%ebx)\n"
-    "	add $0x200000, %ebx\n"
+    "	add %ebp, %ebx\n"
     "	loop 4b\n"
     "	out %eax, $0x22\n"
     "	jmp 1b\n"
@@ -84,7 +90,7 @@ asm(".pushsection .rodata\n"
     "	cmp (%ebx), %eax\n"
     "	je 7f\n"
     "	inc %edi\n"
-    "7:	add $0x200000, %ebx\n"
+    "7:	add %ebp, %ebx\n"
     "	loop 6b\n"
     "	mov %edi, %eax\n"
     "	out %eax, $0x23\n"
@@ -173,10 +179,10 @@ static void vm_close(struct vm *vm)
 
 /*
  * Run the guest until it reports on port 0x20-0x23 (returns true, the
- * value in *out) after feeding it IN values from FEED (4 words); any other
- * exit or error stops it (false; vm->exit_reason etc. say which).  A
- * stopped operation goes on where it stopped at the next call with FEED
- * NULL.
+ * value in *out) after feeding it IN values from FEED (5 words); any
+ * other exit or error stops it (false; vm->exit_reason etc. say which).
+ * A stopped operation goes on where it stopped at the next call with
+ * FEED NULL.
  */
 static bool drive(struct vm *vm, const uint32_t *feed, uint32_t *out)
 {
@@ -192,7 +198,7 @@ static bool drive(struct vm *vm, const uint32_t *feed, uint32_t *out)
 			return false;
 		}
 		if (r->exit_reason == KQEMU_EXIT_IO && r->io.direction == KQEMU_EXIT_IO_IN &&
-		    r->io.port >= 0x10 && r->io.port <= 0x13 && feed && fed < 4) {
+		    r->io.port >= 0x10 && r->io.port <= 0x14 && feed && fed < 5) {
 			memcpy((uint8_t *)r + r->io.data_offset, &feed[fed++], 4);
 			continue;
 		}
@@ -210,10 +216,13 @@ static bool drive(struct vm *vm, const uint32_t *feed, uint32_t *out)
 	return false;
 }
 
+/* FILL's and CHECK's step: 2 MiB, one word per 2 MiB page, unless a test says. */
+static uint32_t stride = 2 << 20;
+
 static bool op(struct vm *vm, uint32_t what, uint32_t addr, uint32_t value, uint32_t count,
 	       uint32_t *out)
 {
-	uint32_t feed[4] = { what, addr, value, count }, ignored;
+	uint32_t feed[5] = { what, addr, value, count, stride }, ignored;
 
 	return drive(vm, feed, out ? out : &ignored);
 }
@@ -714,6 +723,140 @@ hugetlb:
 		munmap(thp_map, 10UL << 20);
 }
 
+/*
+ * Swap: a 128 MiB guest in a memory cgroup of 32 MiB, with zram as swap
+ * inside this VM.  The guest writes every page, reads every page back,
+ * and the VMM checks every page too: reclaim took pages out of the guest
+ * (the MMU notifier), swapped them out, and the guest's next touch brought
+ * them back, data intact.
+ */
+#define SWAP_GUEST	(128UL << 20)
+#define SWAP_CGROUP	"/sys/fs/cgroup/kqemu-guestmem"
+
+static int put_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+static long vmstat(const char *name)
+{
+	FILE *f = fopen("/proc/vmstat", "r");
+	char key[64];
+	long v, got = -1;
+
+	while (f && fscanf(f, "%63s %ld", key, &v) == 2)
+		if (!strcmp(key, name))
+			got = v;
+	if (f)
+		fclose(f);
+	return got;
+}
+
+/* zram0 of SIZE bytes as swap: the modules pack-kvm.sh put in /lib/kvm. */
+static const char *zram_swap_on(size_t size)
+{
+	static const char magic[] = "SWAPSPACE2";
+	uint8_t page[4096] = { 0 };
+	uint32_t *info = (uint32_t *)(page + 1024);
+	char line[256], cmd[300];
+	FILE *order = fopen("/lib/kvm/order-zram", "r");
+	int fd;
+
+	if (!order)
+		return "no zram module in this VM (/lib/kvm/order-zram)";
+	while (fgets(line, sizeof(line), order)) {
+		line[strcspn(line, "\n")] = 0;
+		snprintf(cmd, sizeof(cmd), "/lib/kvm/insmod /lib/kvm/%s", line);
+		if (system(cmd))
+			printf("# swap: %s failed (built in, or loaded already?)\n", cmd);
+	}
+	fclose(order);
+	snprintf(line, sizeof(line), "%zu\n", size);
+	if (put_file("/sys/block/zram0/disksize", line))
+		return "zram0's disksize";
+	/* The swap header mkswap writes: version 1, the last page, magic. */
+	info[0] = 1;
+	info[1] = size / 4096 - 1;
+	memcpy(page + 4096 - 10, magic, 10);
+	fd = open("/dev/zram0", O_WRONLY);
+	if (fd < 0 || write(fd, page, sizeof(page)) != sizeof(page) || fsync(fd)) {
+		if (fd >= 0)
+			close(fd);
+		return "writing a swap header to /dev/zram0";
+	}
+	close(fd);
+	return swapon("/dev/zram0", 0) ? "swapon /dev/zram0" : NULL;
+}
+
+static int swap_guest(void)
+{
+	struct vm vm = VM_INIT;
+	uint8_t *mem;
+	unsigned long i, bad = 0;
+	uint32_t v = ~0U;
+	char pid[32];
+	int ret = 0;
+
+	snprintf(pid, sizeof(pid), "%d\n", getpid());
+	if (put_file(SWAP_CGROUP "/cgroup.procs", pid))
+		return 1;
+	mem = mmap(NULL, SWAP_GUEST, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED || (thp_kernel() && madvise(mem, SWAP_GUEST, MADV_NOHUGEPAGE)) ||
+	    !vm_open(&vm) || add_slot(&vm, 1, BIG_GPA, SWAP_GUEST, mem, 0))
+		return 2;
+	stride = PAGE;
+	if (!op(&vm, OP_FILL, BIG_GPA, 0x3c3c3c3c, SWAP_GUEST / PAGE, &v))
+		ret |= 4;
+	if (!op(&vm, OP_CHECK, BIG_GPA, 0x3c3c3c3c, SWAP_GUEST / PAGE, &v) || v)
+		ret |= 8;
+	for (i = 0; i < SWAP_GUEST / PAGE; i++)
+		if (*(uint32_t *)(mem + i * PAGE) != ((uint32_t)(BIG_GPA + i * PAGE) ^ 0x3c3c3c3c))
+			bad++;
+	if (bad)
+		ret |= 16;
+	printf("# swap: the guest found %u pages wrong, the VMM %lu\n", v, bad);
+	vm_close(&vm);
+	return ret;
+}
+
+static void test_swap(void)
+{
+	long out0 = vmstat("pswpout"), in0 = vmstat("pswpin"), out1, in1;
+	const char *why = zram_swap_on(256UL << 20);
+	int status = -1;
+	pid_t pid;
+
+	if (!why && access("/sys/fs/cgroup/cgroup.controllers", F_OK) &&
+	    mount("none", "/sys/fs/cgroup", "cgroup2", 0, NULL))
+		why = "mounting cgroup2";
+	if (!why && (put_file("/sys/fs/cgroup/cgroup.subtree_control", "+memory") ||
+		     (mkdir(SWAP_CGROUP, 0755) && errno != EEXIST) ||
+		     put_file(SWAP_CGROUP "/memory.max", "32M")))
+		why = "a memory cgroup of 32 MiB";
+	if (why) {
+		report(false, "swap: %s: %s", why, strerror(errno));
+		return;
+	}
+	pid = fork();
+	if (pid == 0)
+		_exit(swap_guest());
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	out1 = vmstat("pswpout");
+	in1 = vmstat("pswpin");
+	report(WIFEXITED(status) && WEXITSTATUS(status) == 0 && out1 > out0 && in1 > in0,
+	       "a 128 MiB guest in a 32 MiB memory cgroup, swapping to zram: every page it wrote reads back, in the guest and in the VMM (status %#x; %ld pages out, %ld in)",
+	       status, out1 - out0, in1 - in0);
+	swapoff("/dev/zram0");
+	rmdir(SWAP_CGROUP);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -725,6 +868,7 @@ int main(void)
 	test_big_member();
 	test_quota();
 	test_huge();
+	test_swap();
 	report(read_stat("mapped_bytes") == 0 && read_stat("vms") == 0,
 	       "after every guest is closed nothing stays mapped (mapped_bytes %ld, vms %ld)",
 	       read_stat("mapped_bytes"), read_stat("vms"));

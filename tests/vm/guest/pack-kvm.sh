@@ -1,5 +1,5 @@
 # The kernel's own KVM (kvm, kvm_amd or kvm_intel and what they need), so the engine
-# suite and the benchmark can run the same guest on both in one boot.
+# suite and the benchmark can run the same guest on both in one boot; and zram.
 # Needs $KQEMU_KDIR: the folder kernel.sh made for this kernel.
 if [ -n "${KQEMU_KDIR:-}" ]; then
 	abi=$(cat "$KQEMU_KDIR/release")
@@ -30,4 +30,9 @@ if [ -n "${KQEMU_KDIR:-}" ]; then
 	: >"$root/lib/kvm/$order"
 	pack_module kvm_intel
 	pack_module kvm-intel
+	# zram and what it needs: swap inside the test VM, for guestmem's
+	# guest that is larger than its memory cgroup (/lib/kvm/order-zram).
+	order=order-zram
+	: >"$root/lib/kvm/$order"
+	pack_module zram
 fi

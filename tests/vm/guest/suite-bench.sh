@@ -97,10 +97,14 @@ k=$(measure "" --mem $bench_mib --arg $bench_mib /guests/bench.bin) &&
 if [ -n "$k" ] && [ -n "$v" ]; then
 	report "guest memory ($bench_mib MiB: register+touch)" "ms" \
 		"$(awk "BEGIN { print ($(field memory "$k") + $(field run "$k")) * 1e3 }")" \
-		"$(awk "BEGIN { print ($(field memory "$v") + $(field run "$v")) * 1e3 }")" 1.5
-	report "  of which registering" "ms" \
+		"$(awk "BEGIN { print ($(field memory "$v") + $(field run "$v")) * 1e3 }")"
+	report "  registering alone" "ms" \
 		"$(awk "BEGIN { print $(field memory "$k") * 1e3 }")" \
-		"$(awk "BEGIN { print $(field memory "$v") * 1e3 }")"
+		"$(awk "BEGIN { print $(field memory "$v") * 1e3 }")" 1.5
+	# kqemu-run's guest RAM asks for THP (MADV_HUGEPAGE), as QEMU's does.
+	report "  touching every page ($(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null | sed 's/.*\[\(.*\)\].*/THP \1/'))" "ms" \
+		"$(awk "BEGIN { print $(field run "$k") * 1e3 }")" \
+		"$(awk "BEGIN { print $(field run "$v") * 1e3 }")" 1.2
 	echo "ok - bench: guest memory measured on both"
 else
 	echo "not ok - bench: guest memory"
