@@ -249,11 +249,29 @@ static void kqemu_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
 	up_write(&vm->mmu_lock);
 }
 
+/* int before 7.x, bool since. */
+typedef typeof(((struct mmu_notifier_ops *)NULL)->test_young(NULL, NULL, 0)) kqemu_test_young_t;
+
+/* Whether the guest may have used the page at ADDR: whether it is mapped. */
+static kqemu_test_young_t kqemu_mn_test_young(struct mmu_notifier *mn, struct mm_struct *mm,
+					      unsigned long addr)
+{
+	struct kqemu_vm *vm = mn_vm(mn);
+	bool young = false;
+
+	if (down_read_trylock(&vm->mmu_lock)) {
+		young = vm_hva_mapped(vm, addr, addr + PAGE_SIZE);
+		up_read(&vm->mmu_lock);
+	}
+	return young;
+}
+
 static const struct mmu_notifier_ops kqemu_mn_ops = {
 	.invalidate_range_start	= kqemu_mn_invalidate_range_start,
 	.invalidate_range_end	= kqemu_mn_invalidate_range_end,
 	.clear_flush_young	= kqemu_mn_clear_young,
 	.clear_young		= kqemu_mn_clear_young,
+	.test_young		= kqemu_mn_test_young,
 	.release		= kqemu_mn_release,
 };
 
