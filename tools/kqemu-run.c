@@ -1264,7 +1264,7 @@ int main(int argc, char **argv)
 	static struct vm vm;
 	struct sigaction sa = { .sa_handler = on_signal };
 	uint64_t expected_hash = 0;
-	double t0, t_vm, t_mem, t_vcpus, t_run;
+	double t0, t_vm, t_mem, t_reg, t_vcpus, t_run;
 	int i, watch_fd = -1;
 
 	parse_args(argc, argv);
@@ -1297,6 +1297,7 @@ int main(int argc, char **argv)
 		expected_hash = fill_and_hash(&vm);
 	if (opt.pages)
 		pages_fill(&vm);
+	t_reg = now();
 	add_memory(&vm, 0, 0, vm.mem, vm.mem_size, false);
 	{
 		/* A read-only slot whose first word the guest can read: "ROM!" */
@@ -1306,6 +1307,7 @@ int main(int argc, char **argv)
 		add_memory(&vm, 1, ROM_BASE, rom, sizeof(rom), true);
 	}
 	t_mem = now() - t0;
+	t_reg = now() - t_reg;
 	t0 = now();
 
 	for (i = 0; i < vm.nvcpus; i++) {
@@ -1374,8 +1376,8 @@ int main(int argc, char **argv)
 
 		for (i = 0; i < vm.nvcpus; i++)
 			exits += vm.vcpus[i].exits;
-		printf("bench: vm %.6f s, memory %.6f s, vcpus %.6f s, run %.6f s, exits %lu\n",
-		       t_vm, t_mem, t_vcpus, t_run, exits);
+		printf("bench: vm %.6f s, memory %.6f s, register %.6f s, vcpus %.6f s, run %.6f s, exits %lu\n",
+		       t_vm, t_mem, t_reg, t_vcpus, t_run, exits);
 	}
 	return vm.exit_code;
 }
