@@ -301,6 +301,7 @@ check-debug: guest helper tools
 	KQEMU_KERNEL_SH=$(CURDIR)/tests/debug/kernel.sh \
 	KQEMU_BUILD_SH=$(CURDIR)/tests/debug/build.sh \
 	KQEMU_SUITES="$(DEBUG_SUITES)" KQEMU_BOOT_LIMIT=1800 \
+	KQEMU_CMDLINE="kqemu_debug_kernel=1 $(KQEMU_CMDLINE)" \
 	tests/vm/run.sh debug
 
 .PHONY: check-debug
