@@ -122,6 +122,24 @@ static void vm_unmap_gpa(struct kqemu_vm *vm, u64 gpa, u64 size)
 }
 
 /*
+ * The guest-physical [*gpa, *gpa + *size) that slot S backs with the VMM's
+ * [start, end); false where S is empty or backs none of it.
+ */
+static bool slot_hva_range(const struct kqemu_slot *s, unsigned long start,
+			   unsigned long end, u64 *gpa, u64 *size)
+{
+	u64 lo, hi;
+
+	if (!s || end <= s->uaddr || start >= s->uaddr + s->size)
+		return false;
+	lo = max_t(u64, start, s->uaddr);
+	hi = min_t(u64, end, s->uaddr + s->size);
+	*gpa = s->gpa + (lo - s->uaddr);
+	*size = hi - lo;
+	return true;
+}
+
+/*
  * Take out whatever the VMM's [start, end) backs, in every slot; returns
  * whether anything was mapped there.  Under mmu_lock for write.
  */
@@ -132,14 +150,10 @@ static bool vm_unmap_hva(struct kqemu_vm *vm, unsigned long start, unsigned long
 	unsigned int i;
 
 	for (i = 0; i < KQEMU_MAX_MEMORY_SLOTS; i++) {
-		const struct kqemu_slot *s = vm->slots[i];
-		u64 lo, hi;
+		u64 gpa, size;
 
-		if (!s || end <= s->uaddr || start >= s->uaddr + s->size)
-			continue;
-		lo = max_t(u64, start, s->uaddr);
-		hi = min_t(u64, end, s->uaddr + s->size);
-		count += kqemu_gpt_unmap(&vm->gpt, s->gpa + (lo - s->uaddr), hi - lo, may_sleep);
+		if (slot_hva_range(vm->slots[i], start, end, &gpa, &size))
+			count += kqemu_gpt_unmap(&vm->gpt, gpa, size, may_sleep);
 	}
 	vm_unmapped(vm, count, tables);
 	return count;
@@ -197,14 +211,10 @@ static bool vm_hva_mapped(struct kqemu_vm *vm, unsigned long start, unsigned lon
 	unsigned int i;
 
 	for (i = 0; i < KQEMU_MAX_MEMORY_SLOTS; i++) {
-		const struct kqemu_slot *s = vm->slots[i];
-		u64 lo, hi;
+		u64 gpa, size;
 
-		if (!s || end <= s->uaddr || start >= s->uaddr + s->size)
-			continue;
-		lo = max_t(u64, start, s->uaddr);
-		hi = min_t(u64, end, s->uaddr + s->size);
-		if (kqemu_gpt_mapped(&vm->gpt, s->gpa + (lo - s->uaddr), hi - lo))
+		if (slot_hva_range(vm->slots[i], start, end, &gpa, &size) &&
+		    kqemu_gpt_mapped(&vm->gpt, gpa, size))
 			return true;
 	}
 	return false;
