@@ -262,7 +262,7 @@ bench:
 
 bench-vmx: guest helper tools
 	KQEMU_BUILD=$(CURDIR)/$(BUILD)/bench-vmx KQEMU_BOOT_SH=$(CURDIR)/tests/vm/bochs.sh \
-	KQEMU_BOCHS_CPU=corei7_sandy_bridge_2600k KQEMU_SUITES=bench-vmx KQEMU_BOOT_LIMIT=1500 \
+	KQEMU_BOCHS_CPU=corei7_sandy_bridge_2600k KQEMU_SUITES=bench-vmx KQEMU_BOOT_LIMIT=1500 KQEMU_BOCHS_QUIET=900 \
 	tests/vm/run.sh $(or $(KQEMU_BENCH_RELEASE),bookworm)
 
 .PHONY: bench bench-vmx
