@@ -165,7 +165,6 @@ bool kqemu_slot_backs(struct kqemu_vm *vm, u64 gpa, bool write);
 int kqemu_map_gpa(struct kqemu_vcpu *vcpu, u64 gpa, bool write);
 int kqemu_read_guest(struct kqemu_vm *vm, u64 gpa, void *buf, size_t len);
 int kqemu_write_guest(struct kqemu_vm *vm, u64 gpa, const void *buf, size_t len);
-bool kqemu_guest_ram(struct kqemu_vm *vm, u64 gpa, bool write);
 void kqemu_guest_set_bits(struct kqemu_vm *vm, u64 gpa, u32 bits);
 long kqemu_create_vcpu(struct kqemu_vm *vm, void __user *argp);
 

@@ -190,7 +190,7 @@ static int string_io(struct kqemu_vcpu *vcpu, struct kqemu_io *io)
 			io->fault_error = error;
 			return KQEMU_IO_PAGE_FAULT;
 		}
-		if (ret || !kqemu_guest_ram(vm, gpa[nchunks], io->in) ||
+		if (ret || !kqemu_slot_backs(vm, gpa[nchunks], io->in) ||
 		    (!io->in && kqemu_read_guest(vm, gpa[nchunks], buf + done, chunk))) {
 			run->exit_reason = KQEMU_EXIT_INTERNAL_ERROR;
 			run->internal.suberror = KQEMU_INTERNAL_ERROR_EMULATION;

@@ -512,7 +512,7 @@ int kqemu_write_guest(struct kqemu_vm *vm, u64 gpa, const void *buf, size_t len)
 	if (!guest_access_ok(vm))
 		return -EFAULT;
 	for (at = gpa; at < gpa + len; at = (at | (PAGE_SIZE - 1)) + 1)
-		if (!kqemu_guest_ram(vm, at, true))
+		if (!kqemu_slot_backs(vm, at, true))
 			return -EFAULT;
 	while (len) {
 		size_t chunk = min_t(size_t, len, PAGE_SIZE - offset_in_page(gpa));
@@ -526,12 +526,6 @@ int kqemu_write_guest(struct kqemu_vm *vm, u64 gpa, const void *buf, size_t len)
 		len -= chunk;
 	}
 	return 0;
-}
-
-/* Whether a slot backs gpa, and lets the guest write it for WRITE. */
-bool kqemu_guest_ram(struct kqemu_vm *vm, u64 gpa, bool write)
-{
-	return kqemu_slot_backs(vm, gpa, write);
 }
 
 /*
