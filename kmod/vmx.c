@@ -29,15 +29,20 @@
 #include <linux/io.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/namei.h>
+#include <linux/notifier.h>
 #include <linux/percpu.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/stddef.h>
+#include <asm/asm.h>
 #include <asm/cpu.h>
 #include <asm/cpufeature.h>
 #include <asm/desc.h>
 #include <asm/fpu/api.h>
 #include <asm/msr-index.h>
+#include <asm/reboot.h>
 #include <asm/segment.h>
 #include <asm/tlbflush.h>
 #include <asm/tsc.h>
@@ -1026,13 +1031,126 @@ static void read_exit_info(struct vmx_vcpu *vx)
 }
 
 /*
- * No emergency-virtualization callback: the kernel keeps one (6.1's and
- * 6.12's cpu_emergency_register_virt_callback() warns at a second one,
- * and 7.x exports its successor to KVM alone), and kvm_intel takes it.
- * kqemu is in VMX operation only inside this function, with interrupts
- * off; only an NMI can find it there (a crash's shootdown), and where KVM
- * is loaded its callback leaves VMX operation by CR4.VMXE, ours included.
+ * A crash's NMI shootdown or an emergency reboot that finds a CPU inside
+ * vmx_enter() must still take it out of VMX operation, which blocks INIT
+ * (the next kernel could not start that CPU).  Where kqemu is, with
+ * interrupts off, only an NMI can find it there.
+ *
+ * 7.x leaves VMX operation itself in those paths, by CR4.VMXE (and exports
+ * its callback to KVM alone).  6.1 and 6.12 do only what the one callback
+ * a hypervisor registers does (cpu_emergency_register_virt_callback(),
+ * where exported: kmod/Makefile's feature test).  kvm_intel registers one
+ * that leaves VMX operation by CR4.VMXE, kqemu's window included, and
+ * warns if another is registered already; kvm_amd registers too.  So
+ * kqemu holds the callback only while neither is loaded: it gives it up
+ * when one of them starts loading (before its init) and takes it back
+ * once it is gone, as the module notifier tells.  A KVM module loaded
+ * before kqemu is found in sysfs.
  */
+#ifdef KQEMU_HAVE_EMERGENCY_VIRT_CALLBACK
+static DEFINE_MUTEX(vmx_emergency_lock);
+static bool vmx_emergency_held, vmx_kvm_intel, vmx_kvm_amd;
+
+/* In NMI context, on the CPU it stops. */
+static void vmx_emergency_off(void)
+{
+	if (!(vmx_read_cr4() & VMX_CR4_VMXE))
+		return;
+	/* CR4.VMXE is set before VMXON: then VMXOFF is #UD, and skipped. */
+	asm goto("1: vmxoff\n\t" _ASM_EXTABLE(1b, %l[not_on]) : : : "cc", "memory" : not_on);
+not_on:
+	vmx_set_vmxe(vmx_read_cr4(), false);
+}
+
+/* With vmx_emergency_lock: hold the callback when no KVM module is loaded. */
+static void vmx_emergency_update(void)
+{
+	bool want = !vmx_kvm_intel && !vmx_kvm_amd;
+
+	if (want == vmx_emergency_held)
+		return;
+	if (want) {
+		cpu_emergency_register_virt_callback(vmx_emergency_off);
+		pr_info("the kernel's emergency paths leave VMX operation through kqemu's callback\n");
+	} else {
+		cpu_emergency_unregister_virt_callback(vmx_emergency_off);
+		pr_info("%s is loading: its emergency-virtualization callback leaves VMX operation for kqemu too\n",
+			vmx_kvm_intel ? "kvm_intel" : "kvm_amd");
+	}
+	vmx_emergency_held = want;
+}
+
+static bool *vmx_kvm_flag(const char *name)
+{
+	if (!strcmp(name, "kvm_intel"))
+		return &vmx_kvm_intel;
+	if (!strcmp(name, "kvm_amd"))
+		return &vmx_kvm_amd;
+	return NULL;
+}
+
+static int vmx_module_event(struct notifier_block *nb, unsigned long state, void *data)
+{
+	struct module *mod = data;
+	bool *loaded = vmx_kvm_flag(mod->name);
+
+	if (!loaded || (state != MODULE_STATE_COMING && state != MODULE_STATE_GOING))
+		return NOTIFY_DONE;
+	mutex_lock(&vmx_emergency_lock);
+	*loaded = state == MODULE_STATE_COMING;
+	vmx_emergency_update();
+	mutex_unlock(&vmx_emergency_lock);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block vmx_module_nb = {
+	.notifier_call = vmx_module_event,
+};
+
+/*
+ * A module's sysfs folder exists from before its COMING notice until after
+ * its GOING one: with the notifier registered first, a KVM module that is
+ * loaded is never missed (one that just went may be seen as loaded, which
+ * only leaves the callback to the next notice).
+ */
+static bool vmx_module_in_sysfs(const char *name)
+{
+	char path[32];
+	struct path p;
+
+	snprintf(path, sizeof(path), "/sys/module/%s", name);
+	if (kern_path(path, 0, &p))
+		return false;
+	path_put(&p);
+	return true;
+}
+
+static void vmx_emergency_init(void)
+{
+	if (register_module_notifier(&vmx_module_nb)) {
+		pr_warn("no module notifier: the kernel's emergency paths leave VMX operation only where kvm_intel is loaded\n");
+		return;
+	}
+	mutex_lock(&vmx_emergency_lock);
+	vmx_kvm_intel |= vmx_module_in_sysfs("kvm_intel");
+	vmx_kvm_amd |= vmx_module_in_sysfs("kvm_amd");
+	vmx_emergency_update();
+	mutex_unlock(&vmx_emergency_lock);
+}
+
+static void vmx_emergency_exit(void)
+{
+	unregister_module_notifier(&vmx_module_nb);
+	mutex_lock(&vmx_emergency_lock);
+	if (vmx_emergency_held)
+		cpu_emergency_unregister_virt_callback(vmx_emergency_off);
+	vmx_emergency_held = false;
+	mutex_unlock(&vmx_emergency_lock);
+}
+#else
+static void vmx_emergency_init(void) { }
+static void vmx_emergency_exit(void) { }
+#endif
 
 /*
  * With interrupts off: enter VMX operation, run the guest once, leave.
@@ -1830,6 +1948,7 @@ int kqemu_vmx_init(void)
 	pr_info("Intel VT-x with EPT and unrestricted guest (VPID %s, preemption timer %s, INS/OUTS information %s, 2 MiB EPT pages %s)\n",
 		(vmx.proc2 & PROC2_VPID) ? "yes" : "no", vmx.time_slice ? "yes" : "no",
 		vmx.ins_outs_info ? "yes" : "no", kqemu_vmx_backend.leaf_huge ? "yes" : "no");
+	vmx_emergency_init();
 	return 0;
 
 no_controls:
@@ -1839,6 +1958,7 @@ no_controls:
 
 void kqemu_vmx_exit(void)
 {
+	vmx_emergency_exit();
 	vmx_free_pages();
 	ida_destroy(&vmx_vpids);
 }
