@@ -5,6 +5,14 @@ check() {
 	if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; fi
 }
 
+# load_kqemu PARAMS...: insmod kqemu.ko with PARAMS, and make /dev/kqemu
+# the group's (the initramfs has no udev to apply the rule).
+load_kqemu() {
+	insmod /lib/kqemu.ko "$@" || echo "not ok - insmod kqemu.ko $*"
+	chgrp 990 /dev/kqemu
+	chmod 0660 /dev/kqemu
+}
+
 # run_guest NAME STATUS PATTERN USER ARGS...: kqemu-run ARGS as USER must
 # exit with STATUS, print a line matching PATTERN, and print no sanitizer
 # report.  kqemu_run=PATH runs another build of it (/bin/kqemu-run32, the

@@ -2,9 +2,7 @@
 # fuzzer under KASAN/lockdep while the policy flips, fault injection on
 # every allocation, unload/reload racing opens, and a kmemleak scan.
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
-insmod /lib/kqemu.ko allow_groups=990 || echo "not ok - insmod kqemu.ko"
-chgrp 990 /dev/kqemu
-chmod 0660 /dev/kqemu
+load_kqemu allow_groups=990
 # kmemleak scans when we ask (part 4), not in the background meanwhile.
 echo scan=off >/sys/kernel/debug/kmemleak 2>/dev/null
 stats_zero() {

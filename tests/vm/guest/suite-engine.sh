@@ -13,9 +13,7 @@ else
 fi
 
 kqemu_args=allow_groups=990
-insmod /lib/kqemu.ko $kqemu_args || echo "not ok - insmod kqemu.ko"
-chgrp 990 /dev/kqemu
-chmod 0660 /dev/kqemu
+load_kqemu $kqemu_args
 # Where this CPU needs a speculation mitigation that kqemu cannot apply on
 # this kernel (7.x exports some of the kernel's to KVM alone), kqemu runs no
 # guests unless loaded with allow_unmitigated=1: the refusal in words, then
@@ -25,9 +23,7 @@ if dmesg | grep -q "kqemu cannot apply here"; then
 	run_guest "a CPU that needs a mitigation kqemu cannot apply here: refused in words" 125 "needs a speculative-execution mitigation that kqemu cannot apply" member $G/hello.bin
 	rmmod kqemu
 	kqemu_args="allow_groups=990 allow_unmitigated=1"
-	insmod /lib/kqemu.ko $kqemu_args || echo "not ok - insmod kqemu.ko allow_unmitigated=1"
-	chgrp 990 /dev/kqemu
-	chmod 0660 /dev/kqemu
+	load_kqemu $kqemu_args
 	check "allow_unmitigated=1 runs guests and says what is missing" \
 		'dmesg | grep -q "running guests without .* as allow_unmitigated=1 asks"'
 fi
@@ -340,9 +336,7 @@ if [ -s "$kvm_order" ]; then
 		# kvm_intel loaded before kqemu is found, and keeps the callback.
 		n=$(dmesg | grep -c "$emergency_line")
 		rmmod kqemu
-		insmod /lib/kqemu.ko $kqemu_args || echo "not ok - insmod kqemu.ko beside $kvm_vendor"
-		chgrp 990 /dev/kqemu
-		chmod 0660 /dev/kqemu
+		load_kqemu $kqemu_args
 		check "kqemu loaded after $kvm_vendor leaves the emergency-virtualization callback to it" \
 			'[ "$(dmesg | grep -c "$emergency_line")" = $n ]'
 	fi

@@ -8,9 +8,7 @@ KQEMU_BACKEND=vmx
 if grep -qw vmx /proc/cpuinfo; then
 	. /lib/suite-engine.sh
 
-	insmod /lib/kqemu.ko allow_groups=990 || echo "not ok - insmod kqemu.ko"
-	chgrp 990 /dev/kqemu
-	chmod 0660 /dev/kqemu
+	load_kqemu allow_groups=990
 	out=$(/bin/runas member /bin/sfuzz "${vmx_sfuzz_calls:-100000}" 1 2>&1)
 	rc=$?
 	printf '%s\n' "$out" | grep '^# sfuzz:'
