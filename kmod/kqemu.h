@@ -358,6 +358,8 @@ struct kqemu_backend {
 	/* Interrupt shadow, NMI masking and the reinjected event (KQEMU_*_VCPU_EVENTS). */
 	u64 (*get_cr4)(struct kqemu_vcpu *vcpu);	/* as the guest sees it */
 	u64 (*get_cr8)(struct kqemu_vcpu *vcpu);
+	/* Where the guest's FS (GS: GS) base lives between exits. */
+	u64 *(*seg_base)(struct kqemu_vcpu *vcpu, bool gs);
 	void (*get_events)(struct kqemu_vcpu *vcpu, struct kqemu_vcpu_events *ev);
 	int (*set_events)(struct kqemu_vcpu *vcpu, const struct kqemu_vcpu_events *ev);
 	/* Enter the guest once. >0: exit to userspace; 0: enter again; <0: error. */

@@ -216,6 +216,27 @@ int kqemu_handle_msr_exit(struct kqemu_vcpu *vcpu, bool is_write, u64 next)
 	struct kqemu_run *run = vcpu->run;
 	int ret;
 
+	/*
+	 * FS and GS bases: the segment registers' own, which a 64-bit kernel
+	 * writes at every task switch (where it has no FSGSBASE), so answered
+	 * here as the CPU does; KQEMU_GET/SET_SREGS hold them for the VMM.
+	 */
+	if (index == MSR_FS_BASE || index == MSR_GS_BASE) {
+		u64 *base = kqemu_backend->seg_base(vcpu, index == MSR_GS_BASE);
+
+		if (is_write && !canonical(data)) {
+			kqemu_queue_gp(vcpu);
+			return 0;
+		}
+		if (is_write) {
+			*base = data;
+		} else {
+			vcpu->gprs[0] = (u32)*base;
+			vcpu->gprs[2] = *base >> 32;
+		}
+		vcpu->rip = next;
+		return 0;
+	}
 	if (is_write) {
 		ret = kqemu_set_msr(vcpu, index, data, false);
 	} else {

@@ -404,6 +404,14 @@ static void svm_set_regs(struct kqemu_vcpu *vcpu, const struct kqemu_regs *regs)
 }
 
 /* The guest's MOV to CR8 writes V_TPR (V_INTR_MASKING). */
+static u64 *svm_seg_base(struct kqemu_vcpu *vcpu, bool gs)
+{
+	struct vmcb_save *save = &((struct svm_vcpu *)vcpu->arch)->vmcb->save;
+
+	/* VMSAVE wrote them back at the exit; VMLOAD loads them at entry. */
+	return gs ? &save->gs.base : &save->fs.base;
+}
+
 static u64 svm_get_cr8(struct kqemu_vcpu *vcpu)
 {
 	return ((struct svm_vcpu *)vcpu->arch)->vmcb->control.int_ctl & 0xf;
@@ -1238,6 +1246,7 @@ struct kqemu_backend kqemu_svm_backend = {
 	.set_efer	= svm_set_efer,
 	.get_cr4	= svm_get_cr4,
 	.get_cr8	= svm_get_cr8,
+	.seg_base	= svm_seg_base,
 	.get_events	= svm_get_events,
 	.set_events	= svm_set_events,
 	.nmi		= true,

@@ -672,6 +672,14 @@ static u64 vmx_get_cr4(struct kqemu_vcpu *vcpu)
 	return ((struct vmx_vcpu *)vcpu->arch)->cr4;
 }
 
+static u64 *vmx_seg_base(struct kqemu_vcpu *vcpu, bool gs)
+{
+	struct vmx_vcpu *vx = vcpu->arch;
+
+	/* Read at each exit, written to the VMCS at each entry. */
+	return &vx->seg[gs ? S_GS : S_FS].base;
+}
+
 static u64 vmx_get_cr8(struct kqemu_vcpu *vcpu)
 {
 	return ((struct vmx_vcpu *)vcpu->arch)->cr8;
@@ -1780,6 +1788,7 @@ struct kqemu_backend kqemu_vmx_backend = {
 	.set_efer	= vmx_set_efer,
 	.get_cr4	= vmx_get_cr4,
 	.get_cr8	= vmx_get_cr8,
+	.seg_base	= vmx_seg_base,
 	.get_events	= vmx_get_events,
 	.set_events	= vmx_set_events,
 	.run		= vmx_run,

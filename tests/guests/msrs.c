@@ -10,8 +10,11 @@
  * 4. RDTSCP returns the guest's TSC_AUX.
  * 5. SWAPGS swaps the guest's GS base with its KERNEL_GS_BASE, and the
  *    swapped value survives an exit.
- * 6. CR8 keeps the guest's task priority across an exit.
- * 7. A non-canonical LSTAR is #GP, as on a CPU, and changes nothing
+ * 6. FS and GS bases written through their MSRs (as a 64-bit kernel does
+ *    at each task switch) are what %fs and %gs address, across an exit,
+ *    and read back.
+ * 7. CR8 keeps the guest's task priority across an exit.
+ * 8. A non-canonical LSTAR or GS base is #GP, as on a CPU, and changes nothing
  *    (not with --arg 1: KVM lets the guest write LSTAR to the CPU itself,
  *    and QEMU's emulated CPU takes any value).
  * Exits 0 when all hold; prints what did not.
@@ -25,6 +28,8 @@
 #define MSR_LSTAR		0xc0000082
 #define MSR_CSTAR		0xc0000083
 #define MSR_SFMASK		0xc0000084
+#define MSR_FS_BASE		0xc0000100
+#define MSR_GS_BASE		0xc0000101
 #define MSR_KERNEL_GS_BASE	0xc0000102
 #define MSR_TSC_AUX		0xc0000103
 
@@ -63,6 +68,7 @@ asm(".text\n"
 
 static unsigned int bad;
 static volatile uint64_t gs_marker = 0x6773206d61726b21ULL;
+static volatile uint64_t fs_marker = 0x6673206d61726b21ULL;
 
 static void fail(const char *what, const char *name, uint64_t got)
 {
@@ -114,6 +120,20 @@ int main(unsigned long vcpu, unsigned long arg, unsigned long nvcpus)
 		fail("after SWAPGS and an exit the wrong ", "KERNEL_GS_BASE", v);
 	asm volatile("swapgs");
 
+	wrmsr(MSR_FS_BASE, (uint64_t)&fs_marker);
+	wrmsr(MSR_GS_BASE, (uint64_t)&gs_marker);
+	puts_serial("msrs: FS and GS bases written; an exit to the VMM in between\n");
+	asm volatile("movq %%fs:0, %0" : "=r"(v));
+	if (v != fs_marker)
+		fail("the FS base WRMSR wrote is not where %fs points, %fs:0 reads ", "", v);
+	asm volatile("movq %%gs:0, %0" : "=r"(v));
+	if (v != gs_marker)
+		fail("the GS base WRMSR wrote is not where %gs points, %gs:0 reads ", "", v);
+	if ((v = rdmsr(MSR_FS_BASE)) != (uint64_t)&fs_marker)
+		fail("did not keep what was written: ", "FS_BASE", v);
+	if ((v = rdmsr(MSR_GS_BASE)) != (uint64_t)&gs_marker)
+		fail("did not keep what was written: ", "GS_BASE", v);
+
 	/* CR8, the task priority, is the guest's too, across an exit. */
 	asm volatile("mov %0, %%cr8" : : "r"(7UL));
 	puts_serial("msrs: CR8 written; an exit to the VMM in between\n");
@@ -131,7 +151,14 @@ int main(unsigned long vcpu, unsigned long arg, unsigned long nvcpus)
 			fail("a non-canonical LSTAR was not #GP, #GPs ", "", gp_count);
 		if ((v = rdmsr(MSR_LSTAR)) != (uint64_t)syscall_entry)
 			fail("a refused write changed ", "LSTAR", v);
+		asm volatile("wrmsr" : : "c"(MSR_GS_BASE), "a"(0), "d"(0x00008000));
+		if (gp_count != 2)
+			fail("a non-canonical GS base was not #GP, #GPs ", "", gp_count);
+		if ((v = rdmsr(MSR_GS_BASE)) != (uint64_t)&gs_marker)
+			fail("a refused write changed ", "GS_BASE", v);
 	}
+	wrmsr(MSR_FS_BASE, 0);
+	wrmsr(MSR_GS_BASE, 0);
 
 	if (bad)
 		return 1;

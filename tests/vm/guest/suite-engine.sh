@@ -191,7 +191,7 @@ check "... and that process never found anything but its own marker in its YMM r
 	'grep -q "marker: [1-9][0-9]* rounds, 0 lanes not its own" /tmp/marker.log'
 
 # Run twice: the second vCPU must not find what the first wrote.
-run_guest "the MSRs the hardware uses (syscall, SYSENTER, KERNEL_GS_BASE, TSC_AUX) are the guest's own; 1000 SYSCALLs land at its LSTAR" 0 "every MSR the hardware uses is the guest's own" member $G/msrs.bin
+run_guest "the MSRs the hardware uses (syscall, SYSENTER, KERNEL_GS_BASE, FS and GS bases, TSC_AUX) are the guest's own; 1000 SYSCALLs land at its LSTAR" 0 "every MSR the hardware uses is the guest's own" member $G/msrs.bin
 run_guest "the guest's CR8 is in the run area at its exits (a userspace APIC's TPR)" 0 "cr8: the run area says 7, the guest wrote 7: the same" member $G/msrs.bin
 run_guest "an operating system's SYSCALL/SYSRET: its own GDT, STAR, LSTAR and SFMASK, 10,000 round trips from CPL 3" 0 "syscall: 10000 SYSCALL/SYSRET round trips from CPL 3, 0 entered wrong" member $G/syscall.bin
 run_guest "... and a second guest on the same host starts from 0, not from what the first wrote" 0 "every MSR the hardware uses is the guest's own" member $G/msrs.bin
