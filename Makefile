@@ -237,6 +237,20 @@ endif
 	@# Children before parents; a directory someone else uses now stays.
 	for d in $$(sort -r $(BUILD)/made-dirs.uninstall); do rmdir "$(DESTDIR)$$d" 2>/dev/null || true; done
 
+# QEMU with the kqemu accelerator (qemu/patches on Debian 13's qemu source
+# package), built in the trixie chroot into build/qemu/; cached by the
+# source version and the hash of qemu/ (qemu/build.sh).
+qemu:
+	qemu/build.sh $(BUILD)/qemu
+
+# That QEMU, run by a kvm-users member, boots Debian 13's kernel on kqemu
+# in a VM boot of that kernel (tests/vm/guest/suite-qemu.sh).
+check-qemu: qemu guest helper tools
+	KQEMU_SUITES=qemu KQEMU_PACK_QEMU=1 KQEMU_LA57_SUITES= KQEMU_BOOT_LIMIT=1800 \
+	tests/vm/run.sh trixie
+
+.PHONY: qemu check-qemu
+
 # The Debian packages kqemu-dkms and kqemu-utils, into build/deb/.
 deb:
 	tests/system/build-debs.sh $(BUILD)/deb

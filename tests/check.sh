@@ -32,6 +32,13 @@ else
 	run make -s check-bochs || status=1
 	echo "# the device and engine suites on Bochs's Intel CPU: the VMX backend, which QEMU cannot run (Debian 12's kernel; make check-vmx-all for all three)"
 	run make -s check-vmx || status=1
+	echo "# make qemu: QEMU with kqemu from Debian 13's qemu source package and qemu/patches (cached), then it boots Debian 13's kernel on kqemu"
+	if run make -s qemu; then
+		echo "ok - make qemu builds QEMU with the kqemu accelerator" | tee -a "$out"
+		run make -s check-qemu || status=1
+	else
+		echo "not ok - make qemu builds QEMU with the kqemu accelerator" | tee -a "$out"
+	fi
 fi
 
 echo "# the full-system test: the Debian packages on a booted Debian 12, a kernel upgrade, a purge"

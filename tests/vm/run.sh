@@ -16,7 +16,8 @@ releases=${*:-bookworm trixie sid}
 fuzz_calls=${FUZZ_CALLS:-100000}
 # bench and bench-vmx are not tests (`make bench` asks for them by name);
 # debug needs the debug kernel (`make check-debug`); nrip needs Bochs's AMD
-# CPU (`make check-bochs`); vmx Bochs's Intel CPU (`make check-vmx`).
+# CPU (`make check-bochs`); vmx Bochs's Intel CPU (`make check-vmx`); qemu
+# the QEMU that `make qemu` builds (`make check-qemu`).
 # KQEMU_KERNEL_SH and KQEMU_BUILD_SH replace kernel.sh and build.sh (the
 # debug kernel has its own).
 kernel_sh=${KQEMU_KERNEL_SH:-$here/kernel.sh}
@@ -26,7 +27,7 @@ boot_sh=${KQEMU_BOOT_SH:-$here/boot.sh}
 boot_limit=${KQEMU_BOOT_LIMIT:-900}
 # In KQEMU_SUITES, the word "default" stands for that list (make check-debug
 # asks for "default debug").
-default_suites=$(cd "$here/guest" && ls suite-*.sh | sed 's/^suite-//; s/\.sh$//' | grep -vxE 'bench|bench-vmx|debug|nrip|vmx')
+default_suites=$(cd "$here/guest" && ls suite-*.sh | sed 's/^suite-//; s/\.sh$//' | grep -vxE 'bench|bench-vmx|debug|nrip|vmx|qemu')
 suites=$(for s in ${KQEMU_SUITES:-default}; do
 	if [ "$s" = default ]; then echo "$default_suites"; else echo "$s"; fi
 done)
