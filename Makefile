@@ -251,9 +251,11 @@ check-qemu: qemu guest helper tools
 
 .PHONY: qemu check-qemu
 
-# The Debian packages kqemu-dkms and kqemu-utils, into build/deb/.
-deb:
+# The Debian packages kqemu-dkms and kqemu-utils, and for Debian 13
+# qemu-system-x86-kqemu (make qemu's QEMU, qemu/package.sh), into build/deb/.
+deb: qemu
 	tests/system/build-debs.sh $(BUILD)/deb
+	qemu/package.sh $(BUILD)/qemu $(BUILD)/deb
 
 .PHONY: dist install install-utils install-dkms uninstall deb
 

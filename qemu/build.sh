@@ -4,7 +4,7 @@
 # in the trixie chroot (tests/vm/chroot.sh) for x86_64-softmmu only.
 #
 # The result is cached in $KQEMU_CACHE/qemu-VERSION-HASH, HASH covering
-# everything under qemu/, and copied to OUT (default build/qemu):
+# everything under qemu/ but the packaging, and copied to OUT (default build/qemu):
 #   bin/qemu-system-x86_64   the binary (kqemu, KVM and TCG accelerators)
 #   share/                   what -L needs, from Debian's firmware packages:
 #                            the option ROMs (qemu-system-data), SeaBIOS and
@@ -52,7 +52,9 @@ if [ -z "$version" ]; then
 	echo "qemu/build.sh: no qemu source package in $release's apt sources" >&2
 	exit 1
 fi
-hash=$(cd "$here" && find . -type f ! -name '*~' -print0 | LC_ALL=C sort -z |
+# Every file here but the packaging (package.sh, package/), which the
+# build does not read.
+hash=$(cd "$here" && find . -type f ! -name '*~' ! -name package.sh ! -path './package/*' -print0 | LC_ALL=C sort -z |
 	xargs -0 sha256sum | sha256sum | cut -c1-12)
 result=$cache/qemu-${version#*:}-$hash
 

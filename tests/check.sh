@@ -35,6 +35,8 @@ else
 	echo "# make qemu: QEMU with kqemu from Debian 13's qemu source package and qemu/patches (cached), then it boots Debian 13's kernel on kqemu"
 	if run make -s qemu; then
 		echo "ok - make qemu builds QEMU with the kqemu accelerator" | tee -a "$out"
+		echo "# make deb's package of it for Debian 13, qemu-system-x86-kqemu: lintian, its files, dpkg -i"
+		run qemu/package.sh --check build/qemu build/deb || status=1
 		run make -s check-qemu || status=1
 	else
 		echo "not ok - make qemu builds QEMU with the kqemu accelerator" | tee -a "$out"
