@@ -204,6 +204,28 @@ int kqemu_set_msr(struct kqemu_vcpu *vcpu, u32 index, u64 data, bool host)
 }
 
 /*
+ * FS and GS bases: the segment registers' own, which a 64-bit kernel
+ * writes at every task switch (where it has no FSGSBASE), so answered
+ * here as the CPU does; KQEMU_GET/SET_SREGS hold them for the VMM.
+ * 0, -EINVAL for a non-canonical write (a #GP), -ENOENT for another MSR.
+ */
+static int kqemu_seg_base_msr(struct kqemu_vcpu *vcpu, u32 index, bool is_write, u64 *data)
+{
+	u64 *base;
+
+	if (index != MSR_FS_BASE && index != MSR_GS_BASE)
+		return -ENOENT;
+	base = kqemu_backend->seg_base(vcpu, index == MSR_GS_BASE);
+	if (!is_write)
+		*data = *base;
+	else if (canonical(*data))
+		*base = *data;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/*
  * A guest's RDMSR or WRMSR, stopped at its instruction (NEXT is the one
  * after).  Returns 0 when kqemu answered it (the guest goes on, or takes
  * #GP), 1 when it is userspace's: run->msr is filled and the exit waits
@@ -216,35 +238,13 @@ int kqemu_handle_msr_exit(struct kqemu_vcpu *vcpu, bool is_write, u64 next)
 	struct kqemu_run *run = vcpu->run;
 	int ret;
 
-	/*
-	 * FS and GS bases: the segment registers' own, which a 64-bit kernel
-	 * writes at every task switch (where it has no FSGSBASE), so answered
-	 * here as the CPU does; KQEMU_GET/SET_SREGS hold them for the VMM.
-	 */
-	if (index == MSR_FS_BASE || index == MSR_GS_BASE) {
-		u64 *base = kqemu_backend->seg_base(vcpu, index == MSR_GS_BASE);
-
-		if (is_write && !canonical(data)) {
-			kqemu_queue_gp(vcpu);
-			return 0;
-		}
-		if (is_write) {
-			*base = data;
-		} else {
-			vcpu->gprs[0] = (u32)*base;
-			vcpu->gprs[2] = *base >> 32;
-		}
-		vcpu->rip = next;
-		return 0;
-	}
-	if (is_write) {
-		ret = kqemu_set_msr(vcpu, index, data, false);
-	} else {
-		ret = kqemu_get_msr(vcpu, index, &data);
-		if (!ret) {
-			vcpu->gprs[0] = (u32)data;
-			vcpu->gprs[2] = data >> 32;
-		}
+	ret = kqemu_seg_base_msr(vcpu, index, is_write, &data);
+	if (ret == -ENOENT)
+		ret = is_write ? kqemu_set_msr(vcpu, index, data, false) :
+				 kqemu_get_msr(vcpu, index, &data);
+	if (!ret && !is_write) {
+		vcpu->gprs[0] = (u32)data;
+		vcpu->gprs[2] = data >> 32;
 	}
 	if (ret == -EINVAL) {
 		kqemu_queue_gp(vcpu);
