@@ -42,6 +42,39 @@ add_binary() {
 	done
 }
 
+# $mods: the module tree of $KQEMU_KDIR's kernel (the folder kernel.sh
+# made), where it is set.
+mods=
+if [ -n "${KQEMU_KDIR:-}" ]; then
+	for mods in "$KQEMU_KDIR"/root/lib/modules/"$(cat "$KQEMU_KDIR/release")" \
+		"$KQEMU_KDIR"/root/usr/lib/modules/"$(cat "$KQEMU_KDIR/release")"; do
+		[ -d "$mods" ] && break
+	done
+fi
+# pack_module MODS NAME DIR LIST [unpack]: the module NAME of the module
+# tree MODS and what it needs, into the initramfs's DIR, their file names
+# in load order appended to DIR/LIST (nothing for one built in); with
+# unpack, decompressed, for busybox's insmod (an initramfs without kmod).
+pack_module() {
+	local mods=$1 name=$2 dir=$root$3 list=$4 unpack=${5:-} file dep
+	mkdir -p "$dir"
+	grep -qx "$name" "$dir/names-$list" 2>/dev/null && return 0
+	file=$(find "$mods/kernel" -name "$name.ko*" | head -n 1)
+	[ -n "$file" ] || return 0	# built in
+	for dep in $(modinfo -F depends "$file" | tr ',' ' '); do
+		pack_module "$mods" "$dep" "$3" "$list" "$unpack"
+	done
+	echo "$name" >>"$dir/names-$list"
+	case "$unpack:$file" in
+	unpack:*.xz) xz -dc "$file" >"$dir/$name.ko" ;;
+	unpack:*.zst) zstd -qdc "$file" >"$dir/$name.ko" ;;
+	unpack:*.gz) gzip -dc "$file" >"$dir/$name.ko" ;;
+	unpack:*) cp "$file" "$dir/$name.ko" ;;
+	*) cp "$file" "$dir/" ;;
+	esac
+	if [ -n "$unpack" ]; then echo "$name.ko"; else echo "${file##*/}"; fi >>"$dir/$list"
+}
+
 # Suites that need more than busybox (udev, kmod, the helper) add it here.
 for pack in "$here"/guest/pack-*.sh; do
 	[ -e "$pack" ] || continue

@@ -2,7 +2,11 @@
 # the Linux guest it boots: this very kernel, with the small initramfs of
 # tests/vm/qemu-guest.  Only for make check-qemu (KQEMU_PACK_QEMU=1), as
 # it adds 40 MB, and only when make qemu has run: suite-qemu says so where
-# it is missing.
+# it is missing.  With them the disk of a small Debian 13 system
+# (qemu-guest/mkdisk.sh, cached) and, in the guest's initramfs, the modules
+# that mount it (kq_mode=disk: virtio-pci, virtio-blk, ext4 and the crc32c
+# it asks the crypto API for) and that
+# bring its network up (virtio-net).
 qemu_dir=${KQEMU_QEMU_DIR:-$bindir/../qemu}
 if [ "${KQEMU_PACK_QEMU:-0}" = 1 ] && [ -x "$qemu_dir/bin/qemu-system-x86_64" ] &&
 	[ -n "${KQEMU_KDIR:-}" ]; then
@@ -13,6 +17,12 @@ if [ "${KQEMU_PACK_QEMU:-0}" = 1 ] && [ -x "$qemu_dir/bin/qemu-system-x86_64" ] 
 	mkdir -p "$guest_root"/{bin,dev,proc,sys,tmp}
 	cp /bin/busybox "$guest_root/bin/busybox"
 	cp "$here/qemu-guest/init" "$guest_root/init"
+	mkdir -p "$guest_root/modules"
+	: >"$guest_root/modules/order"
+	for m in virtio_pci virtio_blk crc32c_generic ext4 virtio_net; do
+		root=$guest_root pack_module "$mods" "$m" /modules order unpack
+	done
+	cp "$("$here/qemu-guest/mkdisk.sh")" "$root/opt/guest/disk.img"
 	chmod 0755 "$guest_root/init"
 	(cd "$guest_root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$root/opt/guest/initrd.gz"
 	rm -rf "$guest_root"
