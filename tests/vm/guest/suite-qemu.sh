@@ -38,6 +38,9 @@ qemu_boot() {
 		>"/tmp/$name.out" 2>&1
 	qemu_rc=$?
 	qemu_s=$(($(date +%s) - start))
+	# busybox's timeout returns what the command returned, and QEMU exits
+	# 0 on the SIGTERM it sends: a run that took the whole limit is 124.
+	[ "$qemu_s" -ge "$limit" ] && qemu_rc=124
 	echo "# $name: QEMU ran for $qemu_s s, status $qemu_rc"
 }
 
