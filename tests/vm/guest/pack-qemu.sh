@@ -5,8 +5,7 @@
 # it is missing.  With them the disk of a small Debian 13 system
 # (qemu-guest/mkdisk.sh, cached) and, in the guest's initramfs, the modules
 # that mount it (kq_mode=disk: virtio-pci, virtio-blk, ext4 and the crc32c
-# it asks the crypto API for) and that
-# bring its network up (virtio-net).
+# it asks the crypto API for) and that bring its network up (virtio-net).
 qemu_dir=${KQEMU_QEMU_DIR:-$bindir/../qemu}
 if [ "${KQEMU_PACK_QEMU:-0}" = 1 ] && [ -x "$qemu_dir/bin/qemu-system-x86_64" ] &&
 	[ -n "${KQEMU_KDIR:-}" ]; then
