@@ -18,6 +18,8 @@ echo "# unit tests: the uapi layout, 64- and 32-bit"
 run make -s -C tests/unit check || status=1
 echo "# kqemu-run's builds, plain, 32-bit, ASan and TSan, started on the host without kqemu"
 run make -s check-tools || status=1
+echo "# bochs.sh's stall watchdog, with a stand-in for Bochs"
+run tests/vm/bochs-watchdog.sh || status=1
 echo "# kqemuctl unit tests: every file operation under --root, faked libkmod syscalls"
 run make -s check-helper || status=1
 echo "# the Debian packages as uploaded: dpkg-buildpackage, then lintian -EvIL +pedantic"

@@ -19,12 +19,17 @@
 # runs of the 32-bit VMM on kqemu and 3 of 30 on kvm_intel died so.
 # Without the 32-bit vDSO such processes use INT 0x80, whose IRET loads SS
 # from the GDT.
-# A VM whose serial log stays silent for KQEMU_BOCHS_QUIET seconds (300)
-# is stuck: Bochs runs one CPU, so no watchdog inside can say so (once in
-# CI, while kvm_intel ran a guest).  It is stopped and booted once more,
-# the first log kept; a second stall fails the run.  The guest's own
-# heartbeat lines (kqemu_heartbeat, tests/vm/guest/init) are not output
-# for this watchdog: they say what the VM did while the suite was silent.
+# A stalled VM is stopped and booted once more, the first log kept; a
+# second stall fails the run.  Bochs runs one CPU, so no watchdog inside
+# can say so (once in CI, while kvm_intel ran a guest), and its speed is
+# the host's: on a slow one a step that prints nothing for a few minutes
+# of the VM's time (a fuzzer's run, say) takes many more of the host's.
+# So the VM's own heartbeat (kqemu_heartbeat, tests/vm/guest/init) says,
+# every 30 s of the VM's time while the suite is silent, for how long in
+# that time it has been.  Stalled means: a serial log silent for
+# KQEMU_BOCHS_QUIET seconds (300) of the host's, heartbeats included (the
+# kernel is wedged), or a heartbeat that says the suite has been silent for
+# KQEMU_BOCHS_STUCK seconds (600) of the VM's (a task is stuck).
 set -euo pipefail
 model=${KQEMU_BOCHS_CPU:-trinity_apu}
 kernel=$1 initrd=$2 log=$3 limit=$4
@@ -40,7 +45,7 @@ cat >"$dir/iso/isolinux/isolinux.cfg" <<EOC
 DEFAULT kqemu
 LABEL kqemu
   KERNEL /vmlinuz
-  APPEND initrd=/initrd.gz console=ttyS0 panic=-1 loglevel=4 kqemu_drain=300 kqemu_heartbeat=90 vdso32=0 $*
+  APPEND initrd=/initrd.gz console=ttyS0 panic=-1 loglevel=4 kqemu_drain=300 kqemu_heartbeat=30 printk.devkmsg=on vdso32=0 $*
 EOC
 xorriso -as mkisofs -quiet -o "$dir/boot.iso" -b isolinux/isolinux.bin -c isolinux/boot.cat \
 	-no-emul-boot -boot-load-size 4 -boot-info-table "$dir/iso" 2>/dev/null
@@ -62,10 +67,17 @@ EOC
 # in the rc file goes on once.
 printf "c\n%.0s" $(seq 1000) >"$dir/rc"
 quiet=${KQEMU_BOCHS_QUIET:-300}
+stuck=${KQEMU_BOCHS_STUCK:-600}
+
+# suite_silence: for how long the last heartbeat says the suite has been
+# silent, in seconds of the VM's time (0 before any).
+suite_silence() {
+	grep -ao 'kqemu-vm heartbeat: silent for [0-9]*' "$log" | tail -n 1 | grep -o '[0-9]*$' || echo 0
+}
 
 # boot: one run of Bochs; status 0, or 124 past the limit, or 125 stalled.
 boot() {
-	local bochs size=-1 now still=0 rc=0
+	local bochs size=-1 now still=0 rc=0 why
 	: >"$log"
 	# Bochs in its own session, so that it can be stopped with what runs it
 	# once the VM has said it is done (its power-off is a panic, which with
@@ -78,16 +90,22 @@ boot() {
 			kill -- -$bochs 2>/dev/null
 			break
 		fi
-		now=$(grep -av 'kqemu-vm heartbeat:' "$log" | wc -c)
+		now=$(stat -c %s "$log")
 		if [ "$now" = "$size" ]; then
 			still=$((still + 1))
 		else
 			size=$now still=0
 		fi
+		why=
 		if [ $still -ge "$quiet" ]; then
+			why="the VM printed nothing, not even its heartbeat, for ${quiet}s"
+		elif [ "$(suite_silence)" -ge "$stuck" ]; then
+			why="the suite printed nothing for ${stuck}s of the VM's time"
+		fi
+		if [ -n "$why" ]; then
 			kill -- -$bochs 2>/dev/null
 			wait $bochs 2>/dev/null || true
-			echo "bochs.sh: the VM printed nothing for ${quiet}s: stopped" >>"$log"
+			echo "bochs.sh: $why: stopped" >>"$log"
 			return 125
 		fi
 		sleep 1
@@ -103,12 +121,15 @@ cp "$dir/bochs.log" "$log.bochs" 2>/dev/null || true
 if [ $rc -eq 125 ]; then
 	mv "$log" "$log.stalled"
 	mv "$log.bochs" "$log.stalled.bochs" 2>/dev/null || true
-	echo "bochs.sh: the VM printed nothing for ${quiet}s, booting once more; its log: $log.stalled" >&2
-	echo "# the stalled boot's last lines, then Bochs's own:" >&2
-	grep -av 'kqemu-vm heartbeat:' "$log.stalled" | tail -n 5 | sed 's/^/#   /' >&2
-	echo "# its last heartbeat:" >&2
-	grep -a 'kqemu-vm heartbeat:' "$log.stalled" | tail -n 12 | sed 's/^/#   /' >&2
-	tail -n 10 "$log.stalled.bochs" 2>/dev/null | sed 's/^/#   /' >&2 || true
+	echo "bochs.sh: $(tail -n 1 "$log.stalled" | sed 's/^bochs.sh: //'), booting once more; its log: $log.stalled" >&2
+	# (|| true: under pipefail a grep that finds nothing would end the
+	# script here, before the second boot.)
+	echo "# the stalled boot's last lines:" >&2
+	{ grep -av 'kqemu-vm heartbeat:' "$log.stalled" || true; } | tail -n 5 | sed 's/^/#   /' >&2
+	echo "# its last heartbeat lines (none where the kernel never beat):" >&2
+	{ grep -a 'kqemu-vm heartbeat:' "$log.stalled" || true; } | tail -n 12 | sed 's/^/#   /' >&2
+	echo "# Bochs's own log:" >&2
+	{ tail -n 10 "$log.stalled.bochs" 2>/dev/null || true; } | sed 's/^/#   /' >&2
 	boot || true
 	cp "$dir/bochs.log" "$log.bochs" 2>/dev/null || true
 fi
