@@ -25,11 +25,11 @@
 # the host's: on a slow one a step that prints nothing for a few minutes
 # of the VM's time (a fuzzer's run, say) takes many more of the host's.
 # So the VM's own heartbeat (kqemu_heartbeat, tests/vm/guest/init) says,
-# every 30 s of the VM's time while the suite is silent, for how long in
+# every 15 s of the VM's time while the suite is silent, for how long in
 # that time it has been.  Stalled means: a serial log silent for
 # KQEMU_BOCHS_QUIET seconds (300) of the host's, heartbeats included (the
 # kernel is wedged), or a heartbeat that says the suite has been silent for
-# KQEMU_BOCHS_STUCK seconds (600) of the VM's (a task is stuck).
+# KQEMU_BOCHS_STUCK seconds (180) of the VM's (a task is stuck).
 set -euo pipefail
 model=${KQEMU_BOCHS_CPU:-trinity_apu}
 kernel=$1 initrd=$2 log=$3 limit=$4
@@ -45,7 +45,7 @@ cat >"$dir/iso/isolinux/isolinux.cfg" <<EOC
 DEFAULT kqemu
 LABEL kqemu
   KERNEL /vmlinuz
-  APPEND initrd=/initrd.gz console=ttyS0 panic=-1 loglevel=4 kqemu_drain=300 kqemu_heartbeat=30 printk.devkmsg=on vdso32=0 $*
+  APPEND initrd=/initrd.gz console=ttyS0 panic=-1 loglevel=4 kqemu_drain=300 kqemu_heartbeat=15 printk.devkmsg=on vdso32=0 $*
 EOC
 xorriso -as mkisofs -quiet -o "$dir/boot.iso" -b isolinux/isolinux.bin -c isolinux/boot.cat \
 	-no-emul-boot -boot-load-size 4 -boot-info-table "$dir/iso" 2>/dev/null
@@ -67,7 +67,7 @@ EOC
 # in the rc file goes on once.
 printf "c\n%.0s" $(seq 1000) >"$dir/rc"
 quiet=${KQEMU_BOCHS_QUIET:-300}
-stuck=${KQEMU_BOCHS_STUCK:-600}
+stuck=${KQEMU_BOCHS_STUCK:-180}
 
 # suite_silence: for how long the last heartbeat says the suite has been
 # silent, in seconds of the VM's time (0 before any).
