@@ -38,6 +38,27 @@ run_guest() {
 	fi
 }
 
+# run_watched FILE CMD...: CMD's output into FILE, its "...: progress: ..."
+# lines shown as they come, for a step that runs for minutes under Bochs,
+# whose host stops a VM that prints nothing for long (bochs.sh); $rc is
+# CMD's status.
+run_watched() {
+	local file=$1 shown=0 n pid
+	shift
+	"$@" >"$file" 2>&1 &
+	pid=$!
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 5
+		n=$(grep -c ': progress: ' "$file")
+		if [ "$n" -gt "$shown" ]; then
+			grep ': progress: ' "$file" | tail -n $((n - shown))
+			shown=$n
+		fi
+	done
+	wait "$pid"
+	rc=$?
+}
+
 # kqemu.ko where libkmod and modprobe find it by name, as `make
 # modules_install` and DKMS put it.
 install_module_tree() {

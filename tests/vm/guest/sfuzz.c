@@ -1105,11 +1105,40 @@ static void *rtc_beat(void *p)
 	return NULL;
 }
 
+/*
+ * A line at each tenth of the calls, flushed at once: under Bochs a run
+ * takes minutes, and the host's watchdog takes a VM that prints nothing for
+ * long as stuck (the suite shows these lines as they come, tests/vm/guest/
+ * lib-suite.sh's run_watched).
+ */
+static long progress_calls;
+
+static void *progress(void *p)
+{
+	long made, tenth = 1;
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (!atomic_load(&stop) && tenth < 10) {
+		sleep(1);
+		made = progress_calls - atomic_load(&cnt->budget);
+		if (made < progress_calls * tenth / 10)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		printf("# sfuzz: progress: %ld of %ld calls made, %ld s\n",
+		       made, progress_calls, (long)(t.tv_sec - t0.tv_sec));
+		fflush(stdout);
+		while (tenth < 10 && made >= progress_calls * tenth / 10)
+			tenth++;
+	}
+	return NULL;
+}
+
 static long fuzz(long calls, uint64_t seed)
 {
-	pthread_t monitors[VM_CPUS], rtc;
+	pthread_t monitors[VM_CPUS], rtc, prog;
 	long nmon = 0;
-	bool have_rtc;
+	bool have_rtc, have_progress;
 	pid_t pids[WORKERS + 1];
 	int sock[2], i, bad = 0, status;
 	struct timespec t0, t1;
@@ -1141,6 +1170,8 @@ static long fuzz(long calls, uint64_t seed)
 	       !pthread_create(&monitors[nmon], NULL, stall_monitor, (void *)nmon))
 		nmon++;
 	have_rtc = pthread_create(&rtc, NULL, rtc_beat, NULL) == 0;
+	progress_calls = calls;
+	have_progress = pthread_create(&prog, NULL, progress, NULL) == 0;
 	for (i = 0; i <= WORKERS; i++)
 		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) ||
 		    WEXITSTATUS(status))
@@ -1151,6 +1182,8 @@ static long fuzz(long calls, uint64_t seed)
 		pthread_join(monitors[nmon], NULL);
 	if (have_rtc)
 		pthread_join(rtc, NULL);
+	if (have_progress)
+		pthread_join(prog, NULL);
 
 	printf("# sfuzz: calls=%ld errors=%ld bogus=%ld runs=%ld run_ok=%ld run_eintr=%ld vms=%ld vcpus=%ld vcpu_edquot=%ld sregs_set=%ld\n",
 	       atomic_load(&cnt->calls), atomic_load(&cnt->errors), atomic_load(&cnt->bogus),
