@@ -3,7 +3,8 @@
 # Installs what it needs (apt-get), builds the Debian packages, installs
 # them into a fresh Debian 12 system as an admin would, boots that system
 # under QEMU and shows a kvm-users member running a guest and an outsider
-# being refused.  Needs root (apt-get, debootstrap, chroot).
+# being refused; then member boots Linux with QEMU on kqemu (make qemu).
+# Needs root (apt-get, debootstrap, chroot).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -19,6 +20,8 @@ apt-get update -q >/dev/null
 apt-get install -y -q --no-install-recommends $(cat tests/deps.txt) >/dev/null
 say "Building kqemuctl, the demo VMM kqemu-run and its guest programs"
 make -s helper tools
+say "Building QEMU with the kqemu accelerator (make qemu): Debian 13's qemu source package and qemu/patches, in a Debian 13 chroot; the first run takes about ten minutes, later ones nothing (cached in /var/cache/kqemu)"
+make -s qemu
 cat <<'EOT'
 
 ==> Now the demo proper.  It
@@ -32,7 +35,10 @@ cat <<'EOT'
        puts the user "member" in kvm-users; "outsider" stays out;
     4. boots it under QEMU with systemd.  Nobody touches kqemu after boot:
        the lines below come from inside that machine.  Watch for
-       "Hello from a kqemu guest" (member) and "permission denied" (outsider).
+       "Hello from a kqemu guest" (member) and "permission denied" (outsider);
+    5. then member boots Linux (that system's own kernel, with a tiny
+       initramfs) in QEMU with -accel kqemu, and the lines "the guest says:"
+       are that guest's own words, from its serial console.
 EOT
 KQEMU_DEMO=1 tests/system/run.sh
 say "Done.  To install on this machine instead: see README.md, 'Install on a host'."

@@ -9,6 +9,7 @@
 #                       system: kqemu must be usable at once, with no reboot
 #   kqemu_purge=1       purge both packages; nothing may be left
 #   kqemu_uninstall=1   `make uninstall` in /root/kqemu; nothing may be left
+#   kqemu_qemu=1        member boots Linux with QEMU on kqemu (/opt/kqemu-qemu)
 arg() { tr ' ' '\n' </proc/cmdline | sed -n "s/^$1=//p"; }
 check() { if eval "$2"; then echo "ok - $1"; else echo "not ok - $1"; fi; }
 show() { sed "s/^/#   /"; }
@@ -110,6 +111,44 @@ check "it runs the kernel $want" '[ "$(uname -r)" = "$want" ]'
 check "systemd is PID 1" '[ "$(cat /proc/1/comm)" = systemd ]'
 usable "after boot, with no manual step"
 acl_live "after boot"
+
+# qemu_as WHO [ACCEL]: WHO's QEMU on kqemu (or ACCEL) boots Linux (this
+# kernel) with two vCPUs; its output, the guest's serial console included,
+# in $out; its status $rc.
+qemu_as() {
+	local q=/opt/kqemu-qemu
+	out=$(set -o pipefail; cd /tmp && runuser -u "$1" -- timeout 300 $q/lib/ld-linux-x86-64.so.2 --library-path $q/lib \
+		$q/bin/qemu-system-x86_64 -L $q/share -accel "${2:-kqemu}" -cpu host -smp 2 -m 256 \
+		-nodefaults -no-user-config -display none -serial stdio \
+		-kernel $q/guest/vmlinuz -initrd $q/guest/initrd.gz \
+		-append "console=ttyS0 panic=-1 loglevel=4" </dev/null 2>&1 | tr -d '\r')
+	rc=$?
+}
+
+if [ "$(arg kqemu_qemu)" = 1 ]; then
+	start=$SECONDS
+	qemu_as member
+	grep '^kqemu-guest:' <<<"$out" | sed 's/^/# the guest says: /'
+	check "member boots Linux with QEMU on kqemu (-accel kqemu -smp 2): the guest says hello on 2 CPUs and powers off ($((SECONDS - start)) s, status $rc)" \
+		'[ $rc -eq 0 ] && grep -q "^kqemu-guest: hello from Linux $(uname -r) on 2 CPUs" <<<"$out" && grep -q "^kqemu-guest: powering off" <<<"$out"'
+	[ $rc -eq 0 ] || tail -n 15 <<<"$out" | show
+	# The reference: the same guest under the kernel's kvm_amd, in this
+	# boot (root's: member is not in the kvm group).  kqemu leaves the CPU
+	# to KVM between its own guests' runs, and KVM to kqemu.
+	kq_words=$(grep '^kqemu-guest:' <<<"$out")
+	kq_s=$((SECONDS - start))
+	start=$SECONDS
+	modprobe kvm_amd
+	qemu_as root kvm
+	grep '^kqemu-guest:' <<<"$out" | sed 's/^/# under KVM the guest says: /'
+	check "the same guest under -accel kvm (kvm_amd) in this boot says the same words ($((SECONDS - start)) s there, $kq_s s on kqemu; status $rc)" \
+		'[ $rc -eq 0 ] && [ -n "$kq_words" ] && [ "$(grep "^kqemu-guest:" <<<"$out")" = "$kq_words" ]'
+	[ $rc -eq 0 ] || tail -n 15 <<<"$out" | show
+	qemu_as outsider
+	echo "$out" | show
+	check "outsider's QEMU stops at once, in one sentence (status $rc)" \
+		'[ $rc -eq 1 ] && [ "$(wc -l <<<"$out")" = 1 ] && grep -q "permission denied on /dev/kqemu: you are not allowed" <<<"$out"'
+fi
 
 # What loading kqemu costs at boot: its init function (initcall_debug) and
 # the unit that loads it.  The boot is not finished while this unit runs, so

@@ -8,7 +8,8 @@
 #  3. boot it under QEMU TCG (-cpu EPYC) with systemd as PID 1: the test
 #     unit (guest-test.sh) checks, with no manual step, the module, the
 #     node, the ACL, a guest run by the member, the outsider refused and
-#     kqemuctl doctor; then purges kqemu-utils and installs it again on the
+#     kqemuctl doctor; member boots Linux with QEMU on kqemu (where make
+#     qemu has run); then purges kqemu-utils and installs it again on the
 #     running system: all of it must hold at once, with no reboot;
 #  4. upgrade the kernel (bookworm-backports' linux-image-amd64 and its
 #     headers): DKMS must build for it by itself; boot it, check it all
@@ -89,6 +90,26 @@ EOU
 	ln -sf ../kqemu-test.service "$root/etc/systemd/system/multi-user.target.wants/kqemu-test.service"
 }
 
+# qemu_and_guest: make qemu's QEMU (build/qemu: a trixie build that brings
+# its own libraries and loader, so it runs on Debian 12) in /opt/kqemu-qemu,
+# and the Linux guest it boots there: the system's own kernel with the
+# small initramfs of tests/vm/qemu-guest, whose init says hello and powers
+# off.  Returns 1 where make qemu has not run.
+qemu_and_guest() {
+	local q=$build/qemu g
+	[ -x "$q/bin/qemu-system-x86_64" ] || return 1
+	rm -rf "$root/opt/kqemu-qemu"
+	mkdir -p "$root/opt/kqemu-qemu/guest"
+	cp -a "$q/bin" "$q/lib" "$q/share" "$root/opt/kqemu-qemu/"
+	install -m 0644 "$root/boot/vmlinuz-$abi1" "$root/opt/kqemu-qemu/guest/vmlinuz"
+	g=$(mktemp -d)
+	mkdir -p "$g"/{bin,dev,proc,sys,tmp}
+	cp /bin/busybox "$g/bin/busybox"
+	install -m 0755 "$top/tests/vm/qemu-guest/init" "$g/init"
+	(cd "$g" && find . | cpio -o -H newc --quiet) | gzip -1 >"$root/opt/kqemu-qemu/guest/initrd.gz"
+	rm -rf "$g"
+}
+
 # boot TAG ABI LOG [a=b...]: make the disk image from the tree and boot
 # kernel ABI from it; judge the lines the test unit prints.  The unit writes
 # to a serial port of its own (ttyS1, LOG.test): on the console, ttyS0
@@ -162,12 +183,20 @@ grep -iE 'dkms|kqemu|sign|error' "$root/root/install.log" | sed 's/^/#   /'
 verdict "DKMS built and installed kqemu.ko for $abi1 in updates/dkms" built_for "$abi1"
 step "users: member joins kvm-users with kqemuctl adduser; outsider does not"
 users_and_driver
+qemu=
+if qemu_and_guest; then
+	step "QEMU with kqemu (make qemu) in /opt/kqemu-qemu, for member to boot Linux on kqemu"
+	qemu=kqemu_qemu=1
+else
+	echo "# no QEMU here for member to boot Linux on kqemu: make qemu has not run (make check runs it first)"
+fi
 
 if [ "$demo" = 1 ]; then
-	boot "boot 1: $abi1" "$abi1" "$work/serial-1.log"
+	boot "boot 1: $abi1" "$abi1" "$work/serial-1.log" $qemu
 	finish
 fi
-boot "boot 1: $abi1" "$abi1" "$work/serial-1.log" kqemu_reinstall=1
+boot "boot 1: $abi1" "$abi1" "$work/serial-1.log" kqemu_reinstall=1 $qemu
+rm -rf "$root/opt/kqemu-qemu"
 
 step "kernel upgrade: apt-get install -t bookworm-backports linux-image-amd64 linux-headers-amd64"
 offline
