@@ -14,7 +14,8 @@ top=$(cd "$here/../.." && pwd)
 build=${KQEMU_BUILD:-$top/build}
 releases=${*:-bookworm trixie sid}
 fuzz_calls=${FUZZ_CALLS:-100000}
-# bench and bench-vmx are not tests (`make bench` asks for them by name);
+# bench, bench-vmx and bench-qemu are not tests (`make bench` asks for them
+# by name);
 # debug needs the debug kernel (`make check-debug`); nrip needs Bochs's AMD
 # CPU (`make check-bochs`); vmx Bochs's Intel CPU (`make check-vmx`); qemu
 # the QEMU that `make qemu` builds (`make check-qemu`).
@@ -27,7 +28,7 @@ boot_sh=${KQEMU_BOOT_SH:-$here/boot.sh}
 boot_limit=${KQEMU_BOOT_LIMIT:-900}
 # In KQEMU_SUITES, the word "default" stands for that list (make check-debug
 # asks for "default debug").
-default_suites=$(cd "$here/guest" && ls suite-*.sh | sed 's/^suite-//; s/\.sh$//' | grep -vxE 'bench|bench-vmx|debug|nrip|vmx|qemu')
+default_suites=$(cd "$here/guest" && ls suite-*.sh | sed 's/^suite-//; s/\.sh$//' | grep -vxE 'bench|bench-vmx|bench-qemu|debug|nrip|vmx|qemu')
 suites=$(for s in ${KQEMU_SUITES:-default}; do
 	if [ "$s" = default ]; then echo "$default_suites"; else echo "$s"; fi
 done)

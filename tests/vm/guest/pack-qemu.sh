@@ -1,7 +1,7 @@
 # QEMU with kqemu (make qemu: build/qemu, beside the guest programs) and
 # the Linux guest it boots: this very kernel, with the small initramfs of
-# tests/vm/qemu-guest.  Only for make check-qemu (KQEMU_PACK_QEMU=1), as
-# it adds 40 MB, and only when make qemu has run: suite-qemu says so where
+# tests/vm/qemu-guest and its bench program (qemu-bench).  Only for make
+# check-qemu and make bench (KQEMU_PACK_QEMU=1), as it adds 40 MB, and only when make qemu has run: suite-qemu says so where
 # it is missing.  With them the disk of a small Debian 13 system
 # (qemu-guest/mkdisk.sh, cached) and, in the guest's initramfs, the modules
 # that mount it (kq_mode=disk: virtio-pci, virtio-blk, ext4 and the crc32c
@@ -15,6 +15,7 @@ if [ "${KQEMU_PACK_QEMU:-0}" = 1 ] && [ -x "$qemu_dir/bin/qemu-system-x86_64" ] 
 	guest_root=$(mktemp -d)
 	mkdir -p "$guest_root"/{bin,dev,proc,sys,tmp}
 	cp /bin/busybox "$guest_root/bin/busybox"
+	cp "$bindir/qemu-bench" "$guest_root/bin/qemu-bench"
 	cp "$here/qemu-guest/init" "$guest_root/init"
 	mkdir -p "$guest_root/modules"
 	: >"$guest_root/modules/order"
