@@ -101,11 +101,14 @@ boot() {
 			why="the VM printed nothing, not even its heartbeat, for ${quiet}s"
 		elif [ "$(suite_silence)" -ge "$stuck" ]; then
 			why="the suite printed nothing for ${stuck}s of the VM's time"
+			# The rest of that beat, its tasks' stacks, before the stop.
+			sleep 10
 		fi
 		if [ -n "$why" ]; then
 			kill -- -$bochs 2>/dev/null
 			wait $bochs 2>/dev/null || true
-			echo "bochs.sh: $why: stopped" >>"$log"
+			# On a line of its own: Bochs may have stopped in the middle of one.
+			printf '\nbochs.sh: %s: stopped\n' "$why" >>"$log"
 			return 125
 		fi
 		sleep 1
