@@ -129,14 +129,14 @@ if [ "$(arg kqemu_qemu)" = 1 ]; then
 	start=$SECONDS
 	qemu_as member
 	grep '^kqemu-guest:' <<<"$out" | sed 's/^/# the guest says: /'
-	check "member boots Linux with QEMU on kqemu (-accel kqemu -smp 2): the guest says hello on 2 CPUs and powers off ($((SECONDS - start)) s, status $rc)" \
+	kq_s=$((SECONDS - start))
+	check "member boots Linux with QEMU on kqemu (-accel kqemu -smp 2): the guest says hello on 2 CPUs and powers off ($kq_s s, status $rc)" \
 		'[ $rc -eq 0 ] && grep -q "^kqemu-guest: hello from Linux $(uname -r) on 2 CPUs" <<<"$out" && grep -q "^kqemu-guest: powering off" <<<"$out"'
 	[ $rc -eq 0 ] || tail -n 15 <<<"$out" | show
 	# The reference: the same guest under the kernel's kvm_amd, in this
 	# boot (root's: member is not in the kvm group).  kqemu leaves the CPU
 	# to KVM between its own guests' runs, and KVM to kqemu.
 	kq_words=$(grep '^kqemu-guest:' <<<"$out")
-	kq_s=$((SECONDS - start))
 	start=$SECONDS
 	modprobe kvm_amd
 	qemu_as root kvm

@@ -103,10 +103,7 @@ qemu_and_guest() {
 	cp -a "$q/bin" "$q/lib" "$q/share" "$root/opt/kqemu-qemu/"
 	install -m 0644 "$root/boot/vmlinuz-$abi1" "$root/opt/kqemu-qemu/guest/vmlinuz"
 	g=$(mktemp -d)
-	mkdir -p "$g"/{bin,dev,proc,sys,tmp}
-	cp /bin/busybox "$g/bin/busybox"
-	install -m 0755 "$top/tests/vm/qemu-guest/init" "$g/init"
-	(cd "$g" && find . | cpio -o -H newc --quiet) | gzip -1 >"$root/opt/kqemu-qemu/guest/initrd.gz"
+	"$top/tests/vm/qemu-guest/mkinitrd.sh" "$g" "$root/opt/kqemu-qemu/guest/initrd.gz"
 	rm -rf "$g"
 }
 

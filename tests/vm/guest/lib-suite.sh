@@ -59,6 +59,17 @@ run_watched() {
 	rc=$?
 }
 
+# need_qemu: $Q, the command that runs make qemu's QEMU, packed with its
+# own libraries and loader in /opt/qemu (pack-qemu.sh); or, where it is
+# not there, a "not ok" line and status 1.
+need_qemu() {
+	if [ ! -x /opt/qemu/bin/qemu-system-x86_64 ]; then
+		echo "not ok - QEMU with kqemu is in the initramfs (run make qemu first)"
+		return 1
+	fi
+	Q="/opt/qemu/lib/ld-linux-x86-64.so.2 --library-path /opt/qemu/lib /opt/qemu/bin/qemu-system-x86_64 -L /opt/qemu/share"
+}
+
 # kqemu.ko where libkmod and modprobe find it by name, as `make
 # modules_install` and DKMS put it.
 install_module_tree() {

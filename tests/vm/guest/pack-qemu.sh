@@ -13,17 +13,12 @@ if [ "${KQEMU_PACK_QEMU:-0}" = 1 ] && [ -x "$qemu_dir/bin/qemu-system-x86_64" ] 
 	cp -a "$qemu_dir/bin" "$qemu_dir/lib" "$qemu_dir/share" "$root/opt/qemu/"
 	cp -L "$KQEMU_KDIR/vmlinuz" "$root/opt/guest/vmlinuz"
 	guest_root=$(mktemp -d)
-	mkdir -p "$guest_root"/{bin,dev,proc,sys,tmp}
-	cp /bin/busybox "$guest_root/bin/busybox"
-	cp "$bindir/qemu-bench" "$guest_root/bin/qemu-bench"
-	cp "$here/qemu-guest/init" "$guest_root/init"
 	mkdir -p "$guest_root/modules"
 	: >"$guest_root/modules/order"
 	for m in virtio_pci virtio_blk crc32c_generic ext4 virtio_net; do
 		root=$guest_root pack_module "$mods" "$m" /modules order unpack
 	done
 	cp "$("$here/qemu-guest/mkdisk.sh")" "$root/opt/guest/disk.img"
-	chmod 0755 "$guest_root/init"
-	(cd "$guest_root" && find . | cpio -o -H newc --quiet) | gzip -1 >"$root/opt/guest/initrd.gz"
+	"$here/qemu-guest/mkinitrd.sh" "$guest_root" "$root/opt/guest/initrd.gz" "$bindir/qemu-bench"
 	rm -rf "$guest_root"
 fi

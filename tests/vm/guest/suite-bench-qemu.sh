@@ -6,11 +6,7 @@
 # accelerator buys).
 # Each run's limit: TCG's take about 110 s here; kvm_amd's sometimes stall.
 limit=${qemu_limit:-300}
-if [ ! -x /opt/qemu/bin/qemu-system-x86_64 ]; then
-	echo "not ok - QEMU with kqemu is in the initramfs (run make qemu first)"
-	return 0 2>/dev/null || exit 0
-fi
-Q="/opt/qemu/lib/ld-linux-x86-64.so.2 --library-path /opt/qemu/lib /opt/qemu/bin/qemu-system-x86_64 -L /opt/qemu/share"
+need_qemu || return 0 2>/dev/null || exit 0
 
 load_kqemu allow_groups=990
 for m in $(cat /lib/kvm/order); do

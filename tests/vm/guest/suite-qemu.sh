@@ -14,12 +14,7 @@ fi
 # Under Bochs a boot takes many minutes: KQEMU_QEMU_LIMIT gives more.
 limit=${qemu_limit:-600}
 
-if [ ! -x /opt/qemu/bin/qemu-system-x86_64 ]; then
-	echo "not ok - QEMU with kqemu is in the initramfs (run make qemu first)"
-	return 0 2>/dev/null || exit 0
-fi
-
-Q="/opt/qemu/lib/ld-linux-x86-64.so.2 --library-path /opt/qemu/lib /opt/qemu/bin/qemu-system-x86_64 -L /opt/qemu/share"
+need_qemu || return 0 2>/dev/null || exit 0
 
 # qemu_boot NAME USER ACCEL SMP MODE [QEMU ARGS...]: QEMU as USER boots the
 # guest in kq_mode MODE; its serial port in /tmp/NAME.serial, its own output

@@ -83,36 +83,37 @@ static int pio(void)
 	return sum == 0;	/* the dummy port reads 0xff */
 }
 
+/* Whether PCI device DEV's sysfs attribute ATTR (vendor, device) is WANT. */
+static int pci_id_is(const char *dev, const char *attr, const char *want)
+{
+	char path[300], id[32];
+	FILE *f;
+	int is;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/%s", dev, attr);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	is = fgets(id, sizeof(id), f) && !strncmp(id, want, strlen(want));
+	fclose(f);
+	return is;
+}
+
 /* pci-testdev's BAR 0: the first device of vendor 1b36, device 0005. */
 static int mmio(void)
 {
-	char path[300], id[32];
+	char path[300];
 	volatile uint32_t *bar = NULL;
 	struct dirent *d;
 	uint32_t sum = 0;
 	DIR *dir = opendir("/sys/bus/pci/devices");
 	double t0;
-	FILE *f;
 	int i, fd;
 
 	while (dir && (d = readdir(dir)) && !bar) {
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vendor", d->d_name);
-		f = fopen(path, "r");
-		if (!f)
+		if (!pci_id_is(d->d_name, "vendor", "0x1b36") ||
+		    !pci_id_is(d->d_name, "device", "0x0005"))
 			continue;
-		if (!fgets(id, sizeof(id), f) || strncmp(id, "0x1b36", 6)) {
-			fclose(f);
-			continue;
-		}
-		fclose(f);
-		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/device", d->d_name);
-		f = fopen(path, "r");
-		if (!f || !fgets(id, sizeof(id), f) || strncmp(id, "0x0005", 6)) {
-			if (f)
-				fclose(f);
-			continue;
-		}
-		fclose(f);
 		snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0", d->d_name);
 		fd = open(path, O_RDWR | O_SYNC);
 		if (fd < 0)
